@@ -1,0 +1,34 @@
+"""airtf's own error and warning classes.
+
+Every error that a user can cause (a bad file, a wrong checkpoint, a malformed
+label file) is an :class:`AirtfError` whose message names the file and the fix,
+so command-line tools can print it as one line.
+"""
+
+
+class AirtfError(Exception):
+    """Base class of the errors airtf raises for bad input."""
+
+
+class AudioError(AirtfError):
+    """An audio file is missing, empty, corrupt or cannot be decoded."""
+
+
+class CheckpointError(AirtfError):
+    """A weights file is missing, of the wrong kind, or lacks a variable."""
+
+
+class WeightsNotFoundError(CheckpointError):
+    """An official weights file is not on disk and cannot be downloaded."""
+
+
+class AirtfWarning(UserWarning):
+    """Base class of airtf's warnings."""
+
+
+class AudioTooShortWarning(AirtfWarning):
+    """Audio shorter than one 0.96 s example gives no examples."""
+
+
+class SilentAudioWarning(AirtfWarning):
+    """Audio is digital silence; its features are those of log(0.01)."""

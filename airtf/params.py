@@ -1,0 +1,39 @@
+"""The VGGish constants, in one place.
+
+Every number here is the value used by the official AudioSet VGGish
+(tensorflow/models, research/audioset/vggish). Changing one changes what
+"official numbers" means, so the rest of airtf reads them from here only.
+"""
+
+SAMPLE_RATE = 16000
+"""Sample rate of the waveform fed to the front end, in Hz."""
+
+STFT_WINDOW_SECONDS = 0.025
+STFT_HOP_SECONDS = 0.010
+STFT_WINDOW = int(round(SAMPLE_RATE * STFT_WINDOW_SECONDS))  # 400 samples
+STFT_HOP = int(round(SAMPLE_RATE * STFT_HOP_SECONDS))  # 160 samples
+FFT_LENGTH = 1 << (STFT_WINDOW - 1).bit_length()  # 512: next power of two
+NUM_SPECTROGRAM_BINS = FFT_LENGTH // 2 + 1  # 257
+
+NUM_MEL_BINS = 64
+MEL_MIN_HZ = 125.0
+MEL_MAX_HZ = 7500.0
+MEL_BREAK_HZ = 700.0
+MEL_HIGH_Q = 1127.0
+LOG_OFFSET = 0.01
+
+EXAMPLE_WINDOW_SECONDS = 0.96
+EXAMPLE_HOP_SECONDS = 0.96
+EXAMPLE_FRAMES = int(round(EXAMPLE_WINDOW_SECONDS / STFT_HOP_SECONDS))  # 96
+EXAMPLE_HOP_FRAMES = int(round(EXAMPLE_HOP_SECONDS / STFT_HOP_SECONDS))  # 96
+EXAMPLE_SAMPLES = STFT_WINDOW + (EXAMPLE_FRAMES - 1) * STFT_HOP  # 15600
+"""Fewest 16 kHz samples that make one example."""
+EXAMPLE_HOP_SAMPLES = EXAMPLE_HOP_FRAMES * STFT_HOP  # 15360
+
+EMBEDDING_SIZE = 128
+FLATTENED_SIZE = 6 * 4 * 512  # pool4 output, channels last
+
+PCA_MEANS_NAME = "pca_means"
+PCA_EIGEN_VECTORS_NAME = "pca_eigen_vectors"
+QUANTIZE_MIN = -2.0
+QUANTIZE_MAX = 2.0

@@ -1,0 +1,24 @@
+"""Shared fixtures: the real reference files in ../shared/data."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data():
+    """../shared/data beside the repository (skips where it is absent)."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"{SHARED_DATA} is absent: the real reference files live there")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def openmic_clip(shared_data):
+    """The real OpenMIC-2018 clip: 10 s, OGG Vorbis, 44.1 kHz stereo."""
+    return shared_data / "openmic" / "audio" / "000" / "000046_3840.ogg"
