@@ -1,0 +1,40 @@
+"""airtf-weights: fetch, verify and convert the official VGGish files."""
+
+import argparse
+
+from airtf.cli.common import reports_errors
+
+
+def parse(argv):
+    parser = argparse.ArgumentParser(prog="airtf-weights", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    fetch = commands.add_parser("fetch", help="download (or copy with --from) and verify the official files")
+    fetch.add_argument("names", nargs="*", help="which files (default: all in models/manifest.json)")
+    fetch.add_argument("--from", dest="source", metavar="DIR", help="copy from a folder holding the files")
+    fetch.add_argument("--dir", metavar="DIR", help="destination (default: $AIRTF_MODELS or models/)")
+    verify = commands.add_parser("verify", help="check files against the manifest's sizes and checksums")
+    verify.add_argument("files", nargs="+")
+    convert = commands.add_parser("convert", help="convert a TF1 checkpoint to a Keras .weights.h5")
+    convert.add_argument("checkpoint", nargs="?", help="default: models/vggish_model.ckpt")
+    convert.add_argument("--out", help="default: models/vggish_model.weights.h5")
+    return parser.parse_args(argv)
+
+
+@reports_errors("airtf-weights")
+def main(argv=None):
+    from airtf import weights
+
+    args = parse(argv)
+    if args.command == "fetch":
+        for name, path, action in weights.fetch(args.names, args.dir, args.source):
+            print(f"{name}: {action}, verified: {path}")
+    elif args.command == "verify":
+        for path in args.files:
+            print(f"{path}: OK, the official {weights.verify(path)}")
+    else:
+        print(f"wrote {weights.convert(args.checkpoint, args.out)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
