@@ -1,0 +1,283 @@
+"""Batched feature extraction from audio files: log-mel, VGGish embeddings, PCA.
+
+Files are decoded, resampled and cut into example-aligned segments in
+parallel tf.data workers (streaming, so a file of any length fits in bounded
+memory), turned into log-mel examples by the TensorFlow front end, and batched
+across files into the model. Each file's features are written when its last
+example has been through the model, in the layout of OpenMIC-2018's released
+features: ``{"time_points": [...], "features": [...]}``.
+"""
+
+import dataclasses
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from airtf import audio, params
+from airtf.errors import AirtfError, AudioTooShortWarning, SilentAudioWarning
+from airtf.files import write_json, write_npz
+from airtf.frontend import example_time_points
+
+OUTPUTS = ("logmel", "embedding", "pca")
+FORMATS = ("json", "npz")
+AUDIO_SUFFIXES = {".wav", ".wave", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff", ".au", ".w64", ".caf"}
+SEGMENT, END, FAILED = 0, 1, 2  # what a pipeline element carries
+
+
+def find_audio(inputs):
+    """Audio files named by ``inputs`` (files or folders, searched recursively).
+
+    Returns a list of (path, relative output stem): a file given directly keeps
+    its name; a file found in a folder keeps its path below that folder, so
+    ``audio/000/x.ogg`` becomes ``000/x``, as in OpenMIC-2018's layout.
+    """
+    found = []
+    for item in map(Path, inputs):
+        if item.is_dir():
+            files = sorted(p for p in item.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file())
+            found += [(path, path.relative_to(item).with_suffix("")) for path in files]
+        else:
+            found.append((item, Path(item.stem)))
+    stems = {}
+    for path, stem in found:
+        if stem in stems:
+            raise AirtfError(f"{path}: its output would overwrite that of {stems[stem]}; "
+                             "rename one of them or extract them in separate calls")
+        stems[stem] = path
+    return found
+
+
+def output_path(out_dir, output, stem, fmt="json"):
+    """Where the features of one file go: ``OUT/<output>/<stem>.<fmt>``."""
+    return Path(out_dir) / output / f"{stem}.{fmt}"
+
+
+def example_segments(blocks, pad=False):
+    """Regroup a stream of 16 kHz blocks into segments that each hold whole examples.
+
+    Framing each segment on its own gives exactly the examples of framing the
+    whole waveform: consecutive segments overlap by the 240 samples that the
+    last STFT window of an example reaches past its hop.
+
+    Parameters
+    ----------
+    blocks : iterable of 1-D float32 arrays.
+    pad : bool
+        Zero-pad a waveform shorter than one example (15,600 samples) so that
+        it gives one example; longer waveforms are never padded.
+    """
+    overlap = params.EXAMPLE_SAMPLES - params.EXAMPLE_HOP_SAMPLES
+    buffer = np.zeros(0, np.float32)
+    seen = 0
+    for block in blocks:
+        seen += len(block)
+        buffer = np.concatenate([buffer, block])
+        whole = (len(buffer) - overlap) // params.EXAMPLE_HOP_SAMPLES
+        if whole > 0:
+            cut = whole * params.EXAMPLE_HOP_SAMPLES
+            yield buffer[:cut + overlap]
+            buffer = buffer[cut:]
+    if len(buffer) >= params.EXAMPLE_SAMPLES:
+        yield buffer
+    elif pad and seen < params.EXAMPLE_SAMPLES:
+        yield np.pad(buffer, (0, params.EXAMPLE_SAMPLES - len(buffer)))
+
+
+@dataclasses.dataclass
+class Report:
+    """What one extraction did."""
+
+    written: list = dataclasses.field(default_factory=list)
+    skipped: list = dataclasses.field(default_factory=list)
+    failed: list = dataclasses.field(default_factory=list)  # (path, message)
+    examples: int = 0
+
+
+@dataclasses.dataclass
+class _FileState:
+    path: Path
+    target: Path
+    samples: int = 0
+    peak: float = 0.0
+    outputs: list = dataclasses.field(default_factory=list)
+    queued: int = 0  # examples waiting for the model
+    error: str = ""
+
+
+class Extractor:
+    """Extract one kind of feature from many files, batching examples across files.
+
+    Parameters
+    ----------
+    output : {"logmel", "embedding", "pca"}
+    backbone : keras.Model or None
+        VGGish (needed for embedding and pca).
+    postprocess : keras.layers.Layer or None
+        Applied to embeddings (the PCA layer for pca).
+    batch_size : int
+        Examples per model call.
+    pad : bool
+        Zero-pad audio shorter than one example (see :func:`example_segments`).
+    resampler : {"resampy", "soxr"}
+        "resampy" reproduces the official numbers; "soxr" is faster.
+    block_seconds : float
+        Audio read per step of the streaming reader.
+    parallel : int
+        Files decoded at once.
+    """
+
+    def __init__(self, output, backbone=None, postprocess=None, batch_size=64, pad=False,
+                 resampler="resampy", block_seconds=60.0, parallel=2):
+        if output not in OUTPUTS:
+            raise ValueError(f"unknown output {output!r}; choose one of {OUTPUTS}")
+        if output != "logmel" and backbone is None:
+            raise ValueError(f"output {output!r} needs a VGGish backbone")
+        self.output = output
+        self.batch_size = batch_size
+        self.pad = pad
+        self.resampler = resampler
+        self.block_seconds = block_seconds
+        self.parallel = parallel
+        self._infer = None if output == "logmel" else _inference_function(backbone, postprocess)
+
+    def run(self, jobs, on_file_done=None):
+        """Extract features for ``jobs``, a list of (audio path, output path).
+
+        Every file's failure is caught, reported and counted; the others go on.
+        ``on_file_done(path, error)`` is called after each file (error is None
+        or its one-line message), for progress bars and logs.
+        """
+        report = Report()
+        states = [_FileState(Path(source), Path(target)) for source, target in jobs]
+        queue = []  # (file index, examples) awaiting the model, in arrival order
+        ended = set()  # files whose audio is all read but whose features are not written yet
+        for index, examples, kind in self._pipeline(states):
+            state = states[index]
+            if kind == SEGMENT:
+                queue.append((index, examples))
+                state.queued += len(examples)
+                while sum(len(chunk) for _, chunk in queue) >= self.batch_size:
+                    queue = self._run_batch(queue, states, self.batch_size)
+            elif kind == END:
+                ended.add(index)
+            else:
+                report.failed.append((state.path, state.error))
+                state.outputs = []
+                if on_file_done:
+                    on_file_done(state.path, state.error)
+            ended = self._write_finished(ended, states, report, on_file_done)
+        while queue:
+            queue = self._run_batch(queue, states, self.batch_size)
+        self._write_finished(ended, states, report, on_file_done)
+        return report
+
+    def _pipeline(self, states):
+        """tf.data elements (file index, examples (n, 96, 64), kind), parallel over files."""
+        import tensorflow as tf
+
+        from airtf.frontend import LogMelExamples
+
+        to_examples = LogMelExamples(pad=False)
+
+        def segments(index):
+            state = states[int(index)]
+            try:
+                blocks = audio.stream(state.path, block_seconds=self.block_seconds, resampler=self.resampler)
+                for segment in example_segments(_watch(blocks, state), pad=self.pad):
+                    yield index, segment, SEGMENT
+                yield index, np.zeros(0, np.float32), END
+            except Exception as error:  # reported per file, the run goes on
+                state.error = str(error) if isinstance(error, AirtfError) else f"{state.path}: {error}"
+                yield index, np.zeros(0, np.float32), FAILED
+
+        signature = (tf.TensorSpec((), tf.int64), tf.TensorSpec((None,), tf.float32), tf.TensorSpec((), tf.int64))
+        dataset = tf.data.Dataset.range(len(states)).interleave(
+            lambda index: tf.data.Dataset.from_generator(segments, args=(index,), output_signature=signature),
+            cycle_length=self.parallel, num_parallel_calls=self.parallel, deterministic=True)
+        dataset = dataset.map(lambda index, segment, kind: (index, to_examples(segment), kind),
+                              num_parallel_calls=tf.data.AUTOTUNE)
+        return dataset.prefetch(tf.data.AUTOTUNE).as_numpy_iterator()
+
+    def _run_batch(self, queue, states, size):
+        """Send up to ``size`` queued examples through the model; return what is left queued."""
+        taken, rest, count = [], [], 0
+        for index, chunk in queue:
+            room = size - count
+            if room <= 0:
+                rest.append((index, chunk))
+                continue
+            taken.append((index, chunk[:room]))
+            if len(chunk) > room:
+                rest.append((index, chunk[room:]))
+            count += min(room, len(chunk))
+        batch = np.concatenate([chunk for _, chunk in taken])
+        results = batch if self._infer is None else self._infer(batch)
+        start = 0
+        for index, chunk in taken:
+            state = states[index]
+            if not state.error:
+                state.outputs.append(results[start:start + len(chunk)])
+            state.queued -= len(chunk)
+            start += len(chunk)
+        return rest
+
+    def _write_finished(self, ended, states, report, on_file_done):
+        """Write the ended files whose examples have all been through the model; return the others."""
+        waiting = set()
+        for index in ended:
+            state = states[index]
+            if state.queued:
+                waiting.add(index)
+                continue
+            report.examples += self._write(state)
+            report.written.append(state.target)
+            state.outputs = []
+            if on_file_done:
+                on_file_done(state.path, None)
+        return waiting
+
+    def _write(self, state):
+        width = {"logmel": (params.EXAMPLE_FRAMES, params.NUM_MEL_BINS)}.get(self.output, (params.EMBEDDING_SIZE,))
+        features = np.concatenate(state.outputs) if state.outputs else np.zeros((0, *width), np.float32)
+        if self.output == "pca":
+            features = features.astype(np.uint8)
+        _warn_if_odd(state, len(features))
+        time_points = example_time_points(len(features))
+        if state.target.suffix == ".npz":
+            write_npz(state.target, features=features, time_points=np.asarray(time_points))
+        else:
+            write_json(state.target, {"time_points": time_points, "features": features.tolist()})
+        return len(features)
+
+
+def _watch(blocks, state):
+    """Pass blocks through, recording length and peak for the warnings."""
+    for block in blocks:
+        state.samples += len(block)
+        if len(block):
+            state.peak = max(state.peak, float(np.abs(block).max()))
+        yield block
+
+
+def _warn_if_odd(state, count):
+    seconds = state.samples / params.SAMPLE_RATE
+    if count == 0:
+        warnings.warn(f"{state.path}: {seconds:.2f} s is shorter than one 0.96 s example, so it has no "
+                      "features; pass --pad to zero-pad it to one example", AudioTooShortWarning, stacklevel=3)
+    elif state.peak == 0.0:
+        warnings.warn(f"{state.path}: the audio is digital silence", SilentAudioWarning, stacklevel=3)
+
+
+def _inference_function(backbone, postprocess):
+    """A compiled function examples (n, 96, 64) -> features (n, 128) as numpy."""
+    import tensorflow as tf
+
+    spec = tf.TensorSpec((None, params.EXAMPLE_FRAMES, params.NUM_MEL_BINS), tf.float32)
+
+    @tf.function(input_signature=[spec])
+    def infer(examples):
+        embeddings = backbone(examples, training=False)
+        return embeddings if postprocess is None else postprocess(embeddings)
+
+    return lambda examples: infer(examples).numpy()
