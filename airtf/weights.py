@@ -13,6 +13,7 @@ import os
 import shutil
 import urllib.error
 import urllib.request
+import warnings
 from pathlib import Path
 
 from airtf.errors import CheckpointError, WeightsNotFoundError
@@ -212,7 +213,9 @@ def load_backbone(weights=None, variant=None, seed=0):
         return model
     if str(source).endswith(".h5"):
         try:
-            model.load_weights(source)
+            with warnings.catch_warnings():  # Keras only warns about layers it skipped
+                warnings.simplefilter("error")
+                model.load_weights(source)
         except Exception as error:
             raise CheckpointError(f"{source}: cannot load as VGGish weights ({error}); pass weights written by "
                                   "airtf (airtf-weights convert, airtf-pretrain)") from None

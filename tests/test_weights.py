@@ -1,0 +1,102 @@
+"""Official weight files: verification against the manifest, fetching, conversion, --weights."""
+
+import numpy as np
+import pytest
+
+import tf1_vggish
+from airtf import weights
+from airtf.cli import weights as weights_cli
+from airtf.errors import CheckpointError, WeightsNotFoundError
+
+
+def test_real_pca_file_verifies(shared_data, capsys):
+    path = shared_data / "vggish" / "vggish_pca_params.npz"
+    assert weights.verify(path) == "vggish_pca_params.npz"
+    assert weights_cli.main(["verify", str(path)]) == 0
+    assert "OK, the official vggish_pca_params.npz" in capsys.readouterr().out
+
+
+def test_altered_file_fails_verification(shared_data, tmp_path):
+    copy = tmp_path / "vggish_pca_params.npz"
+    data = bytearray((shared_data / "vggish" / "vggish_pca_params.npz").read_bytes())
+    data[1000] ^= 0xFF  # same size, one byte changed
+    copy.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match="sha256 differs from the official vggish_pca_params.npz"):
+        weights.verify(copy)
+    copy.write_bytes(bytes(data[:-10]))
+    with pytest.raises(CheckpointError, match="truncated"):
+        weights.verify(copy, "vggish_pca_params.npz")
+
+
+def test_fetch_copies_verifies_and_keeps(shared_data, tmp_path, monkeypatch):
+    monkeypatch.setenv("AIRTF_MODELS", str(tmp_path / "models"))
+    source = shared_data / "vggish"
+    assert weights.fetch(["vggish_pca_params.npz"], source=source)[0][2] == "copied"
+    assert weights.fetch(["vggish_pca_params.npz"], source=source)[0][2] == "present"
+    assert weights.official_pca_params() == tmp_path / "models" / "vggish_pca_params.npz"
+
+
+def test_fetch_refuses_a_bad_copy_and_writes_nothing(tmp_path, monkeypatch):
+    monkeypatch.setenv("AIRTF_MODELS", str(tmp_path / "models"))
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "vggish_pca_params.npz").write_bytes(b"not the file")
+    with pytest.raises(CheckpointError):
+        weights.fetch(["vggish_pca_params.npz"], source=tmp_path / "src")
+    assert not list((tmp_path / "models").iterdir())
+
+
+def test_fetch_offline_says_where_to_put_the_file(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("AIRTF_MODELS", str(tmp_path / "models"))
+    entries = weights.manifest()
+    entries["vggish_model.ckpt"]["url"] = "http://127.0.0.1:9/vggish_model.ckpt"  # nothing listens there
+    monkeypatch.setattr(weights, "manifest", lambda: entries)
+    assert weights_cli.main(["fetch", "vggish_model.ckpt"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot download" in err and str(tmp_path / "models" / "vggish_model.ckpt") in err and "--from" in err
+
+
+def test_convert_writes_h5_that_loads_the_same(tmp_path, monkeypatch):
+    monkeypatch.setenv("AIRTF_MODELS", str(tmp_path))
+    examples = np.random.default_rng(0).normal(0, 1, (2, 96, 64)).astype(np.float32)
+    expected = tf1_vggish.write_checkpoint(tmp_path / "vggish_model.ckpt", examples, "V1")
+    assert weights.official_weights() == tmp_path / "vggish_model.ckpt"
+    assert weights_cli.main(["convert"]) == 0
+    assert weights.official_weights() == tmp_path / "vggish_model.weights.h5"
+    model = weights.load_backbone("official", "audioset-2020")
+    np.testing.assert_allclose(model.predict(examples, verbose=0), expected["audioset-2020"], rtol=1e-5, atol=1e-4)
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (tmp_path / "vggish_model.weights.h5").rename(run_dir / "vggish.weights.h5")
+    from_run = weights.load_backbone(str(run_dir), "audioset-2017")
+    np.testing.assert_allclose(from_run.predict(examples, verbose=0), expected["audioset-2017"], rtol=1e-5, atol=1e-4)
+
+
+def test_random_weights_are_seeded():
+    first = weights.load_backbone("random", seed=5).get_layer("conv1").get_weights()[0]
+    again = weights.load_backbone("random", seed=5).get_layer("conv1").get_weights()[0]
+    other = weights.load_backbone("random", seed=6).get_layer("conv1").get_weights()[0]
+    np.testing.assert_array_equal(first, again)
+    assert not np.array_equal(first, other)
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda tmp: tmp / "missing.h5", "weights not found"),
+    (lambda tmp: tmp, "without vggish.weights.h5"),
+])
+def test_bad_weights_arguments_are_explained(tmp_path, make, message):
+    with pytest.raises(CheckpointError, match=message):
+        weights.resolve(str(make(tmp_path)))
+
+
+def test_no_official_weights_on_disk(tmp_path, monkeypatch):
+    monkeypatch.setenv("AIRTF_MODELS", str(tmp_path))
+    with pytest.raises(WeightsNotFoundError, match="airtf-weights fetch"):
+        weights.resolve("official")
+
+
+def test_foreign_h5_is_refused(tmp_path):
+    import keras
+    other = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    other.save_weights(tmp_path / "other.weights.h5")
+    with pytest.raises(CheckpointError, match="other.weights.h5: cannot load as VGGish weights"):
+        weights.load_backbone(str(tmp_path / "other.weights.h5"))
