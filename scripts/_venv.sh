@@ -21,10 +21,13 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 extras=${1:-}
 stamp="$VENV/.airtf-installed${extras:+-$extras}"
-wanted=$(cat "$AIRTF_ROOT/setup.cfg" "$AIRTF_ROOT/pyproject.toml" | sha256sum | cut -d' ' -f1)
+wanted=$(cat "$AIRTF_ROOT/setup.cfg" "$AIRTF_ROOT/pyproject.toml" "${BASH_SOURCE[0]}" | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
     "$VENV/bin/python" -m pip install --quiet --upgrade pip
     "$VENV/bin/python" -m pip install --quiet -e "$AIRTF_ROOT${extras:+[$extras]}"
+    # tinysoundfont renders the demo data sets; it declares pyaudio (live playback
+    # only), which fails to build without PortAudio's headers, so it comes without it.
+    "$VENV/bin/python" -m pip install --quiet --no-deps tinysoundfont==0.3.7
     echo "$wanted" > "$stamp"
 fi
 export PATH="$VENV/bin:$PATH"
