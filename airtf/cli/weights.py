@@ -1,6 +1,7 @@
 """airtf-weights: fetch, verify and convert the official VGGish files."""
 
 import argparse
+import sys
 
 from airtf.cli.common import reports_errors
 
@@ -26,14 +27,29 @@ def main(argv=None):
 
     args = parse(argv)
     if args.command == "fetch":
-        for name, path, action in weights.fetch(args.names, args.dir, args.source):
-            print(f"{name}: {action}, verified: {path}")
-    elif args.command == "verify":
+        return fetch_each(args)
+    if args.command == "verify":
         for path in args.files:
             print(f"{path}: OK, the official {weights.verify(path)}")
     else:
         print(f"wrote {weights.convert(args.checkpoint, args.out)}")
     return 0
+
+
+def fetch_each(args):
+    """Fetch the files one by one, so that one failure does not hide the others."""
+    from airtf import weights
+    from airtf.errors import AirtfError
+
+    failed = 0
+    for name in args.names or list(weights.manifest()):
+        try:
+            for _, path, action in weights.fetch([name], args.dir, args.source):
+                print(f"{name}: {action}, verified: {path}")
+        except AirtfError as error:
+            print(f"airtf-weights: error: {error}", file=sys.stderr)
+            failed += 1
+    return 2 if failed else 0
 
 
 if __name__ == "__main__":
