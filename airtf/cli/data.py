@@ -1,0 +1,86 @@
+"""airtf-data: demo data sets in the released layouts of OpenMIC-2018, NSynth and Freesound.
+
+`airtf-data demo --out DIR` renders real instrument audio from a General MIDI
+soundfont into DIR/openmic, DIR/nsynth and DIR/freesound, which airtf's
+loaders read as they read the real data sets.
+"""
+
+import argparse
+
+from airtf.cli.common import reports_errors
+
+
+def _count(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive count")
+    return value
+
+
+def _seed(text):
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} is negative; a seed is 0 or more")
+    return value
+
+
+def _sets(text):
+    from airtf.data.demo import SETS
+
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = sorted(set(names) - set(SETS))
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"unknown set(s) {', '.join(unknown) or text!r}; choose from {','.join(SETS)}")
+    return names
+
+
+def parse(argv):
+    from airtf import vggish
+    from airtf.data.demo import DEFAULT_SIZES, SETS
+
+    parser = argparse.ArgumentParser(prog="airtf-data", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    demo = commands.add_parser("demo", help="render demo sets from a General MIDI soundfont")
+    demo.add_argument("--out", required=True, metavar="DIR", help="folder that receives one folder per set")
+    demo.add_argument("--sets", type=_sets, default=list(SETS), metavar="NAMES",
+                      help=f"comma-separated, from {','.join(SETS)} (default: all)")
+    demo.add_argument("--seed", type=_seed, default=0, help="equal seeds give equal sets (default %(default)s)")
+    demo.add_argument("--openmic-clips", type=_count, default=DEFAULT_SIZES["openmic"], metavar="N",
+                      help="10 s clips (default %(default)s)")
+    demo.add_argument("--nsynth-notes", type=_count, default=DEFAULT_SIZES["nsynth"], metavar="N",
+                      help="4 s notes (default %(default)s)")
+    demo.add_argument("--freesound-clips", type=_count, default=DEFAULT_SIZES["freesound"], metavar="N",
+                      help="2-6 s clips (default %(default)s)")
+    demo.add_argument("--soundfont", metavar="SF2", help="a General MIDI .sf2 (default: TimGM6mb.sf2 from pretty_midi)")
+    demo.add_argument("--weights", metavar="FILE_OR_RUN_DIR",
+                      help="fill OpenMIC's X and vggish/ with features of this VGGish: official, random, a "
+                           ".weights.h5, a TF1 checkpoint or a run directory (default: leave them out)")
+    demo.add_argument("--variant", choices=sorted(vggish.VARIANTS), default=vggish.DEFAULT_VARIANT,
+                      help="VGGish variant for --weights (default %(default)s)")
+    demo.add_argument("--pca-params", metavar="FILE", help="vggish_pca_params.npz for --weights (default: models/)")
+    demo.add_argument("--overwrite", action="store_true", help="replace set folders of an earlier demo render")
+    demo.add_argument("--quiet", action="store_true", help="no progress bars")
+    return parser.parse_args(argv)
+
+
+@reports_errors("airtf-data")
+def main(argv=None):
+    from airtf.data import demo
+
+    args = parse(argv)
+    backbone = None
+    if args.weights and "openmic" in args.sets:
+        from airtf import weights
+
+        backbone = weights.load_backbone(args.weights, args.variant)
+    sizes = {"openmic": args.openmic_clips, "nsynth": args.nsynth_notes, "freesound": args.freesound_clips}
+    results = demo.render_demo(args.out, args.sets, sizes, args.seed, args.soundfont, args.overwrite, backbone,
+                               args.pca_params, progress=not args.quiet)
+    for result in results:
+        print(f"{result.folder}: {result.summary} ({result.seconds:.1f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,277 @@
+"""NSynth loader: both released formats, their equivalence, example choice, word map, bad input."""
+
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+import tensorflow as tf
+
+from airtf import frontend
+from airtf.data import nsynth
+from airtf.data.pipeline import DatasetError
+
+SPLIT = "valid"
+
+
+def make_note(index, rng):
+    """One note's released fields and its audio, on the 16-bit grid so that wav and TFRecord agree."""
+    name = f"guitar_acoustic_{index:03d}-{60 + index:03d}-{50 + 10 * index:03d}"
+    fields = {
+        "note_str": name,
+        "pitch": 60 + index,
+        "velocity": 50 + 10 * index,
+        "instrument": 7 + index,
+        "instrument_family": 3,
+        "instrument_source": index % 3,
+        "sample_rate": 16000,
+        "qualities": [int(bit) for bit in rng.integers(0, 2, 10)],
+    }
+    t = np.arange(nsynth.NOTE_SAMPLES) / 16000
+    tone = 0.4 * np.sin(2 * np.pi * 110 * (index + 1) * t) * np.exp(-t) + 0.01 * rng.standard_normal(len(t))
+    return fields, (np.round(tone * 32767) / 32768).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def notes():
+    rng = np.random.default_rng(7)
+    return [make_note(index, rng) for index in range(3)]
+
+
+def feature(values):
+    values = list(values)
+    if isinstance(values[0], bytes):
+        return tf.train.Feature(bytes_list=tf.train.BytesList(value=values))
+    if isinstance(values[0], (float, np.floating)):
+        return tf.train.Feature(float_list=tf.train.FloatList(value=values))
+    return tf.train.Feature(int64_list=tf.train.Int64List(value=values))
+
+
+def serialized(fields, audio):
+    """A note as the released TFRecord holds it."""
+    features = {name: feature([value]) for name, value in fields.items() if isinstance(value, int)}
+    features["qualities"] = feature(fields["qualities"])
+    features["audio"] = feature(audio)
+    features["note_str"] = feature([fields["note_str"].encode()])
+    features["instrument_str"] = feature([fields["note_str"].rsplit("-", 2)[0].encode()])
+    features["qualities_str"] = feature(
+        [name.encode() for name, bit in zip(nsynth.QUALITIES, fields["qualities"]) if bit] or [b""]
+    )
+    return tf.train.Example(features=tf.train.Features(feature=features)).SerializeToString()
+
+
+def write_tfrecord(root, records):
+    path = nsynth.split_files(root, SPLIT)["tfrecord"]
+    with tf.io.TFRecordWriter(str(path)) as writer:
+        for record in records:
+            writer.write(record)
+    return path
+
+
+def write_json_wav(root, notes):
+    folder = root / f"nsynth-{SPLIT}"
+    (folder / "audio").mkdir(parents=True)
+    for fields, audio in notes:
+        sf.write(folder / "audio" / f"{fields['note_str']}.wav", audio, 16000, subtype="PCM_16")
+    (folder / "examples.json").write_text(json.dumps({fields["note_str"]: fields for fields, _ in notes}))
+    return folder / "examples.json"
+
+
+@pytest.fixture(scope="module")
+def both_formats(tmp_path_factory, notes):
+    """The same notes in both formats, each in a folder of its own."""
+    base = tmp_path_factory.mktemp("nsynth")
+    (base / "tfrecord").mkdir()
+    write_tfrecord(base / "tfrecord", [serialized(fields, audio) for fields, audio in notes])
+    write_json_wav(base / "json", notes)
+    return base / "tfrecord", base / "json"
+
+
+def elements(dataset):
+    return list(dataset.as_numpy_iterator())
+
+
+def test_constants():
+    assert len(nsynth.QUALITIES) == 10 and nsynth.QUALITIES[-1] == "tempo-synced"
+    assert len(nsynth.FAMILIES) == 11 and nsynth.FAMILIES[3] == "guitar"
+    assert nsynth.SOURCES == ("acoustic", "electronic", "synthetic")
+    assert (nsynth.NOTE_SAMPLES, nsynth.EXAMPLES_PER_NOTE) == (64000, 4)
+
+
+def test_word_map_defaults_to_the_papers_words():
+    words = nsynth.word_map()
+    assert list(words) == list(nsynth.QUALITIES)
+    assert words["fast_decay"] == "decay" and words["long_release"] == "presence"
+    assert words["nonlinear_env"] == "modulation" and words["tempo-synced"] == "rhythmic"
+    assert words["bright"] == "bright" and words["reverb"] == "reverb"
+
+
+def test_word_map_overrides_merge_and_are_validated():
+    words = nsynth.word_map({"multiphonic": "polyphonic"})
+    assert words["multiphonic"] == "polyphonic" and words["fast_decay"] == "decay"
+    assert nsynth.PAPER_WORD_MAP["multiphonic"] == "multiphonic"
+    with pytest.raises(ValueError, match="not NSynth qualities: \\['loud'\\]"):
+        nsynth.word_map({"loud": "noisy"})
+    with pytest.raises(ValueError, match="non-empty string"):
+        nsynth.word_map({"dark": ""})
+
+
+def test_tfrecord_elements(both_formats, notes):
+    dataset = nsynth.load(both_formats[0], SPLIT)
+    example_spec, label_spec = dataset.element_spec
+    assert example_spec.shape == (96, 64) and example_spec.dtype == tf.float32
+    assert label_spec["qualities"].shape == (10,) and label_spec["qualities"].dtype == tf.float32
+    assert {name: spec.dtype for name, spec in label_spec.items() if name != "qualities"} == {
+        "family": tf.int64, "source": tf.int64, "instrument": tf.int64, "pitch": tf.int64,
+        "velocity": tf.int64, "note_str": tf.string}
+    got = elements(dataset)
+    assert len(got) == len(notes)
+    for (example, labels), (fields, audio) in zip(got, notes):
+        np.testing.assert_allclose(example, frontend.waveform_to_examples(audio)[0], atol=1e-5)
+        np.testing.assert_array_equal(labels["qualities"], fields["qualities"])
+        assert labels["note_str"].decode() == fields["note_str"]
+        assert (labels["pitch"], labels["velocity"], labels["instrument"]) == (
+            fields["pitch"], fields["velocity"], fields["instrument"])
+        assert (labels["family"], labels["source"]) == (fields["instrument_family"], fields["instrument_source"])
+
+
+def test_both_formats_give_identical_elements(both_formats):
+    from_records, from_wavs = (elements(nsynth.load(root, SPLIT, examples="all")) for root in both_formats)
+    assert len(from_records) == len(from_wavs) == 3 * nsynth.EXAMPLES_PER_NOTE
+    for (record_example, record_labels), (wav_example, wav_labels) in zip(from_records, from_wavs):
+        np.testing.assert_array_equal(record_example, wav_example)
+        assert record_labels.keys() == wav_labels.keys()
+        for name in record_labels:
+            np.testing.assert_array_equal(record_labels[name], wav_labels[name])
+
+
+@pytest.mark.parametrize("examples, positions", [("first", [0]), ("all", [0, 1, 2, 3]), ([3, 1], [3, 1])])
+def test_example_choice(both_formats, notes, examples, positions):
+    fields, audio = notes[1]
+    reference = frontend.waveform_to_examples(audio)
+    got = [(example, labels) for example, labels in elements(nsynth.load(both_formats[1], SPLIT, examples=examples))
+           if labels["note_str"].decode() == fields["note_str"]]
+    assert len(got) == len(positions)
+    for (example, _), position in zip(got, positions):
+        np.testing.assert_allclose(example, reference[position], atol=1e-5)
+
+
+@pytest.mark.parametrize("examples", ["middle", [], [4], [-1], [0, 0], [1.5]])
+def test_bad_example_choice(both_formats, examples):
+    with pytest.raises(ValueError, match="examples="):
+        nsynth.load(both_formats[0], SPLIT, examples=examples)
+
+
+def test_limit(both_formats, notes):
+    for root in both_formats:
+        got = elements(nsynth.load(root, SPLIT, limit=2))
+        assert [labels["note_str"].decode() for _, labels in got] == [f["note_str"] for f, _ in notes[:2]]
+
+
+def test_format_detection_and_choice(tmp_path, notes):
+    write_json_wav(tmp_path, notes[:1])
+    assert nsynth.detect_format(tmp_path, SPLIT) == "json"
+    write_tfrecord(tmp_path, [serialized(*notes[0])])
+    assert nsynth.detect_format(tmp_path, SPLIT) == "tfrecord"
+    assert nsynth.detect_format(tmp_path, SPLIT, format="json") == "json"
+
+
+def test_missing_split_names_the_expected_files(both_formats):
+    with pytest.raises(DatasetError, match="no NSynth 'test' split \\(it holds the splits: valid\\)") as error:
+        nsynth.load(both_formats[0], "test")
+    assert "nsynth-test.tfrecord" in str(error.value) and "nsynth-test/examples.json" in str(error.value)
+    with pytest.raises(DatasetError, match="expected .*nsynth-valid/examples.json; download"):
+        nsynth.load(both_formats[0], SPLIT, format="json")
+
+
+def broken_json_split(tmp_path, notes, change):
+    path = write_json_wav(tmp_path, notes[:2])
+    content = json.loads(path.read_text())
+    change(content[notes[1][0]["note_str"]])
+    path.write_text(json.dumps(content))
+    return path
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda fields: fields.pop("pitch"), "lacks the field 'pitch'"),
+    (lambda fields: fields["qualities"].pop(), "has qualities of length 9, expected 10"),
+    (lambda fields: fields.update(instrument_family=11), "instrument_family = 11, outside 0..10"),
+    (lambda fields: fields.update(velocity="loud"), "velocity = 'loud', not an integer"),
+])
+def test_malformed_examples_json(tmp_path, notes, change, message):
+    path = broken_json_split(tmp_path, notes, change)
+    with pytest.raises(DatasetError, match=message) as error:
+        nsynth.load(tmp_path, SPLIT)
+    assert str(error.value).startswith(f"{path}: note '{notes[1][0]['note_str']}'")
+    assert "re-download" in str(error.value)
+
+
+def test_unparsable_examples_json(tmp_path, notes):
+    path = write_json_wav(tmp_path, notes[:1])
+    path.write_text('{"a": {')
+    with pytest.raises(DatasetError, match=f"^{path}: not valid JSON .*line 1.*re-download"):
+        nsynth.load(tmp_path, SPLIT)
+
+
+def test_note_without_wav(tmp_path, notes):
+    path = write_json_wav(tmp_path, notes)
+    wav = path.parent / "audio" / f"{notes[2][0]['note_str']}.wav"
+    wav.unlink()
+    with pytest.raises(DatasetError, match=f"^{wav}: not found, but its note is listed in {path} \\(1 of 3"):
+        nsynth.load(tmp_path, SPLIT)
+
+
+def test_tfrecord_missing_feature(tmp_path, notes):
+    fields, audio = notes[0]
+    path = write_tfrecord(tmp_path, [serialized({**fields, "pitch": None}, audio)])
+    with pytest.raises(DatasetError, match=f"^{path}: feature pitch of a record must hold 1 value.*re-download"):
+        nsynth.load(tmp_path, SPLIT)
+
+
+def test_tfrecord_wrong_audio_length(tmp_path, notes):
+    fields, audio = notes[0]
+    path = write_tfrecord(tmp_path, [serialized(fields, audio[:48000])])
+    with pytest.raises(DatasetError, match=f"^{path}: feature audio of a record must hold 64000 value"):
+        nsynth.load(tmp_path, SPLIT)
+
+
+def test_tfrecord_bad_later_record_fails_naming_the_file(tmp_path, notes):
+    path = write_tfrecord(tmp_path, [serialized(*notes[0]), serialized(notes[1][0], notes[1][1][:100])])
+    with pytest.raises(tf.errors.InvalidArgumentError, match=f"{path}: feature audio of a record must hold 64000 value"):
+        elements(nsynth.load(tmp_path, SPLIT))
+
+
+def test_tfrecord_that_is_not_nsynth(tmp_path):
+    path = write_tfrecord(tmp_path, [])
+    with pytest.raises(DatasetError, match=f"^{path}: holds no records"):
+        nsynth.load(tmp_path, SPLIT)
+    path.write_bytes(b"not a tfrecord at all")
+    with pytest.raises(DatasetError, match=f"^{path}: cannot parse its first record"):
+        nsynth.load(tmp_path, SPLIT)
+
+
+def test_cache_dir_applies_to_wav_files_only(both_formats, tmp_path):
+    with pytest.raises(ValueError, match="cache_dir"):
+        nsynth.load(both_formats[0], SPLIT, cache_dir=tmp_path)
+    first, again = (elements(nsynth.load(both_formats[1], SPLIT, cache_dir=tmp_path)) for _ in range(2))
+    np.testing.assert_array_equal(np.stack([e for e, _ in first]), np.stack([e for e, _ in again]))
+    assert list(tmp_path.rglob("*.npy"))
+
+
+def test_tfrecord_not_at_16_khz(tmp_path, notes):
+    fields, audio = notes[0]
+    path = write_tfrecord(tmp_path, [serialized({**fields, "sample_rate": 44100}, audio)])
+    with pytest.raises(DatasetError, match=f"^{path}: sample_rate of a record is not 16000"):
+        nsynth.load(tmp_path, SPLIT)
+
+
+def test_demo_set_loads(tmp_path):
+    from airtf.data import demo
+
+    demo.render_nsynth(tmp_path, notes=6)
+    for split in ("train", "valid", "test"):
+        notes = json.loads((tmp_path / f"nsynth-{split}" / "examples.json").read_text())
+        got = elements(nsynth.load(tmp_path, split, examples="all"))
+        assert len(got) == nsynth.EXAMPLES_PER_NOTE * len(notes)
+        for _, labels in got:
+            np.testing.assert_array_equal(labels["qualities"], notes[labels["note_str"].decode()]["qualities"])
