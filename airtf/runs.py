@@ -1,0 +1,176 @@
+"""A run directory: everything one training run made, and resuming it.
+
+Layout of RUN_DIR::
+
+    config.json          everything needed to rerun (written once; a rerun must match it)
+    logs/                TensorBoard event files (train/ and validation/)
+    history.csv          one row per epoch (appended across resumes)
+    backup/              Keras BackupAndRestore state: the last finished epoch
+    checkpoints/         best.weights.h5 (best by the monitored metric), last.weights.h5
+    vggish.weights.h5    the trained backbone (pre-training runs)
+
+Rerunning the same command in the same RUN_DIR continues from the last
+finished epoch; a different configuration is refused, so that nothing in a
+run directory is silently replaced.
+"""
+
+import json
+import math
+from pathlib import Path
+
+import keras
+
+from airtf.errors import AirtfError
+from airtf.files import atomic_path, write_json
+
+CONFIG_NAME = "config.json"
+BACKBONE_NAME = "vggish.weights.h5"
+IGNORED_CONFIG_KEYS = ("epochs",)  # may change between resumes: training longer is continuing
+
+
+class RunError(AirtfError):
+    """A run directory cannot be used as asked."""
+
+
+class TrainingDiverged(AirtfError):
+    """The loss became NaN or infinite; the last good weights were kept."""
+
+
+class Run:
+    """A run directory (see the module docstring for its layout).
+
+    Use :func:`start` to make or reopen one.
+    """
+
+    def __init__(self, path):
+        self.path = Path(path)
+
+    @property
+    def config(self):
+        return json.loads((self.path / CONFIG_NAME).read_text())
+
+    @property
+    def logs(self):
+        return self.path / "logs"
+
+    @property
+    def backup(self):
+        return self.path / "backup"
+
+    @property
+    def history(self):
+        return self.path / "history.csv"
+
+    @property
+    def best_weights(self):
+        return self.path / "checkpoints" / "best.weights.h5"
+
+    @property
+    def last_weights(self):
+        return self.path / "checkpoints" / "last.weights.h5"
+
+    @property
+    def backbone_weights(self):
+        return self.path / BACKBONE_NAME
+
+    @property
+    def resuming(self):
+        """Whether an earlier, unfinished attempt left state to continue from."""
+        return self.backup.is_dir() and any(self.backup.iterdir())
+
+    def save_weights(self, model, path):
+        """Save ``model``'s weights to ``path`` atomically."""
+        with atomic_path(path) as temporary:
+            model.save_weights(temporary)
+        return path
+
+    def callbacks(self, monitor="val_loss", mode="min", patience=None, histogram_freq=1, extra=()):
+        """The callbacks every airtf training uses.
+
+        TensorBoard logs, a CSV log appended across resumes, BackupAndRestore
+        (resume after a kill), the best and the last weights, a stop on NaN
+        that keeps the last good weights, and optional early stopping with
+        the best weights restored.
+        """
+        self.best_weights.parent.mkdir(parents=True, exist_ok=True)
+        callbacks = [
+            keras.callbacks.BackupAndRestore(str(self.backup)),
+            StopOnNaN(),
+            keras.callbacks.CSVLogger(str(self.history), append=True),
+            keras.callbacks.TensorBoard(str(self.logs), histogram_freq=histogram_freq),
+            keras.callbacks.ModelCheckpoint(str(self.best_weights), monitor=monitor, mode=mode,
+                                            save_best_only=True, save_weights_only=True),
+            keras.callbacks.ModelCheckpoint(str(self.last_weights), save_weights_only=True),
+            *extra,
+        ]
+        if patience:
+            callbacks.append(keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=patience,
+                                                           restore_best_weights=True))
+        return callbacks
+
+
+def start(path, config, overwrite=False):
+    """Make a run directory for ``config``, or reopen the one that holds the same config.
+
+    Parameters
+    ----------
+    path : str or Path
+    config : dict
+        JSON-serialisable; written to config.json.
+    overwrite : bool
+        Replace config.json even when it differs (the other files are then
+        those of the earlier run: use a fresh directory to start clean).
+
+    Raises
+    ------
+    RunError
+        When the directory holds a run with a different configuration.
+    """
+    run = Run(path)
+    config = json.loads(json.dumps(config))  # normalise tuples, paths were already str
+    existing = run.path / CONFIG_NAME
+    if existing.is_file() and not overwrite:
+        before = json.loads(existing.read_text())
+        differences = sorted(key for key in set(before) | set(config)
+                             if key not in IGNORED_CONFIG_KEYS and before.get(key) != config.get(key))
+        if differences:
+            raise RunError(f"{run.path}: holds a run with a different configuration ({', '.join(differences)} "
+                           "differ); choose another --out, or pass --overwrite to replace it")
+    run.path.mkdir(parents=True, exist_ok=True)
+    write_json(existing, config)
+    return run
+
+
+class StopOnNaN(keras.callbacks.Callback):
+    """Stop training when the loss is NaN or infinite, keeping the last good weights.
+
+    The weights at the end of the last finished epoch are restored and
+    :attr:`diverged` is set; callers raise :class:`TrainingDiverged` after fit.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.diverged = None
+        self._good = None
+
+    def on_train_begin(self, logs=None):
+        self._good = self.model.get_weights()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if not self.diverged:
+            self._good = self.model.get_weights()
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            self.diverged = f"the loss became {float(loss)} in batch {batch}"
+            self.model.set_weights(self._good)
+            self.model.stop_training = True
+
+
+def check_diverged(callbacks):
+    """Raise :class:`TrainingDiverged` if a StopOnNaN among ``callbacks`` stopped the run."""
+    for callback in callbacks:
+        if isinstance(callback, StopOnNaN) and callback.diverged:
+            raise TrainingDiverged(f"{callback.diverged}; training stopped and the last good weights "
+                                   "were kept: lower --lr or check the data for NaN/Inf")

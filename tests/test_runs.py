@@ -1,0 +1,77 @@
+"""Run directories: config checks, resume after an interruption, NaN handling."""
+
+import csv
+
+import keras
+import numpy as np
+import pytest
+
+from airtf import runs
+
+
+def tiny_model():
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.Adam(0.05), loss="mse")
+    return model
+
+
+def data(nan=False):
+    x = np.random.default_rng(0).normal(size=(64, 4)).astype(np.float32)
+    y = x.sum(axis=1, keepdims=True)
+    if nan:
+        y[40:] = np.nan
+    return x, y
+
+
+class Interrupt(keras.callbacks.Callback):
+    """Simulates a kill in the middle of an epoch."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self._epoch == self.epoch and batch == 1:
+            raise KeyboardInterrupt
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+
+def test_a_different_config_is_refused(tmp_path):
+    runs.start(tmp_path / "run", {"lr": 0.1, "epochs": 3})
+    runs.start(tmp_path / "run", {"lr": 0.1, "epochs": 9})  # more epochs: continuing
+    with pytest.raises(runs.RunError, match="lr differ.*--overwrite"):
+        runs.start(tmp_path / "run", {"lr": 0.2, "epochs": 3})
+    assert runs.start(tmp_path / "run", {"lr": 0.2}, overwrite=True).config == {"lr": 0.2}
+
+
+def test_rerun_resumes_after_an_interruption(tmp_path):
+    run = runs.start(tmp_path / "run", {"what": "tiny"})
+    x, y = data()
+    with pytest.raises(KeyboardInterrupt):
+        tiny_model().fit(x, y, batch_size=8, epochs=6, verbose=0,
+                         callbacks=run.callbacks(monitor="loss", histogram_freq=0) + [Interrupt(3)])
+    assert run.resuming
+    history = tiny_model().fit(x, y, batch_size=8, epochs=6, verbose=0,
+                               callbacks=run.callbacks(monitor="loss", histogram_freq=0))
+    assert len(history.history["loss"]) == 3  # epochs 3, 4, 5 only
+    with open(run.history) as stream:
+        epochs = [int(row["epoch"]) for row in csv.DictReader(stream)]
+    assert epochs == [0, 1, 2, 3, 4, 5]
+    assert run.best_weights.is_file() and run.last_weights.is_file()
+
+
+def test_nan_loss_stops_and_keeps_good_weights(tmp_path):
+    run = runs.start(tmp_path / "run", {})
+    model = tiny_model()
+    x, y = data()
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    good = model.get_weights()
+    callbacks = run.callbacks(monitor="loss", histogram_freq=0)
+    model.fit(*data(nan=True), batch_size=8, epochs=3, verbose=0, shuffle=False, callbacks=callbacks)
+    with pytest.raises(runs.TrainingDiverged, match="loss became nan.*last good weights"):
+        runs.check_diverged(callbacks)
+    for kept, before in zip(model.get_weights(), good):
+        np.testing.assert_array_equal(kept, before)
