@@ -1,0 +1,294 @@
+"""``den-add`` and ``den-mul``: pre-train VGGish by denoising NSynth log-mel examples.
+
+The model corrupts a clean log-mel example, VGGish embeds the corrupted one,
+and a decoder reconstructs the clean example from the 128-d embedding::
+
+    clean (96, 64) ──corrupt──▶ VGGish ──▶ (128,) ──decoder──▶ (96, 64) ──MSE──▶ clean
+
+Corruption
+----------
+``additive`` (``den-add``)
+    Gaussian noise of mean 0 and standard deviation ``stddev`` (0.1) added
+    to every bin.
+``multiplicative`` (``den-mul``)
+    Bernoulli noise: every bin is kept with probability ``keep_probability``
+    (0.5) and set to 0 otherwise. Kept bins are not rescaled (plain masking,
+    as the paper describes it); ``rescale=True`` divides them by
+    ``keep_probability`` instead, as inverted dropout does.
+
+Training draws fresh noise every batch (a ``keras.random.SeedGenerator``
+seeded with ``seed``). Validation corrupts too, so that ``val_loss``
+measures denoising as the training loss does, but with the fixed seed
+``seed + 1``: every evaluation sees the same corruption, so validation
+losses compare across epochs (all validation batches of one size share one
+noise pattern, which no training batch draws).
+
+Decoder
+-------
+The embedding is read as a sequence of length 1 with 128 channels and
+widened by four ``Conv1DTranspose`` layers (stride 1, no padding) to the 96
+frames of an example with its 64 mel bands as channels::
+
+    length   1 ─(128 filters, kernel 10)─▶ 10 ─(64, 21)─▶ 30 ─(64, 31)─▶ 60 ─(64, 37)─▶ 96
+
+with LeakyReLU (negative slopes 0.1, 0.25, 0.5) after the first three
+layers and none after the last.
+
+This module also holds the batching that the objectives share
+(:func:`training_batches`, :func:`validation_batches`).
+"""
+
+import keras
+import numpy as np
+from keras import ops
+
+from airtf import params
+from airtf.data import nsynth
+from airtf.data.pipeline import AUTOTUNE
+from airtf.objectives import Datasets
+
+NOISES = ("additive", "multiplicative")
+"""The ``noise`` of :func:`build`: ``den-add`` is additive, ``den-mul`` multiplicative."""
+
+DECODER_LAYERS = (  # (filters, kernel size, LeakyReLU negative slope or None for linear)
+    (128, 10, 0.1),
+    (64, 21, 0.25),
+    (64, 31, 0.5),
+    (params.NUM_MEL_BINS, 37, None),
+)
+SHUFFLE_BUFFER = 1024
+"""Examples held by the training shuffle."""
+IMAGE_EXAMPLES = 4
+"""Validation examples shown in TensorBoard."""
+IMAGES_FOLDER = "images"
+"""Subfolder of the run's logs holding the images."""
+
+
+def build_decoder(name="decoder"):
+    """The decoder from a 128-d embedding to a (96, 64) log-mel example.
+
+    Returns
+    -------
+    keras.Model
+        Input (batch, 128), output (batch, 96, 64); its layers are named
+        ``deconv1`` ... ``deconv4`` (and ``leaky_relu1`` ... ``leaky_relu3``).
+    """
+    embedding = keras.Input((params.EMBEDDING_SIZE,), name="embedding")
+    x = keras.layers.Reshape((1, params.EMBEDDING_SIZE), name="as_sequence")(embedding)
+    for number, (filters, kernel_size, slope) in enumerate(DECODER_LAYERS, start=1):
+        x = keras.layers.Conv1DTranspose(filters, kernel_size, strides=1, padding="valid", name=f"deconv{number}")(x)
+        if slope is not None:
+            x = keras.layers.LeakyReLU(negative_slope=slope, name=f"leaky_relu{number}")(x)
+    return keras.Model(embedding, x, name=name)
+
+
+def corrupt(log_mel, noise, seed, stddev=0.1, keep_probability=0.5, rescale=False):
+    """Corrupt log-mel examples with additive Gaussian or multiplicative Bernoulli noise.
+
+    Parameters
+    ----------
+    log_mel : tensor (..., 96, 64)
+    noise : {"additive", "multiplicative"}
+    seed : int or keras.random.SeedGenerator
+        An int draws the same noise on every call (for a given shape).
+    stddev : float
+        Standard deviation of the additive noise (mean 0).
+    keep_probability : float
+        Probability that multiplicative noise keeps a bin (others become 0).
+    rescale : bool
+        Divide the kept bins by ``keep_probability`` (multiplicative only).
+
+    Returns
+    -------
+    tensor
+        The corrupted examples, of the shape and dtype of ``log_mel``.
+    """
+    shape = ops.shape(log_mel)
+    if noise == "additive":
+        return log_mel + keras.random.normal(shape, stddev=stddev, dtype=log_mel.dtype, seed=seed)
+    kept = ops.cast(keras.random.uniform(shape, dtype=log_mel.dtype, seed=seed) < keep_probability, log_mel.dtype)
+    return log_mel * kept / keep_probability if rescale else log_mel * kept
+
+
+class Denoising(keras.Model):
+    """VGGish trained to reconstruct clean log-mel examples from corrupted ones.
+
+    Calling the model corrupts its input (fresh noise with ``training=True``,
+    the fixed validation noise otherwise) and returns the reconstruction;
+    the loss is the mean squared error between the reconstruction and the
+    clean input.
+
+    Parameters
+    ----------
+    backbone : keras.Model
+        VGGish: (batch, 96, 64) -> (batch, 128).
+    noise : {"additive", "multiplicative"}
+        See the module docstring.
+    stddev : float
+        Additive noise standard deviation (0.1).
+    keep_probability : float
+        Multiplicative noise: probability of keeping a bin (0.5).
+    rescale : bool
+        Multiplicative noise: divide kept bins by ``keep_probability`` (False).
+    seed : int
+        Seeds the training noise; validation noise uses ``seed + 1``.
+    """
+
+    def __init__(self, backbone, noise="additive", stddev=0.1, keep_probability=0.5, rescale=False, seed=0,
+                 **kwargs):
+        if noise not in NOISES:
+            raise ValueError(f"noise={noise!r}: choose one of {NOISES}")
+        if not 0 < keep_probability <= 1:
+            raise ValueError(f"keep_probability={keep_probability}: give a probability in (0, 1]")
+        super().__init__(**kwargs)
+        self.backbone = backbone
+        self.decoder = build_decoder()
+        self.noise = noise
+        self.stddev = stddev
+        self.keep_probability = keep_probability
+        self.rescale = rescale
+        self.noise_seed = keras.random.SeedGenerator(seed)
+        self.validation_seed = seed + 1
+        self.reconstruction_loss = keras.losses.MeanSquaredError()
+        self.built = True  # every weight exists already: the backbone and decoder are built functional models
+
+    def corrupt(self, log_mel, training=False):
+        """The corrupted examples: fresh noise when ``training``, else the fixed validation noise."""
+        seed = self.noise_seed if training else self.validation_seed
+        return corrupt(log_mel, self.noise, seed, self.stddev, self.keep_probability, self.rescale)
+
+    def reconstruct(self, log_mel, training=False):
+        """Decode the VGGish embedding of (already corrupted) examples."""
+        return self.decoder(self.backbone(log_mel, training=training), training=training)
+
+    def call(self, log_mel, training=False):
+        return self.reconstruct(self.corrupt(log_mel, training), training)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        return self.reconstruction_loss(x, y_pred)
+
+
+def build(backbone, noise="additive", stddev=0.1, keep_probability=0.5, rescale=False, seed=0):
+    """The denoising objective around ``backbone`` (see :class:`Denoising`)."""
+    return Denoising(backbone, noise=noise, stddev=stddev, keep_probability=keep_probability, rescale=rescale,
+                     seed=seed, name=f"denoising_{noise}")
+
+
+def training_batches(dataset, batch_size, seed):
+    """Shuffle (reshuffled every epoch, from ``seed``), batch and prefetch a training set."""
+    return dataset.shuffle(SHUFFLE_BUFFER, seed=seed).batch(batch_size).prefetch(AUTOTUNE)
+
+
+def validation_batches(dataset, batch_size):
+    """Batch and prefetch a validation set, in its order, so that every evaluation sees the same batches."""
+    return dataset.batch(batch_size).prefetch(AUTOTUNE)
+
+
+def datasets(data_dir, *, batch_size, seed, limit=None, examples="first", cache_dir=None):
+    """NSynth's train and valid splits as batches of clean log-mel examples.
+
+    Parameters
+    ----------
+    data_dir : str or os.PathLike
+        The folder holding NSynth's train and valid splits (either format).
+    batch_size : int
+    seed : int
+        Seeds the training shuffle.
+    limit : int or None
+        Use only the first ``limit`` notes of each split.
+    examples : {"first", "all"} or sequence of int
+        Which 0.96 s examples of each note (see :func:`airtf.data.nsynth.load`).
+    cache_dir : str or os.PathLike or None
+        json/wav format only: keep the log-mel of each wav there, so later
+        epochs skip decoding.
+
+    Returns
+    -------
+    Datasets
+        ``train`` and ``validation`` of float32 (batch, 96, 64) inputs (the
+        model corrupts them itself); ``info`` is empty.
+    """
+    def clean_examples(split):
+        notes = nsynth.load(data_dir, split, examples=examples, limit=limit, cache_dir=cache_dir)
+        return notes.map(lambda example, labels: example, num_parallel_calls=AUTOTUNE)
+
+    return Datasets(training_batches(clean_examples("train"), batch_size, seed),
+                    validation_batches(clean_examples("valid"), batch_size), {})
+
+
+def log_mel_images(examples, low, high):
+    """Log-mel examples as grey images: frequency upwards, time to the right.
+
+    Parameters
+    ----------
+    examples : array (n, 96, 64)
+    low, high : arrays (n,)
+        The values shown black and white in each example; values outside
+        are clipped.
+
+    Returns
+    -------
+    np.ndarray
+        float32 (n, 64, 96, 1) in [0, 1].
+    """
+    low, high = np.asarray(low)[:, None, None], np.asarray(high)[:, None, None]
+    span = np.where(high > low, high - low, 1.0)
+    scaled = np.clip((np.asarray(examples) - low) / span, 0.0, 1.0)
+    return np.flip(np.transpose(scaled, (0, 2, 1)), axis=1)[..., None].astype(np.float32)
+
+
+class ReconstructionImages(keras.callbacks.Callback):
+    """TensorBoard images of clean, corrupted and reconstructed validation examples, every epoch.
+
+    Writes the images ``clean``, ``corrupted`` and ``reconstructed`` (one
+    per example) at step = epoch into ``log_dir``. The three images of an
+    example share one grey scale, from the minimum (black) to the maximum
+    (white) of its clean log-mel, so that noise and reconstruction errors
+    show against the clean example. The corruption is the fixed validation
+    noise.
+
+    Parameters
+    ----------
+    log_dir : str or os.PathLike
+    examples : array (n, 96, 64)
+        The clean examples shown.
+    """
+
+    def __init__(self, log_dir, examples):
+        super().__init__()
+        self.log_dir = str(log_dir)
+        self.examples = np.asarray(examples, np.float32)
+        self._writer = None
+
+    def on_train_begin(self, logs=None):
+        import tensorflow as tf
+
+        self._writer = tf.summary.create_file_writer(self.log_dir)
+
+    def on_epoch_end(self, epoch, logs=None):
+        import tensorflow as tf
+
+        corrupted = self.model.corrupt(self.examples, training=False)
+        views = {
+            "clean": self.examples,
+            "corrupted": ops.convert_to_numpy(corrupted),
+            "reconstructed": ops.convert_to_numpy(self.model.reconstruct(corrupted)),
+        }
+        low, high = self.examples.min(axis=(1, 2)), self.examples.max(axis=(1, 2))
+        with self._writer.as_default(step=epoch):
+            for name, view in views.items():
+                tf.summary.image(name, log_mel_images(view, low, high), max_outputs=len(self.examples))
+        self._writer.flush()
+
+    def on_train_end(self, logs=None):
+        self._writer.close()
+
+
+def tensorboard_callbacks(run, model, datasets):
+    """Images of :data:`IMAGE_EXAMPLES` validation examples per epoch, in ``run.logs / "images"``.
+
+    See :class:`ReconstructionImages`; ``model`` is the :class:`Denoising`
+    that fit trains (the callback reads it from Keras).
+    """
+    batch = next(iter(datasets.validation.unbatch().take(IMAGE_EXAMPLES).batch(IMAGE_EXAMPLES)))
+    return [ReconstructionImages(run.logs / IMAGES_FOLDER, ops.convert_to_numpy(batch))]
