@@ -14,6 +14,7 @@ finished epoch; a different configuration is refused, so that nothing in a
 run directory is silently replaced.
 """
 
+import csv
 import json
 import math
 from pathlib import Path
@@ -94,19 +95,79 @@ class Run:
         """
         self.best_weights.parent.mkdir(parents=True, exist_ok=True)
         callbacks = [
-            keras.callbacks.BackupAndRestore(str(self.backup)),
+            AtomicBackupAndRestore(str(self.backup)),
             StopOnNaN(),
             keras.callbacks.CSVLogger(str(self.history), append=True),
             keras.callbacks.TensorBoard(str(self.logs), histogram_freq=histogram_freq),
-            keras.callbacks.ModelCheckpoint(str(self.best_weights), monitor=monitor, mode=mode,
-                                            save_best_only=True, save_weights_only=True),
-            keras.callbacks.ModelCheckpoint(str(self.last_weights), save_weights_only=True),
+            KeepWeights(self.best_weights, monitor=monitor, mode=mode, history=self.history),
+            KeepWeights(self.last_weights),
             *extra,
         ]
         if patience:
             callbacks.append(keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=patience,
                                                            restore_best_weights=True))
         return callbacks
+
+
+class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
+    """BackupAndRestore whose files are replaced atomically.
+
+    Keras writes the backup in place, so a kill -9 during the write leaves a
+    truncated file that the rerun cannot load; here the weights and then the
+    epoch counter are each written to a temporary file and renamed.
+    """
+
+    def _save_model(self):
+        with atomic_path(self._weights_path) as temporary:
+            self.model.save_weights(temporary)
+        write_json(self._training_metadata_path, {"epoch": self._current_epoch, "batch": self._last_batch_seen})
+
+
+class KeepWeights(keras.callbacks.Callback):
+    """Write the weights atomically after every epoch, or when ``monitor`` improves.
+
+    With ``monitor``, the best value so far is read back from the run's CSV
+    log when training (re)starts, so a resumed run never replaces the weights
+    of a better earlier epoch.
+    """
+
+    def __init__(self, path, monitor=None, mode="min", history=None):
+        super().__init__()
+        self.path = Path(path)
+        self.monitor = monitor
+        self.better = max if mode == "max" else min
+        self.history = history
+        self.best = None
+
+    def on_train_begin(self, logs=None):
+        earlier = [value for value in read_history(self.history).get(self.monitor, []) if math.isfinite(value)]
+        self.best = self.better(earlier) if earlier and self.path.is_file() else None
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.monitor is not None:
+            value = float((logs or {}).get(self.monitor, math.nan))
+            if not math.isfinite(value) or (self.best is not None and self.better(value, self.best) == self.best):
+                return
+            self.best = value
+        with atomic_path(self.path) as temporary:
+            self.model.save_weights(temporary)
+
+
+def read_history(path):
+    """A CSV training log as {column: [float per epoch]}; empty when absent."""
+    if path is None or not Path(path).is_file():
+        return {}
+    with open(path, newline="") as stream:
+        rows = list(csv.DictReader(stream))
+    return {key: [_number(row.get(key)) for row in rows] for key in (rows[0] if rows else {})}
+
+
+def _number(text):
+    """A CSV cell as a float; NaN for the blanks and "NA" that CSVLogger writes."""
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return math.nan
 
 
 def start(path, config, overwrite=False):

@@ -75,3 +75,36 @@ def test_nan_loss_stops_and_keeps_good_weights(tmp_path):
         runs.check_diverged(callbacks)
     for kept, before in zip(model.get_weights(), good):
         np.testing.assert_array_equal(kept, before)
+
+
+def test_resume_keeps_the_best_weights_of_earlier_epochs(tmp_path):
+    run = runs.start(tmp_path / "run", {})
+    x, y = data()
+    run.history.write_text("epoch,loss\n0,0.000001\n")  # an earlier attempt already did better
+    run.best_weights.parent.mkdir(parents=True)
+    model = tiny_model()
+    model.save_weights(run.best_weights)
+    before = run.best_weights.read_bytes()
+    model.fit(x, y, batch_size=8, epochs=2, verbose=0, callbacks=run.callbacks(monitor="loss", histogram_freq=0))
+    assert run.best_weights.read_bytes() == before
+    assert runs.read_history(run.history)["loss"][0] == 0.000001
+
+
+def test_backup_is_written_atomically(tmp_path, monkeypatch):
+    run = runs.start(tmp_path / "run", {})
+    x, y = data()
+    model = tiny_model()
+    callbacks = run.callbacks(monitor="loss", histogram_freq=0)
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0, callbacks=callbacks + [Interrupt(1)], initial_epoch=0)
+    written = []
+    original = keras.Model.save_weights
+
+    def spy(self, path, *args, **kwargs):
+        written.append(str(path))
+        return original(self, path, *args, **kwargs)
+
+    monkeypatch.setattr(keras.Model, "save_weights", spy)
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(x, y, batch_size=8, epochs=3, verbose=0, callbacks=run.callbacks(monitor="loss", histogram_freq=0)
+                  + [Interrupt(2)])
+    assert written and all(".partial." in path for path in written)
