@@ -1,0 +1,37 @@
+"""airtf-compare: several airtf-eval runs side by side.
+
+Prints the test F1-macro per instrument (rows) and run (columns), mean ± std
+over seeds, and writes OUT/comparison.json, comparison.csv, grouped
+per-instrument bars (f1_per_instrument.png) and box plots of the overall
+F1-macro over seeds (f1_overall.png). Runs are labelled by their directory
+names. The paper's Fig. 2: airtf-compare runs/pca runs/norm runs/random
+runs/logmel --out fig2.
+"""
+
+import argparse
+
+from airtf.cli.common import reports_errors
+
+
+def parse(argv):
+    parser = argparse.ArgumentParser(prog="airtf-compare", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run directories written by airtf-eval")
+    parser.add_argument("--out", required=True, metavar="DIR", help="folder for the table, CSV, JSON and plots")
+    parser.add_argument("--overwrite", action="store_true", help="replace an earlier comparison in DIR")
+    return parser.parse_args(argv)
+
+
+@reports_errors("airtf-compare")
+def main(argv=None):
+    args = parse(argv)
+    from airtf import compare
+
+    comparison = compare.compare(args.run_dirs, args.out, overwrite=args.overwrite)
+    print(comparison.table)
+    print(f"wrote {', '.join(map(str, comparison.files))}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

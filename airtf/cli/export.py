@@ -1,0 +1,46 @@
+"""airtf-export: an airtf-eval run directory as a SavedModel that takes a waveform.
+
+The serving signature takes a mono 16 kHz float32 waveform of any length and
+returns the instruments' probabilities, their per-frame activity with time
+stamps, the attention, the frame features and the log-mel examples; the
+metadata signature and assets/class_names.csv give the class names. See
+airtf/export.py.
+"""
+
+import argparse
+
+from airtf.cli.common import reports_errors
+
+
+def parse(argv):
+    parser = argparse.ArgumentParser(prog="airtf-export", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run_dir", metavar="RUN_DIR", help="a run directory written by airtf-eval")
+    parser.add_argument("--out", required=True, metavar="EXPORT_DIR", help="the SavedModel directory to write")
+    parser.add_argument("--overwrite", action="store_true", help="replace EXPORT_DIR if it exists")
+    return parser.parse_args(argv)
+
+
+@reports_errors("airtf-export")
+def main(argv=None):
+    from airtf import export
+
+    args = parse(argv)
+    info = export.export(args.run_dir, args.out, overwrite=args.overwrite)
+    print(f"wrote {info.path}: {len(info.class_names)} instruments ({', '.join(info.class_names)})")
+    print(f"  {export.SERVING_SIGNATURE}: waveform (samples,) float32, 16 kHz ->")
+    for name, shape in info.output_shapes.items():
+        print(f"    {name:<19} {_shape_text(shape, 'n' if name == 'log_mel' else 'T')}")
+    print(f"  {export.METADATA_SIGNATURE}: class_names, class_names_file (assets/{export.CLASS_NAMES_ASSET}), "
+          "frame_hop_seconds, sample_rate")
+    return 0
+
+
+def _shape_text(shape, unknown):
+    """(None, 20) -> "(T, 20)", naming the size that depends on the waveform's length ``unknown``."""
+    sizes = [unknown if size is None else str(size) for size in shape]
+    return f"({', '.join(sizes)}{',' if len(sizes) == 1 else ''})"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

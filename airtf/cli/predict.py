@@ -1,0 +1,69 @@
+"""airtf-predict: which instruments play in audio files, and when.
+
+For each file (any format or sample rate), the instruments whose probability
+reaches --threshold, with the time ranges where their per-frame probability
+reaches it too (consecutive active frames merged). --json prints one JSON
+document instead: {file: {"instruments": {name: probability},
+"active": {name: [[start, end], ...]}}}.
+"""
+
+import argparse
+import sys
+
+from airtf.cli.common import one_line_warnings, reports_errors
+
+
+def parse(argv):
+    from airtf import predict
+
+    parser = argparse.ArgumentParser(prog="airtf-predict", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("inputs", nargs="+", metavar="AUDIO", help="audio files")
+    parser.add_argument("--model", required=True, metavar="EXPORT_DIR_OR_RUN_DIR",
+                        help="a SavedModel written by airtf-export, or a run directory written by airtf-eval")
+    parser.add_argument("--threshold", type=float, default=predict.THRESHOLD,
+                        help="probability at which an instrument is present, and a frame active "
+                             "(default %(default)s)")
+    parser.add_argument("--json", action="store_true", help="print one JSON document for machines")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parser.parse_args(argv)
+
+
+@reports_errors("airtf-predict")
+def main(argv=None):
+    args = parse(argv)
+    with one_line_warnings("airtf-predict"):
+        return predict_all(args)
+
+
+def predict_all(args):
+    """Predict every file that ``args`` names, printing as it goes; return the exit code."""
+    from tqdm import tqdm
+
+    from airtf import export, predict
+    from airtf.errors import AudioError
+
+    model = export.load(args.model)
+    name_width = max(map(len, model.class_names))
+    predictions, failed = {}, 0
+    with tqdm(args.inputs, unit="file", disable=args.quiet or len(args.inputs) < 2) as bar:
+        for path in bar:
+            try:
+                predictions[path] = predict.predict_file(model, path, args.threshold)
+            except AudioError as error:
+                bar.write(f"airtf-predict: error: {error}", file=sys.stderr)
+                failed += 1
+                continue
+            if not args.json:
+                bar.write(predict.format_text(path, predictions[path], args.threshold, name_width),
+                          file=sys.stdout)
+    if args.json:
+        print(predict.to_json(predictions))
+    if failed:
+        print(f"airtf-predict: {failed} of {len(args.inputs)} files failed", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,444 @@
+"""airtf-eval's library: the attention classifier trained on one feature set, over seeds.
+
+:func:`evaluate` trains an :class:`airtf.attention.AttentionClassifier` on
+the training split of OpenMIC-2018, keeps the epoch with the best validation
+F1-macro, scores it on the test partition (split01_test), once per seed, and
+writes everything into a run directory::
+
+    RUN_DIR/
+        config.json          the command's settings and the FeatureSpec (see airtf.runs)
+        split.json           train / validation / test keys (airtf.data.openmic.split_for_run)
+        feature_spec.json    the FeatureSpec with its fitted statistics (airtf.features)
+        classes.json         instrument names in class-map order
+        seed-<s>/            one airtf.runs.Run per seed:
+            config.json, history.csv, backup/ (while unfinished)
+            logs/train, logs/validation   losses, F1-macro, f1/<instrument> per epoch
+            logs/attention                attention maps of a few validation clips (images)
+            checkpoints/best.weights.h5           best validation F1-macro (the epoch kept)
+            checkpoints/best-val-loss.weights.h5  best validation loss
+            checkpoints/last.weights.h5
+            attention.keras       the classifier at the kept epoch (model.save)
+            test_predictions.npz  sample_key, y_prob of the test clips
+            scores.json           test scores per instrument; written last: the seed is done
+        scores.json          per seed, mean and std over seeds, the best seed
+        scores.csv           per instrument: mean and std of each score, F1 of each seed
+        f1_per_instrument.png, f1_over_seeds.png
+        attention.keras      the classifier of the seed with the best validation F1-macro
+
+Rerunning the same command skips finished seeds and resumes an interrupted
+one from its last finished epoch. A different configuration is refused;
+``overwrite=True`` deletes what an earlier airtf-eval wrote there and starts
+afresh.
+"""
+
+import csv
+import dataclasses
+import json
+import math
+import shutil
+from pathlib import Path
+
+import keras
+import numpy as np
+from matplotlib import colormaps
+
+import airtf
+from airtf import attention, features, metrics, plots, runs
+from airtf.data import openmic as openmic_data
+from airtf.errors import AirtfError
+from airtf.files import atomic_path, write_json, write_npz
+
+SEEDS = (0, 42, 1346)
+NORMS = attention.NORMS
+SCORES_NAME = "scores.json"
+FEATURE_SPEC_NAME = "feature_spec.json"
+CLASSES_NAME = "classes.json"
+MODEL_NAME = "attention.keras"
+PREDICTIONS_NAME = "test_predictions.npz"
+BEST_LOSS_WEIGHTS = "best-val-loss.weights.h5"
+INSTRUMENT_PLOT = "f1_per_instrument.png"
+SEEDS_PLOT = "f1_over_seeds.png"
+OUTPUTS = (runs.CONFIG_NAME, openmic_data.SPLIT_FILE, FEATURE_SPEC_NAME, CLASSES_NAME, SCORES_NAME, "scores.csv",
+           INSTRUMENT_PLOT, SEEDS_PLOT, MODEL_NAME)
+"""Top-level files an airtf-eval run writes (seed-<s>/ folders besides)."""
+ATTENTION_CLIPS = 4
+"""Validation clips whose attention maps go to TensorBoard."""
+IMAGE_EVERY = 10
+"""Epochs between two attention-map images (the first and last epochs are always written)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """What an airtf-eval run does; all of it goes into config.json.
+
+    Attributes
+    ----------
+    features : "pca", "norm", "random", "logmel", or a pre-training run
+        directory or weights file (see :mod:`airtf.features`).
+    data : the OpenMIC-2018 folder.
+    seeds : one classifier is trained per seed.
+    epochs, batch_size, learning_rate : training (the paper: 350, 128, 5e-4).
+    norm : "group" (the paper) or "batch" normalisation in the classifier.
+    weights : the VGGish of ``norm`` ("official" when None).
+    variant : VGGish variant for norm, random and pre-trained backbones.
+    feature_seed : seed of a random VGGish.
+    limit : use at most this many clips of each of train, validation and
+        test (the first in split order), for smoke runs.
+    """
+
+    features: str
+    data: str
+    seeds: tuple = SEEDS
+    epochs: int = attention.EPOCHS
+    batch_size: int = attention.BATCH_SIZE
+    learning_rate: float = attention.LEARNING_RATE
+    norm: str = "group"
+    weights: str | None = None
+    variant: str | None = None
+    feature_seed: int = 0
+    limit: int | None = None
+
+
+@dataclasses.dataclass
+class Outcome:
+    """What :func:`evaluate` did: the summary written to scores.json, and which seeds it trained."""
+
+    summary: dict
+    trained: list
+    skipped: list
+
+
+class ClipSet:
+    """Features and labels of one set of clips (train, validation or test)."""
+
+    def __init__(self, keys, x, y_true, y_mask):
+        self.keys, self.x, self.y_true, self.y_mask = list(keys), x, y_true, y_mask
+
+    @property
+    def targets(self):
+        """Packed targets, as the classifier's loss takes them."""
+        return attention.pack_targets(self.y_true, self.y_mask)
+
+
+def evaluate(settings, out, cache_dir=None, overwrite=False, verbose="auto"):
+    """Train and score the attention classifier on one feature set, once per seed.
+
+    Parameters
+    ----------
+    settings : Settings
+    out : str or Path
+        The run directory (see the module docstring).
+    cache_dir : str or Path or None
+        Feature cache (default :func:`airtf.features.default_cache_dir`).
+    overwrite : bool
+        Delete an earlier airtf-eval's outputs in ``out`` and start afresh.
+    verbose : "auto", 0, 1 or 2
+        Keras progress output.
+
+    Returns
+    -------
+    Outcome
+    """
+    out = Path(out)
+    dataset = openmic_data.OpenMIC(settings.data)
+    classes = dataset.classes
+    spec = features.feature_spec(settings.features, settings.weights, settings.variant, settings.feature_seed)
+    config = run_config(settings, spec, classes)
+    features.check_available(dataset, spec)
+    kept_split = (out / openmic_data.SPLIT_FILE).is_file() and not overwrite
+    split = openmic_data.read_split(out) if kept_split else dataset.split()
+    used = limited(split, settings.limit)
+    check_scorable(dataset, used.validation, classes)
+    if overwrite:
+        clear(out)
+    runs.start(out, config)
+    openmic_data.write_split(out, split)
+    write_json(out / CLASSES_NAME, classes)
+    spec = features.fit_normalization(dataset, used.train, spec, cache_dir)
+    write_json(out / FEATURE_SPEC_NAME, spec)
+    sets = {name: load_set(dataset, getattr(used, name), spec, cache_dir) for name in ("train", "validation", "test")}
+    trained, skipped = [], []
+    for seed in settings.seeds:
+        seed_run = runs.start(out / f"seed-{seed}", seed_config(config, seed))
+        if (seed_run.path / SCORES_NAME).is_file():
+            skipped.append(seed)
+            continue
+        train_seed(seed_run, seed, sets, classes, settings, verbose)
+        trained.append(seed)
+    return Outcome(summarize(out, settings.seeds, classes, spec, config["data"]), trained, skipped)
+
+
+def run_config(settings, spec, classes):
+    """The run's config.json: everything needed to rerun it.
+
+    Training settings sit in a nested "training" entry so that a rerun with
+    other epochs is refused: the kept epoch depends on them.
+    """
+    return {
+        "command": "airtf-eval",
+        "airtf": airtf.__version__,
+        "features": spec,
+        "data": str(Path(settings.data).resolve()),
+        "classes": classes,
+        "seeds": list(settings.seeds),
+        "limit": settings.limit,
+        "training": {"epochs": settings.epochs, "batch_size": settings.batch_size,
+                     "learning_rate": settings.learning_rate},
+        "model": {"norm": settings.norm, "num_classes": len(classes)},
+    }
+
+
+def seed_config(config, seed):
+    """The config.json of one seed's run: the run's, for that seed alone."""
+    return {**{key: value for key, value in config.items() if key != "seeds"}, "seed": seed}
+
+
+def clear(out):
+    """Delete what an earlier airtf-eval wrote in ``out`` (other files are kept)."""
+    out = Path(out)
+    for name in OUTPUTS:
+        (out / name).unlink(missing_ok=True)
+    for folder in out.glob("seed-*"):
+        if (folder / runs.CONFIG_NAME).is_file():
+            shutil.rmtree(folder)
+
+
+def limited(split, limit):
+    """The split with each set cut to its first ``limit`` keys (unchanged when None)."""
+    if limit is None:
+        return split
+    return dataclasses.replace(split, train=split.train[:limit], validation=split.validation[:limit],
+                               test=split.test[:limit])
+
+
+def load_set(dataset, keys, spec, cache_dir):
+    """A :class:`ClipSet` of ``keys``: features (cached) and labels."""
+    rows = dataset.rows(keys)
+    x = features.compute_features(dataset, keys, spec, cache_dir)
+    return ClipSet(keys, x, dataset.labels.y_true[rows], dataset.labels.y_mask[rows])
+
+
+def check_scorable(dataset, validation_keys, classes):
+    """Refuse a validation set on which no instrument can be scored (the kept epoch would be arbitrary)."""
+    rows = dataset.rows(validation_keys)
+    y_true, y_mask = dataset.labels.y_true[rows], dataset.labels.y_mask[rows]
+    truth = (y_true >= attention.THRESHOLD).astype(np.float32)
+    if math.isnan(metrics.instrument_scores(y_true, y_mask, truth, classes)[metrics.OVERALL]["f1"]):
+        raise AirtfError(f"the validation split ({len(validation_keys)} clips) has no instrument annotated both "
+                         "present and absent, so no epoch can be selected; use more clips (a larger --limit)")
+
+
+# ---------------------------------------------------------------- one seed
+
+def train_seed(run, seed, sets, classes, settings, verbose="auto"):
+    """Train one classifier in ``run``, keep its best epoch and score it on the test set.
+
+    Returns the dict written to ``run/scores.json``.
+    """
+    keras.utils.set_random_seed(seed)
+    train, validation, test = sets["train"], sets["validation"], sets["test"]
+    model = attention.AttentionClassifier(num_classes=len(classes), norm=settings.norm)
+    model.build((None, *train.x.shape[1:]))
+    attention.compile_classifier(model, learning_rate=settings.learning_rate)
+    callbacks = seed_callbacks(run, validation, classes)
+    model.fit(train.x, train.targets, batch_size=settings.batch_size, epochs=settings.epochs,
+              validation_data=(validation.x, validation.targets), callbacks=callbacks, verbose=verbose)
+    runs.check_diverged(callbacks)
+    model.load_weights(run.best_weights)
+    with atomic_path(run.path / MODEL_NAME) as temporary:
+        model.save(temporary)
+    probabilities = predict(model, test.x)
+    write_npz(run.path / PREDICTIONS_NAME, sample_key=np.array(test.keys, dtype=str), y_prob=probabilities)
+    validation_scores = metrics.instrument_scores(validation.y_true, validation.y_mask,
+                                                  predict(model, validation.x), classes)
+    result = {
+        "seed": seed,
+        "best_epoch": best_epoch(run.history),
+        "epochs": settings.epochs,
+        "validation_f1_macro": validation_scores[metrics.OVERALL]["f1"],
+        "test": metrics.instrument_scores(test.y_true, test.y_mask, probabilities, classes),
+    }
+    write_json(run.path / SCORES_NAME, json_ready(result))
+    return result
+
+
+def predict(model, x):
+    """Probabilities (N, C) of the classifier, float32."""
+    return np.asarray(model.predict(x, batch_size=attention.BATCH_SIZE, verbose=0), np.float32)
+
+
+def seed_callbacks(run, validation, classes):
+    """Validation F1 first (the others read it from the logs), then the run's callbacks.
+
+    Best checkpoints continue from the best epoch in history.csv when the
+    run resumes (runs.KeepWeights), so that a resumed run keeps its best epoch.
+    """
+    scorer = metrics.ValidationF1((validation.x, validation.targets), classes, log_dir=run.logs / "validation")
+    best_loss = runs.KeepWeights(run.best_weights.parent / BEST_LOSS_WEIGHTS, monitor="val_loss", history=run.history)
+    images = AttentionImages(validation.x[:ATTENTION_CLIPS], validation.keys[:ATTENTION_CLIPS], classes,
+                             run.logs / "attention")
+    callbacks = [scorer, *run.callbacks(monitor="val_f1_macro", mode="max", histogram_freq=0,
+                                        extra=(best_loss, images))]
+    return callbacks
+
+
+def best_epoch(history):
+    """The epoch (from 0) of the best validation F1-macro in history.csv."""
+    columns = runs.read_history(history)
+    scored = [(value, epoch) for value, epoch in zip(columns.get("val_f1_macro", []), columns.get("epoch", []))
+              if not math.isnan(value)]
+    return int(max(scored)[1]) if scored else None
+
+
+class AttentionImages(keras.callbacks.Callback):
+    """Write the attention maps of a few clips to TensorBoard.
+
+    One image per clip (tag ``attention/<sample key>``): a row per
+    instrument, top to bottom in class order, a column per frame, each row
+    scaled to its maximum (bright: where the instrument's decision looks).
+    Written at the first and last epochs and every :data:`IMAGE_EVERY`
+    epochs between.
+    """
+
+    def __init__(self, clips, keys, class_names, log_dir):
+        super().__init__()
+        self.clips, self.keys, self.class_names, self.log_dir = clips, list(keys), list(class_names), str(log_dir)
+        self._writer = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch % IMAGE_EVERY and epoch != self.params.get("epochs", 0) - 1:
+            return
+        import tensorflow as tf
+
+        maps = keras.ops.convert_to_numpy(self.model.frame_outputs(self.clips)["attention"])
+        if self._writer is None:
+            self._writer = tf.summary.create_file_writer(self.log_dir)
+        description = f"rows: {', '.join(self.class_names)}; columns: frames"
+        with self._writer.as_default(step=epoch):
+            for key, image in zip(self.keys, attention_images(maps)):
+                tf.summary.image(f"attention/{key}", image[np.newaxis], description=description)
+        self._writer.flush()
+
+    def on_train_end(self, logs=None):
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+
+def attention_images(maps, height=160):
+    """RGB images (k, C * r, T * c, 3) uint8 of attention maps (k, T, C), rows scaled to their maxima."""
+    scaled = np.transpose(maps, (0, 2, 1))
+    scaled = scaled / np.maximum(scaled.max(axis=2, keepdims=True), 1e-12)
+    rows = max(1, height // scaled.shape[1])
+    columns = max(1, height // scaled.shape[2])
+    pixels = np.repeat(np.repeat(scaled, rows, axis=1), columns, axis=2)
+    return (colormaps["viridis"](pixels)[..., :3] * 255).astype(np.uint8)
+
+
+# ---------------------------------------------------------------- over seeds
+
+def summarize(out, seeds, classes, spec, data):
+    """Aggregate the seeds' scores; write scores.json, scores.csv, the plots and attention.keras.
+
+    Returns the summary written to scores.json.
+    """
+    out = Path(out)
+    per_seed = {seed: read_json_scores(out / f"seed-{seed}" / SCORES_NAME) for seed in seeds}
+    names = [*classes, metrics.OVERALL]
+    mean, std = {}, {}
+    for name in names:
+        values = {score: [per_seed[seed]["test"][name][score] for seed in seeds] for score in metrics.COLUMNS}
+        mean[name] = {score: float(np.mean(column)) for score, column in values.items()}
+        std[name] = {score: float(np.std(column)) for score, column in values.items()}
+    best = max(seeds, key=lambda seed: _nan_low(per_seed[seed]["validation_f1_macro"]))
+    summary = {"features": features.describe(spec), "data": data,
+               "classes": list(classes), "seeds": {str(seed): per_seed[seed] for seed in seeds},
+               "mean": mean, "std": std, "best_seed": best}
+    write_json(out / SCORES_NAME, json_ready(summary))
+    write_csv(out / "scores.csv", summary_rows(summary))
+    f1 = [mean[name]["f1"] for name in names], [std[name]["f1"] for name in names]
+    plots.instrument_bars(out / INSTRUMENT_PLOT, names, {summary["features"]: f1},
+                          title=f"Test F1-macro per instrument, mean ± std over {len(seeds)} seed(s)")
+    plots.box_plot(out / SEEDS_PLOT, {summary["features"]: [per_seed[seed]["test"][metrics.OVERALL]["f1"]
+                                                             for seed in seeds]},
+                   title="Overall test F1-macro over seeds")
+    with atomic_path(out / MODEL_NAME) as temporary:
+        shutil.copyfile(out / f"seed-{best}" / MODEL_NAME, temporary)
+    return summary
+
+
+def _nan_low(value):
+    return -math.inf if math.isnan(value) else value
+
+
+def summary_rows(summary):
+    """CSV rows: instrument, mean and std of each score, then the F1 of each seed."""
+    seeds = list(summary["seeds"])
+    header = ["instrument", *(f"{score}_{what}" for score in metrics.COLUMNS for what in ("mean", "std")),
+              *(f"f1_seed{seed}" for seed in seeds)]
+    rows = [header]
+    for name in summary["mean"]:
+        statistics = [summary[what][name][score] for score in metrics.COLUMNS for what in ("mean", "std")]
+        rows.append([name, *statistics, *(summary["seeds"][seed]["test"][name]["f1"] for seed in seeds)])
+    return rows
+
+
+def format_summary(summary):
+    """The per-instrument table of a summary: mean ± std over seeds of each score."""
+    header = ["instrument", *metrics.SCORES, "present", "absent"]
+    rows = []
+    for name in summary["mean"]:
+        cells = [mean_std(summary["mean"][name][score], summary["std"][name][score]) for score in metrics.SCORES]
+        supports = [str(int(summary["mean"][name][support])) for support in metrics.SUPPORTS]
+        rows.append([name, *cells, *supports])
+    return text_table(header, rows)
+
+
+def mean_std(mean, std):
+    """``0.712 ± 0.013``, or ``n/a`` for NaN."""
+    return "n/a" if math.isnan(mean) else f"{mean:.3f} ± {std:.3f}"
+
+
+def text_table(header, rows):
+    """An aligned text table, the last row (overall) set off by a rule."""
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+
+    def line(cells):
+        return "  ".join([str(cells[0]).ljust(widths[0]), *(str(c).rjust(w) for c, w in zip(cells[1:], widths[1:]))])
+
+    rule = "-" * len(line(header))
+    return "\n".join([line(header), rule, *map(line, rows[:-1]), rule, line(rows[-1])])
+
+
+# ---------------------------------------------------------------- files
+
+def json_ready(value):
+    """``value`` with NaN replaced by None (null), so that scores files are strict JSON."""
+    if isinstance(value, dict):
+        return {key: json_ready(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_ready(item) for item in value]
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def from_json(value):
+    """Inverse of :func:`json_ready`: None back to NaN."""
+    if isinstance(value, dict):
+        return {key: from_json(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [from_json(item) for item in value]
+    return math.nan if value is None else value
+
+
+def read_json_scores(path):
+    """A scores.json, NaN restored."""
+    return from_json(json.loads(Path(path).read_text()))
+
+
+def write_csv(path, rows):
+    """Write CSV rows atomically."""
+    with atomic_path(path) as temporary:
+        with open(temporary, "w", newline="") as stream:
+            csv.writer(stream).writerows(rows)

@@ -1,0 +1,230 @@
+"""Per-instrument scores over annotated entries, as OpenMIC-2018 is scored.
+
+For each instrument, only its annotated clips (``y_mask``) count; a clip is
+positive where ``y_true >= 0.5`` and predicted positive where its
+probability is ``>= threshold`` (0.5). Then:
+
+``f1``
+    F1 of the two classes (present, absent), averaged: scikit-learn's
+    ``f1_score(average="macro")`` on that instrument's annotated entries.
+``precision``, ``recall``
+    Likewise macro-averaged over present and absent. A class never
+    predicted has precision 0 (scikit-learn's ``zero_division=0``).
+``average_precision``
+    scikit-learn's ``average_precision_score`` of the probabilities.
+``support_positive``, ``support_negative``
+    Annotated clips where the instrument is present, absent.
+
+An instrument whose annotated entries do not hold both classes (none
+annotated, only positives or only negatives) cannot be scored: its four
+scores are NaN and it is left out of the means. ``overall`` holds the mean
+of each score over the scored instruments (the overall F1-macro; the mean
+average precision), NaN when none is scored, and the summed supports.
+
+API
+---
+``instrument_scores(y_true, y_mask, y_prob, class_names, threshold=0.5) -> dict``
+    ``{instrument: {score: value}, ..., "overall": {score: value}}``, in
+    class order, values plain floats and ints (JSON-ready).
+``format_table(scores) -> str``
+    An aligned table for a terminal.
+``to_csv_rows(scores) -> list of list``
+    A header row, then one row per instrument and ``overall``, for ``csv.writer(...).writerows``.
+``ValidationF1(validation_data, class_names, log_dir=None)``
+    A keras callback that scores the validation set after each epoch and
+    writes ``val_f1_macro`` and ``val_f1_<instrument>`` into the epoch's logs.
+"""
+
+import math
+
+import keras
+import numpy as np
+from sklearn.metrics import average_precision_score
+
+from airtf.attention import BATCH_SIZE, THRESHOLD, unpack_targets
+
+OVERALL = "overall"
+SCORES = ("f1", "precision", "recall", "average_precision")
+SUPPORTS = ("support_positive", "support_negative")
+COLUMNS = SCORES + SUPPORTS
+
+
+def _ratio(numerator, denominator):
+    return numerator / denominator if denominator else 0.0
+
+
+def _macro_scores(actual, predicted):
+    """F1, precision and recall macro-averaged over present and absent."""
+    true_positives = np.sum(actual & predicted)
+    false_positives = np.sum(~actual & predicted)
+    false_negatives = np.sum(actual & ~predicted)
+    true_negatives = np.sum(~actual & ~predicted)
+    errors = false_positives + false_negatives
+    return {
+        "f1": (_ratio(2 * true_positives, 2 * true_positives + errors)
+               + _ratio(2 * true_negatives, 2 * true_negatives + errors)) / 2,
+        "precision": (_ratio(true_positives, true_positives + false_positives)
+                      + _ratio(true_negatives, true_negatives + false_negatives)) / 2,
+        "recall": (_ratio(true_positives, true_positives + false_negatives)
+                   + _ratio(true_negatives, true_negatives + false_positives)) / 2,
+    }
+
+
+def _one_instrument(actual, probabilities, threshold):
+    """Scores of one instrument from its annotated entries (bool truth, probabilities)."""
+    supports = {"support_positive": int(actual.sum()), "support_negative": int((~actual).sum())}
+    if not (supports["support_positive"] and supports["support_negative"]):
+        return {**{name: math.nan for name in SCORES}, **supports}
+    scores = _macro_scores(actual, probabilities >= threshold)
+    scores["average_precision"] = average_precision_score(actual, probabilities)
+    return {**{name: float(scores[name]) for name in SCORES}, **supports}
+
+
+def _overall(per_instrument):
+    scored = [scores for scores in per_instrument if not math.isnan(scores["f1"])]
+    means = {name: float(np.mean([scores[name] for scores in scored])) if scored else math.nan for name in SCORES}
+    sums = {name: sum(scores[name] for scores in per_instrument) for name in SUPPORTS}
+    return {**means, **sums}
+
+
+def instrument_scores(y_true, y_mask, y_prob, class_names, threshold=THRESHOLD):
+    """Score predictions per instrument over annotated entries (see the module docstring).
+
+    Parameters
+    ----------
+    y_true : array (N, C)
+        Relevance; positive where >= 0.5.
+    y_mask : array (N, C)
+        bool, True where annotated.
+    y_prob : array (N, C)
+        Predicted probabilities.
+    class_names : sequence of str
+        C instrument names, in column order.
+    threshold : float
+        Probabilities at or above it are predicted present.
+
+    Returns
+    -------
+    dict
+        ``{name: {"f1", "precision", "recall", "average_precision",
+        "support_positive", "support_negative"}}`` per instrument, then
+        ``"overall"`` with the means and summed supports.
+    """
+    y_true, y_mask, y_prob = (np.asarray(array) for array in (y_true, y_mask, y_prob))
+    class_names = list(class_names)
+    if not y_true.shape == y_mask.shape == y_prob.shape == (len(y_true), len(class_names)):
+        raise ValueError(f"y_true {y_true.shape}, y_mask {y_mask.shape} and y_prob {y_prob.shape} must all be "
+                         f"(clips, {len(class_names)}), one column per class name")
+    if OVERALL in class_names:
+        raise ValueError(f"{OVERALL!r} is reserved for the means; rename that class")
+    annotated = y_mask.astype(bool)
+    per_instrument = [_one_instrument(y_true[annotated[:, i], i] >= THRESHOLD, y_prob[annotated[:, i], i], threshold)
+                      for i in range(len(class_names))]
+    return {**dict(zip(class_names, per_instrument)), OVERALL: _overall(per_instrument)}
+
+
+def _cell(value):
+    if isinstance(value, int):
+        return str(value)
+    return "n/a" if math.isnan(value) else f"{value:.3f}"
+
+
+def format_table(scores):
+    """Scores from :func:`instrument_scores` as an aligned table (NaN shown as n/a).
+
+    Returns
+    -------
+    str
+        One line per instrument and a last ``overall`` line, under a header.
+    """
+    header = ("instrument",) + COLUMNS
+    rows = [[name] + [_cell(values[column]) for column in COLUMNS] for name, values in scores.items()]
+    widths = [max(len(row[i]) for row in [list(header)] + rows) for i in range(len(header))]
+
+    def line(cells):
+        return "  ".join([cells[0].ljust(widths[0])] + [cell.rjust(width) for cell, width in zip(cells[1:], widths[1:])])
+
+    body = [line(row) for row in rows]
+    rule = "-" * len(body[-1])
+    return "\n".join([line(header), rule, *body[:-1], rule, body[-1]])
+
+
+def to_csv_rows(scores):
+    """Scores from :func:`instrument_scores` as CSV rows: a header, then one row per entry.
+
+    Values are floats (NaN where not scored) and ints, for ``csv.writer``.
+    """
+    return [["instrument", *COLUMNS], *([name, *(values[column] for column in COLUMNS)]
+                                        for name, values in scores.items())]
+
+
+def _labels(targets):
+    """``(y_true, y_mask)`` as numpy from packed targets ``(y,)`` or from ``(y_true, y_mask)``."""
+    targets = [np.asarray(target) for target in targets]
+    return unpack_targets(targets[0]) if len(targets) == 1 else tuple(targets)
+
+
+class ValidationF1(keras.callbacks.Callback):
+    """Score the validation set after each epoch, per instrument, into the logs.
+
+    Adds ``val_f1_macro`` (the overall F1-macro) and ``val_f1_<instrument>``
+    to the epoch's logs and keeps the full :func:`instrument_scores` of the
+    last epoch in :attr:`scores`. Keras hands one logs dict to the callbacks
+    in list order, so put this callback before those that read it
+    (ModelCheckpoint or EarlyStopping with ``monitor="val_f1_macro",
+    mode="max"``, CSVLogger, TensorBoard).
+
+    Parameters
+    ----------
+    validation_data : tuple or iterable
+        Arrays ``(x, y)`` with packed targets (as fit takes, see
+        :func:`airtf.attention.pack_targets`) or ``(x, y_true, y_mask)``,
+        predicted in batches of 128; or an iterable of such batches (a
+        batched tf.data.Dataset).
+    class_names : sequence of str
+        Instrument names in column order.
+    log_dir : str or os.PathLike or None
+        Where to write TensorBoard scalars ``f1/<instrument>`` and
+        ``f1/overall`` per epoch (needs TensorFlow); None writes none.
+    """
+
+    def __init__(self, validation_data, class_names, log_dir=None):
+        super().__init__()
+        self.validation_data = validation_data
+        self.class_names = list(class_names)
+        self.log_dir = log_dir
+        self.scores = None
+        self._writer = None
+
+    def _predict(self):
+        """``(y_true, y_mask, y_prob)`` of the whole validation set."""
+        if isinstance(self.validation_data, tuple):
+            x, *targets = self.validation_data
+            return (*_labels(targets), self.model.predict(np.asarray(x), batch_size=BATCH_SIZE, verbose=0))
+        batches = [(*_labels(targets), np.asarray(self.model.predict_on_batch(np.asarray(x))))
+                   for x, *targets in self.validation_data]
+        return tuple(np.concatenate(parts) for parts in zip(*batches))
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.scores = instrument_scores(*self._predict(), self.class_names)
+        f1 = {name: self.scores[name]["f1"] for name in self.class_names}
+        if logs is not None:
+            logs["val_f1_macro"] = self.scores[OVERALL]["f1"]
+            logs.update({f"val_f1_{name}": value for name, value in f1.items()})
+        if self.log_dir is not None:
+            self._write_scalars(epoch, {**f1, OVERALL: self.scores[OVERALL]["f1"]})
+
+    def _write_scalars(self, epoch, f1):
+        import tensorflow as tf
+
+        if self._writer is None:
+            self._writer = tf.summary.create_file_writer(str(self.log_dir))
+        with self._writer.as_default(step=epoch):
+            for name, value in f1.items():
+                tf.summary.scalar(f"f1/{name}", value)
+        self._writer.flush()
+
+    def on_train_end(self, logs=None):
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None

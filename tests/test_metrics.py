@@ -1,0 +1,159 @@
+"""Per-instrument scores against scikit-learn, edge cases, reports and the validation callback."""
+
+import csv
+import io
+import math
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from sklearn.metrics import average_precision_score, f1_score, precision_score, recall_score
+
+from airtf import attention, metrics
+
+NAMES = [f"instrument_{i}" for i in range(8)]
+
+
+def random_labels(clips=300, classes=len(NAMES), seed=0):
+    """Relevances (0.5 where unannotated), a mask, and probabilities (some exactly at the threshold)."""
+    rng = np.random.default_rng(seed)
+    y_mask = rng.random((clips, classes)) < 0.3
+    y_true = np.where(y_mask, rng.choice([0.0, 0.25, 0.5, 0.75, 1.0], (clips, classes)), 0.5)
+    y_prob = rng.random((clips, classes))
+    y_prob[rng.random((clips, classes)) < 0.05] = 0.5
+    return y_true, y_mask, y_prob
+
+
+def sklearn_scores(y_true, y_mask, y_prob, column):
+    annotated = y_mask[:, column]
+    actual = y_true[annotated, column] >= 0.5
+    probabilities = y_prob[annotated, column]
+    predicted = probabilities >= 0.5
+    return {
+        "f1": f1_score(actual, predicted, average="macro", zero_division=0),
+        "precision": precision_score(actual, predicted, average="macro", zero_division=0),
+        "recall": recall_score(actual, predicted, average="macro", zero_division=0),
+        "average_precision": average_precision_score(actual, probabilities),
+        "support_positive": int(actual.sum()),
+        "support_negative": int((~actual).sum()),
+    }
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_scores_equal_sklearn(seed):
+    y_true, y_mask, y_prob = random_labels(seed=seed)
+    if seed == 3:
+        y_prob[:, 0] = 0.9  # a class never predicted: precision 0 for it, as zero_division=0
+    scores = metrics.instrument_scores(y_true, y_mask, y_prob, NAMES)
+    assert list(scores) == NAMES + ["overall"]
+    expected = [sklearn_scores(y_true, y_mask, y_prob, column) for column in range(len(NAMES))]
+    for name, reference in zip(NAMES, expected):
+        assert scores[name] == pytest.approx(reference, abs=1e-12)
+    for score in metrics.SCORES:
+        assert scores["overall"][score] == pytest.approx(np.mean([reference[score] for reference in expected]))
+    assert scores["overall"]["support_positive"] == sum(reference["support_positive"] for reference in expected)
+
+
+def test_the_threshold_is_inclusive_and_adjustable():
+    y_true = np.array([[1.0], [0.0], [1.0], [0.0]])
+    y_mask = np.ones_like(y_true, dtype=bool)
+    y_prob = np.array([[0.5], [0.4], [0.7], [0.3]])
+    assert metrics.instrument_scores(y_true, y_mask, y_prob, ["a"])["a"]["f1"] == 1.0
+    one_missed = (2 / 3 + 4 / 5) / 2  # present: 1 of 2 found; absent: 2 of 2 plus the missed one
+    raised = metrics.instrument_scores(y_true, y_mask, y_prob, ["a"], threshold=0.65)
+    assert raised["a"]["f1"] == pytest.approx(one_missed)
+
+
+def test_unscorable_instruments_are_nan_and_left_out_of_the_means():
+    y_true, y_mask, y_prob = random_labels(seed=5)
+    y_mask[:, 0] = False  # no annotated entries
+    y_true[:, 1] = 1.0  # only positives
+    y_true[:, 2] = 0.0  # only negatives
+    scores = metrics.instrument_scores(y_true, y_mask, y_prob, NAMES)
+    for name in NAMES[:3]:
+        assert all(math.isnan(scores[name][score]) for score in metrics.SCORES)
+    assert (scores[NAMES[0]]["support_positive"], scores[NAMES[0]]["support_negative"]) == (0, 0)
+    assert scores[NAMES[1]]["support_negative"] == 0 and scores[NAMES[1]]["support_positive"] > 0
+    scored = metrics.instrument_scores(y_true[:, 3:], y_mask[:, 3:], y_prob[:, 3:], NAMES[3:])
+    for score in metrics.SCORES:
+        assert scores["overall"][score] == pytest.approx(scored["overall"][score])
+
+
+def test_nothing_scorable_gives_nan_overall():
+    y_true, y_mask, y_prob = random_labels(seed=6)
+    scores = metrics.instrument_scores(y_true, np.zeros_like(y_mask), y_prob, NAMES)
+    assert all(math.isnan(scores["overall"][score]) for score in metrics.SCORES)
+    assert scores["overall"]["support_positive"] == 0
+
+
+def test_bad_shapes_and_names_are_refused():
+    y_true, y_mask, y_prob = random_labels()
+    with pytest.raises(ValueError, match="one column per class name"):
+        metrics.instrument_scores(y_true, y_mask, y_prob[:, :3], NAMES)
+    with pytest.raises(ValueError, match="one column per class name"):
+        metrics.instrument_scores(y_true, y_mask, y_prob, NAMES[:3])
+    with pytest.raises(ValueError, match="reserved"):
+        metrics.instrument_scores(y_true, y_mask, y_prob, NAMES[:-1] + ["overall"])
+
+
+def test_table_and_csv_rows():
+    y_true, y_mask, y_prob = random_labels(seed=7)
+    y_mask[:, 0] = False
+    scores = metrics.instrument_scores(y_true, y_mask, y_prob, NAMES)
+    table = metrics.format_table(scores)
+    lines = table.splitlines()
+    assert lines[0].split() == ["instrument", *metrics.COLUMNS]
+    assert len({len(line) for line in lines}) == 1
+    assert lines[-1].startswith("overall") and f"{scores['overall']['f1']:.3f}" in lines[-1]
+    assert "n/a" in lines[2]
+    rows = metrics.to_csv_rows(scores)
+    assert rows[0] == ["instrument", *metrics.COLUMNS]
+    assert [row[0] for row in rows[1:]] == NAMES + ["overall"]
+    assert rows[2][1] == scores[NAMES[1]]["f1"]
+    written = io.StringIO()
+    csv.writer(written).writerows(rows)
+    assert len(list(csv.reader(io.StringIO(written.getvalue())))) == len(NAMES) + 2
+
+
+def event_tags(log_dir):
+    return {value.tag for path in log_dir.glob("events.out.tfevents.*")
+            for event in tf.compat.v1.train.summary_iterator(str(path)) for value in event.summary.value}
+
+
+def test_validation_f1_feeds_the_logs_checkpoints_and_tensorboard(tmp_path):
+    keras.utils.set_random_seed(0)
+    classes = NAMES[:4]
+    x = np.random.default_rng(0).random((256, 5, 16), dtype=np.float32)
+    y_true, y_mask, _ = random_labels(clips=256, classes=4)
+    y = attention.pack_targets(y_true.astype(np.float32), y_mask)
+    model = attention.compile_classifier(attention.AttentionClassifier(num_classes=4, units=32, groups=8),
+                                         jit_compile=False)
+    validation = metrics.ValidationF1((x[:96], y_true[:96], y_mask[:96]), classes, log_dir=tmp_path / "logs")
+    checkpoint = keras.callbacks.ModelCheckpoint(str(tmp_path / "best.weights.h5"), monitor="val_f1_macro",
+                                                 mode="max", save_best_only=True, save_weights_only=True)
+    history = model.fit(x[96:], y[96:], epochs=2, batch_size=32, verbose=0, callbacks=[validation, checkpoint])
+    expected = metrics.instrument_scores(y_true[:96], y_mask[:96], model.predict(x[:96], verbose=0), classes)
+    assert history.history["val_f1_macro"][-1] == pytest.approx(expected["overall"]["f1"])
+    assert history.history[f"val_f1_{classes[1]}"][-1] == pytest.approx(expected[classes[1]]["f1"])
+    for name, values in expected.items():
+        assert validation.scores[name] == pytest.approx(values, nan_ok=True)
+    assert (tmp_path / "best.weights.h5").is_file()
+    assert event_tags(tmp_path / "logs") == {f"f1/{name}" for name in classes + ["overall"]}
+
+
+def test_validation_f1_takes_a_batched_dataset_of_packed_targets():
+    classes = NAMES[:4]
+    x = np.random.default_rng(1).random((100, 5, 16), dtype=np.float32)
+    y_true, y_mask, _ = random_labels(clips=100, classes=4, seed=1)
+    model = attention.AttentionClassifier(num_classes=4, units=32, groups=8)
+    model(x[:1])
+    dataset = tf.data.Dataset.from_tensor_slices((x, attention.pack_targets(y_true.astype(np.float32), y_mask)))
+    from_dataset = metrics.ValidationF1(dataset.batch(32), classes)
+    from_arrays = metrics.ValidationF1((x, y_true, y_mask), classes)
+    logs = [{}, {}]
+    for callback, epoch_logs in zip((from_dataset, from_arrays), logs):
+        callback.set_model(model)
+        callback.on_epoch_end(0, epoch_logs)
+    assert logs[0] == pytest.approx(logs[1], nan_ok=True)
+    assert set(logs[0]) == {"val_f1_macro", *(f"val_f1_{name}" for name in classes)}

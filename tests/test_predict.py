@@ -1,0 +1,144 @@
+"""airtf-predict: present instruments, their active time ranges, terminal and JSON output."""
+
+import contextlib
+import io
+import json
+import re
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from airtf import export, predict
+from airtf.cli import predict as predict_cli
+from test_export import FAVOURED, make_run, openmic_class_names
+
+
+@pytest.mark.parametrize("mask, runs", [
+    ([], []),
+    ([0, 0, 0], []),
+    ([1, 1, 1], [(0, 3)]),
+    ([1, 0, 1, 0], [(0, 1), (2, 3)]),
+    ([0, 1, 1, 0, 0, 1, 1, 1], [(1, 3), (5, 8)]),
+])
+def test_runs_of_true(mask, runs):
+    assert predict.runs_of_true(mask) == runs
+
+
+def test_active_ranges_merge_consecutive_frames():
+    frames = [0.2, 0.7, 0.5, 0.1, 0.6, 0.4, 0.9]
+    assert predict.active_ranges(frames, 0.96) == [[0.96, 2.88], [3.84, 4.8], [5.76, 6.72]]
+    assert predict.active_ranges(frames, 0.96, threshold=0.65) == [[0.96, 1.92], [5.76, 6.72]]
+    assert predict.active_ranges(frames, 0.01, threshold=0.95) == []
+
+
+def test_active_ranges_end_with_the_audio():
+    assert predict.active_ranges([0.9], 0.96, duration=0.5) == [[0.0, 0.5]]
+    assert predict.active_ranges([0.9, 0.9, 0.1], 0.96, duration=10.0) == [[0.0, 1.92]]
+
+
+class FixedModel:
+    """A stand-in for a loaded model that returns fixed outputs."""
+
+    class_names = ["bass", "drums", "mallet_percussion"]
+    frame_hop_seconds = 0.96
+
+    def __call__(self, waveform):
+        return {"probabilities": np.array([0.55, 0.2, 0.9], np.float32),
+                "frame_probabilities": np.array([[0.6, 0.3, 0.2], [0.2, 0.1, 0.95], [0.7, 0.2, 0.9]], np.float32)}
+
+
+def test_predict_lists_present_instruments_most_probable_first():
+    prediction = predict.predict(FixedModel(), np.zeros(48000, np.float32))
+    assert list(prediction.instruments) == ["mallet_percussion", "bass"]
+    assert prediction.instruments["bass"] == pytest.approx(0.55)
+    assert prediction.active == {"mallet_percussion": [[0.96, 2.88]], "bass": [[0.0, 0.96], [1.92, 2.88]]}
+    assert prediction.duration == 3.0
+
+
+def test_text_output_is_aligned():
+    prediction = predict.predict(FixedModel(), np.zeros(48000, np.float32))
+    text = predict.format_text("a.wav", prediction, name_width=len("mallet_percussion"))
+    assert text.splitlines() == ["a.wav (3.00 s)",
+                                 "  mallet_percussion  0.90  0.96-2.88 s",
+                                 "  bass               0.55  0.00-0.96, 1.92-2.88 s"]
+    nothing = predict.predict(FixedModel(), np.zeros(100, np.float32), threshold=0.99)
+    assert predict.format_text("b.wav", nothing, 0.99).splitlines()[1] == "  no instrument reaches 0.99"
+
+
+def test_json_output_holds_instruments_and_ranges():
+    document = json.loads(predict.to_json({"a.wav": predict.predict(FixedModel(), np.zeros(48000, np.float32))}))
+    assert document == {"a.wav": {"instruments": {"mallet_percussion": 0.9, "bass": 0.55},
+                                  "active": {"mallet_percussion": [[0.96, 2.88]],
+                                             "bass": [[0.0, 0.96], [1.92, 2.88]]}}}
+
+
+@pytest.fixture(scope="module")
+def models(shared_data, tmp_path_factory):
+    """A logmel run directory and its export."""
+    root = tmp_path_factory.mktemp("predict")
+    run_dir = make_run(root / "run", "logmel", openmic_class_names(shared_data))
+    return {"run": run_dir, "export": export.export(run_dir, root / "export").path}
+
+
+RANGES = r"\d+\.\d\d-\d+\.\d\d(, \d+\.\d\d-\d+\.\d\d)* s"
+
+
+def test_cli_prints_instruments_and_ranges_of_the_real_clip(models, openmic_clip, capsys):
+    assert predict_cli.main([str(openmic_clip), "--model", str(models["export"])]) == 0
+    header, *lines = capsys.readouterr().out.splitlines()
+    assert header == f"{openmic_clip} (10.00 s)"
+    assert lines and {line.split()[0] for line in lines} <= set(FAVOURED)
+    for line in lines:
+        assert re.fullmatch(r"  [a-z_]+ +[01]\.\d\d  " + RANGES, line), line
+    assert len({line.index(line.split()[1]) for line in lines}) == 1  # the probabilities line up
+
+
+@pytest.fixture(scope="module")
+def json_predictions(models, openmic_clip):
+    """The --json document of the real clip from the run directory and from the export."""
+    documents = {}
+    for kind, model in models.items():
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            assert predict_cli.main([str(openmic_clip), "--model", str(model), "--json"]) == 0
+        documents[kind] = json.loads(printed.getvalue())
+    return documents
+
+
+def test_cli_json_parses_with_instruments_and_ranges(json_predictions, openmic_clip):
+    document = json_predictions["export"]
+    assert list(document) == [str(openmic_clip)]
+    clip = document[str(openmic_clip)]
+    assert clip["instruments"] and set(clip["instruments"]) <= set(FAVOURED)
+    assert set(clip["active"]) == set(clip["instruments"])
+    for ranges in clip["active"].values():
+        assert ranges and all(0 <= start < end <= 10.0 for start, end in ranges)
+
+
+def test_run_directory_and_export_give_the_same_prediction(json_predictions, openmic_clip):
+    from_run, from_export = (json_predictions[kind][str(openmic_clip)] for kind in ("run", "export"))
+    assert from_run["active"] == from_export["active"]
+    assert from_run["instruments"] == pytest.approx(from_export["instruments"], abs=1e-4)
+
+
+def test_cli_reports_bad_files_and_goes_on(models, openmic_clip, tmp_path, capsys):
+    (tmp_path / "text.wav").write_text("not audio")
+    sf.write(tmp_path / "short.wav", np.full(4000, 0.1, np.float32), 8000)
+    files = [str(tmp_path / "missing.ogg"), str(openmic_clip), str(tmp_path / "text.wav"), str(tmp_path / "short.wav")]
+    assert predict_cli.main([*files, "--model", str(models["run"]), "--quiet"]) == 1
+    captured = capsys.readouterr()
+    errors = captured.err.splitlines()
+    assert len(errors) == 4 and errors[-1] == "airtf-predict: 2 of 4 files failed"
+    assert errors[0].startswith("airtf-predict: error: ") and "missing.ogg" in errors[0]
+    assert errors[1].startswith("airtf-predict: error: ") and "text.wav" in errors[1]
+    assert errors[2] == (f"airtf-predict: warning: {tmp_path / 'short.wav'}: 0.50 s is shorter than one 0.96 s "
+                         "example; it was zero-padded to one")
+    assert f"{openmic_clip} (10.00 s)" in captured.out and f"{tmp_path / 'short.wav'} (0.50 s)" in captured.out
+
+
+def test_cli_names_a_model_that_is_neither(tmp_path, openmic_clip, capsys):
+    assert predict_cli.main([str(openmic_clip), "--model", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == (f"airtf-predict: error: {tmp_path}: neither an export directory nor a run "
+                                       "directory; pass a directory written by airtf-export, or a run directory "
+                                       "written by a finished airtf-eval\n")
