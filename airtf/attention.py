@@ -37,19 +37,23 @@ API
 ``AttentionClassifier(num_classes=20, units=128, layers=3, dropout=0.6, norm="group", groups=32)``
     keras.Model. ``model(x)`` -> probabilities (batch, C);
     ``model.frame_outputs(x, training=False)`` -> ``{"probabilities": (batch, C),
-    "attention": (batch, T, C), "frame_probabilities": (batch, T, C)}``.
+    "attention": (batch, T, C), "frame_probabilities": (batch, T, C)}``;
+    ``model.embed(x, training=False)`` -> the per-frame embedding h (batch, T, units).
 ``MaskedBinaryCrossentropy(name="masked_binary_crossentropy")``
     keras Loss on packed targets: mean binary cross-entropy over the annotated
     entries of the batch; 0 for a batch without any.
-``MaskedF1Macro(num_classes, threshold=0.5, name="f1_macro")``
+``MaskedF1Macro(num_classes=20, threshold=0.5, name="f1_macro")``
     keras Metric on packed targets: per instrument, F1 macro-averaged over
     present and absent, over the annotated entries seen; mean over
     instruments (the definition of :mod:`airtf.metrics`).
 ``pack_targets(y_true, y_mask) -> y``, ``unpack_targets(y) -> (y_true, y_mask)``
-``compile_classifier(model, learning_rate=LEARNING_RATE, *, steps_per_execution=STEPS_PER_EXECUTION, jit_compile=JIT_COMPILE)``
+``compile_classifier(model, learning_rate=LEARNING_RATE, *, steps_per_execution=STEPS_PER_EXECUTION,
+                   jit_compile=JIT_COMPILE)``
     Adam, the masked loss and the masked F1-macro (logged as ``f1_macro``,
     and ``val_f1_macro`` when fit has validation data), compiled with XLA
     and 16 steps per execution: the fastest on CPU (tools/bench_attention.py).
+    XLA compiles once per input shape (a few seconds): tests fitting tiny
+    sets may pass ``jit_compile=False``.
 ``LEARNING_RATE, BATCH_SIZE, EPOCHS, THRESHOLD``
     Training defaults of the paper: Adam at 5e-4, batches of 128, 350 epochs.
 """
@@ -280,7 +284,8 @@ class MaskedF1Macro(keras.metrics.Metric):
             count(actual & ~predicted), count(~actual & ~predicted)]))
 
     def result(self):
-        true_positives, false_positives, false_negatives, true_negatives = ops.unstack(ops.convert_to_tensor(self.counts), 4)
+        counts = ops.unstack(ops.convert_to_tensor(self.counts), 4)  # a tensor: jax must not capture the variable
+        true_positives, false_positives, false_negatives, true_negatives = counts
         errors = false_positives + false_negatives
         f1_present = 2 * true_positives / ops.maximum(2 * true_positives + errors, 1.0)
         f1_absent = 2 * true_negatives / ops.maximum(2 * true_negatives + errors, 1.0)

@@ -142,7 +142,8 @@ def format_table(scores):
     widths = [max(len(row[i]) for row in [list(header)] + rows) for i in range(len(header))]
 
     def line(cells):
-        return "  ".join([cells[0].ljust(widths[0])] + [cell.rjust(width) for cell, width in zip(cells[1:], widths[1:])])
+        aligned = [cell.rjust(width) for cell, width in zip(cells[1:], widths[1:])]
+        return "  ".join([cells[0].ljust(widths[0]), *aligned])
 
     body = [line(row) for row in rows]
     rule = "-" * len(body[-1])

@@ -1,0 +1,211 @@
+"""Benchmark an epoch of attention-classifier training on OpenMIC-sized features.
+
+    python tools/bench_attention.py [--clips N] [--validation-clips V] [--epochs E]
+
+Generates random features shaped like OpenMIC-2018's training partition
+(14,915 clips x 10 frames x 128, values in [0, 1]) with random labels and
+masks, and trains a fresh AttentionClassifier (group norm, batches of 128)
+in each setting below. After one untimed epoch each (tracing, compiling),
+the settings take turns, one epoch each, for E rounds; the fastest epoch of
+each (the least disturbed by other processes) is kept, in wall-clock
+seconds and in CPU seconds of the process (all threads).
+
+  numpy, Keras defaults    the baseline: model.fit(x, y) on in-memory arrays,
+                           compiled with Keras's defaults (no XLA on CPU, 1 step
+                           per execution)
+  tf.data, Keras defaults  from_tensor_slices + shuffle + batch 128 + prefetch, same compile
+  tf.data, airtf           the same pipeline, attention.compile_classifier (XLA,
+                           16 steps per execution)
+  ... without XLA          airtf's compile with jit_compile=False
+  ... 1 step/execution     airtf's compile with steps_per_execution=1
+  model step alone         airtf's compile on one cached batch repeated: no input cost
+  input pipeline alone     iterating the tf.data pipeline, no model
+  tf.data, airtf + valid.  airtf's setting, plus a validation set (V clips) evaluated
+                           each epoch and metrics.ValidationF1: an airtf-eval epoch
+
+It prints seconds per epoch, the ratio to the baseline, the projected time
+of a full training (attention.EPOCHS epochs) against the 5-minute budget,
+and the load average: other processes on the machine slow the wall clock
+(and, less, the CPU seconds), so compare settings within one run, and read
+the CPU seconds as the work an epoch takes.
+"""
+
+import argparse
+import os
+import resource
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras  # noqa: E402  (after the log level)
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from airtf import attention, metrics  # noqa: E402
+
+OPENMIC_TRAIN_CLIPS = 14_915
+OPENMIC_VALIDATION_CLIPS = 2_237  # 15 % of the training partition
+FRAMES, FEATURES, CLASSES = 10, 128, 20
+BUDGET_SECONDS = 5 * 60
+
+
+def parse(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--clips", type=int, default=OPENMIC_TRAIN_CLIPS, help="training clips (default %(default)s)")
+    parser.add_argument("--validation-clips", type=int, default=OPENMIC_VALIDATION_CLIPS,
+                        help="validation clips of the last setting (default %(default)s)")
+    parser.add_argument("--epochs", type=int, default=5, help="rounds: timed epochs per setting (default %(default)s)")
+    return parser.parse_args(argv)
+
+
+def random_openmic(clips, seed):
+    """Features in [0, 1] and packed targets: about 10 % of the labels annotated, as in OpenMIC."""
+    rng = np.random.default_rng(seed)
+    x = rng.random((clips, FRAMES, FEATURES), dtype=np.float32)
+    y_mask = rng.random((clips, CLASSES)) < 0.1
+    y_true = np.where(y_mask, rng.random((clips, CLASSES)), 0.5).astype(np.float32)
+    return x, y_true, y_mask
+
+
+def input_pipeline(x, y, seed=0):
+    """The training input path: from_tensor_slices, shuffle, batch, prefetch."""
+    dataset = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=seed)
+    return dataset.batch(attention.BATCH_SIZE).prefetch(tf.data.AUTOTUNE)
+
+
+def clocks():
+    """(wall seconds, CPU seconds of this process) now."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return time.perf_counter(), usage.ru_utime + usage.ru_stime
+
+
+def since(start):
+    """(wall, CPU) seconds since ``start``, a :func:`clocks` reading."""
+    return tuple(now - then for now, then in zip(clocks(), start))
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """Wall-clock and CPU seconds of the last epoch, validation and callbacks included."""
+
+    def __init__(self):
+        super().__init__()
+        self.last = None
+        self._start = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = clocks()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.last = since(self._start)
+
+
+def fresh_model(compile_options=None):
+    """A seeded classifier compiled by airtf with ``compile_options``, or with Keras defaults when None."""
+    keras.utils.set_random_seed(0)
+    model = attention.AttentionClassifier(num_classes=CLASSES)
+    if compile_options is None:
+        model.compile(optimizer=keras.optimizers.Adam(attention.LEARNING_RATE),
+                      loss=attention.MaskedBinaryCrossentropy(), metrics=[attention.MaskedF1Macro(CLASSES)])
+        return model
+    return attention.compile_classifier(model, **compile_options)
+
+
+def training_epoch(model, data, **fit):
+    """A function that trains ``model`` one epoch on ``data`` and returns its (wall, CPU) seconds.
+
+    One untimed epoch (tracing, compiling) runs first.
+    """
+    timer = EpochTimer()
+    fit = {"shuffle": False, "verbose": 0, **fit, "callbacks": [timer, *fit.get("callbacks", [])]}
+
+    def epoch():
+        model.fit(*data, epochs=1, **fit)
+        return timer.last
+
+    epoch()
+    return epoch
+
+
+def pipeline_epoch(dataset):
+    """A function that iterates ``dataset`` once and returns its (wall, CPU) seconds."""
+
+    def epoch():
+        start = clocks()
+        for _ in dataset:
+            pass
+        return since(start)
+
+    epoch()
+    return epoch
+
+
+def settings(args):
+    """Setting name -> a function timing one epoch of it, in the order of the module docstring."""
+    x, y_true, y_mask = random_openmic(args.clips, seed=0)
+    y = attention.pack_targets(y_true, y_mask)
+    dataset = input_pipeline(x, y)
+    steps = -(-args.clips // attention.BATCH_SIZE)
+    one_batch = dataset.take(1).cache().repeat()
+    valid_x, valid_true, valid_mask = random_openmic(args.validation_clips, seed=1)
+    valid = tf.data.Dataset.from_tensor_slices((valid_x, attention.pack_targets(valid_true, valid_mask)))
+    valid = valid.batch(attention.BATCH_SIZE).prefetch(tf.data.AUTOTUNE)
+    valid_f1 = metrics.ValidationF1((valid_x, valid_true, valid_mask), [f"class_{i}" for i in range(CLASSES)])
+    airtf_defaults = {}
+    return {
+        "numpy, Keras defaults": training_epoch(fresh_model(), (x, y), batch_size=attention.BATCH_SIZE, shuffle=True),
+        "tf.data, Keras defaults": training_epoch(fresh_model(), (dataset,)),
+        "tf.data, airtf": training_epoch(fresh_model(airtf_defaults), (dataset,)),
+        "... without XLA": training_epoch(fresh_model({"jit_compile": False}), (dataset,)),
+        "... 1 step/execution": training_epoch(fresh_model({"steps_per_execution": 1}), (dataset,)),
+        "model step alone": training_epoch(fresh_model(airtf_defaults), (one_batch,), steps_per_epoch=steps),
+        "input pipeline alone": pipeline_epoch(dataset),
+        "tf.data, airtf + valid.": training_epoch(
+            fresh_model(airtf_defaults), (dataset,), validation_data=valid, callbacks=[valid_f1]),
+    }
+
+
+def measure(args):
+    """(wall, CPU) seconds per epoch of each setting: the fastest of ``args.epochs`` rounds.
+
+    Each round times one epoch of every setting in turn, so that load from
+    other processes falls on all settings alike; the fastest epoch is the
+    least disturbed.
+    """
+    epochs = settings(args)
+    durations = {name: [] for name in epochs}
+    for _ in range(args.epochs):
+        for name, epoch in epochs.items():
+            durations[name].append(epoch())
+    return {name: min(values) for name, values in durations.items()}
+
+
+def report(results, args, load):
+    """The results as a table and a verdict."""
+    baseline = results["numpy, Keras defaults"][0]
+    lines = [f"{args.clips} clips x {FRAMES} x {FEATURES}, batch {attention.BATCH_SIZE}, {os.cpu_count()} CPUs, "
+             f"TensorFlow {tf.__version__}, Keras {keras.__version__}; fastest of {args.epochs} rounds; "
+             f"load average {load[0]:.1f} before, {load[1]:.1f} after",
+             f"{'setting':<25}{'wall s/epoch':>13}{'vs numpy':>10}{'CPU s/epoch':>13}"
+             f"{f'{attention.EPOCHS} epochs':>12}"]
+    for name, (wall, cpu) in results.items():
+        lines.append(f"{name:<25}{wall:>13.3f}{wall / baseline:>9.2f}x{cpu:>13.3f}"
+                     f"{attention.EPOCHS * wall / 60:>8.1f} min")
+    chosen, with_validation = results["tf.data, airtf"][0], results["tf.data, airtf + valid."][0]
+    verdict = "within" if attention.EPOCHS * chosen <= BUDGET_SECONDS else "OVER"
+    lines.append(f"airtf's training: {attention.EPOCHS} x {chosen:.3f} s = {attention.EPOCHS * chosen / 60:.1f} min, "
+                 f"{verdict} the {BUDGET_SECONDS // 60}-minute budget "
+                 f"(with validation each epoch: {attention.EPOCHS * with_validation / 60:.1f} min)")
+    lines.append(f"input pipeline alone: {results['input pipeline alone'][0] / chosen:.0%} of an airtf epoch; "
+                 f"airtf epoch / model step alone = {chosen / results['model step alone'][0]:.2f}")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    args = parse(argv)
+    load_before = os.getloadavg()[0]
+    results = measure(args)
+    print(report(results, args, (load_before, os.getloadavg()[0])))
+
+
+if __name__ == "__main__":
+    main()
