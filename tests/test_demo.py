@@ -354,3 +354,17 @@ def test_cli(tmp_path, capsys):
     assert "X and vggish/ left out" in lines[0]
     with pytest.raises(SystemExit):
         data_cli.main(["demo", "--out", str(tmp_path), "--sets", "openmic,mirex"])
+
+
+def test_check_reads_every_demo_set_back(tmp_path, capsys):
+    from airtf.cli import data as data_cli
+
+    assert data_cli.main(["demo", "--out", str(tmp_path), "--openmic-clips", "3", "--nsynth-notes", "12",
+                          "--freesound-clips", "4", "--quiet"]) == 0
+    capsys.readouterr()
+    assert data_cli.main(["check", "--openmic", str(tmp_path / "openmic"), "--nsynth", str(tmp_path / "nsynth"),
+                          "--freesound", str(tmp_path / "freesound")]) == 0
+    out = capsys.readouterr().out
+    assert "3 clips, 20 classes" in out and "log-mel (10, 96, 64)" in out
+    assert sum(int(word) for word in re.findall(r"(\d+) notes;", out)) == 12
+    assert "all 4 sounds used" in out

@@ -61,14 +61,36 @@ def parse(argv):
     demo.add_argument("--pca-params", metavar="FILE", help="vggish_pca_params.npz for --weights (default: models/)")
     demo.add_argument("--overwrite", action="store_true", help="replace set folders of an earlier demo render")
     demo.add_argument("--quiet", action="store_true", help="no progress bars")
+    check = commands.add_parser("check", help="read data sets back through airtf's loaders and summarise them")
+    check.add_argument("--openmic", metavar="DIR", help="an OpenMIC-2018 folder")
+    check.add_argument("--nsynth", metavar="DIR", help="an NSynth folder (TFRecord or json/wav)")
+    check.add_argument("--freesound", metavar="DIR", help="a Freesound-tags folder")
     return parser.parse_args(argv)
 
 
 @reports_errors("airtf-data")
 def main(argv=None):
+    args = parse(argv)
+    return render(args) if args.command == "demo" else check(args)
+
+
+def check(args):
+    """Print what the loaders read from each folder given."""
+    from airtf.data import check as checks
+
+    folders = {"openmic": args.openmic, "nsynth": args.nsynth, "freesound": args.freesound}
+    if not any(folders.values()):
+        raise SystemExit("airtf-data check: give at least one of --openmic, --nsynth, --freesound")
+    for name, folder in folders.items():
+        if folder:
+            print("\n".join(getattr(checks, f"check_{name}")(folder)))
+    return 0
+
+
+def render(args):
+    """Render the demo sets that ``args`` asks for."""
     from airtf.data import demo
 
-    args = parse(argv)
     backbone = None
     if args.weights and "openmic" in args.sets:
         from airtf import weights
