@@ -277,9 +277,7 @@ def seed_callbacks(run, validation, classes):
     best_loss = runs.KeepWeights(run.best_weights.parent / BEST_LOSS_WEIGHTS, monitor="val_loss", history=run.history)
     images = AttentionImages(validation.x[:ATTENTION_CLIPS], validation.keys[:ATTENTION_CLIPS], classes,
                              run.logs / "attention")
-    callbacks = [scorer, *run.callbacks(monitor="val_f1_macro", mode="max", histogram_freq=0,
-                                        extra=(best_loss, images))]
-    return callbacks
+    return [scorer, *run.callbacks(monitor="val_f1_macro", mode="max", extra=(best_loss, images))]
 
 
 def best_epoch(history):

@@ -20,13 +20,17 @@ import math
 from pathlib import Path
 
 import keras
+import numpy as np
 
 from airtf.errors import AirtfError
 from airtf.files import atomic_path, write_json
 
 CONFIG_NAME = "config.json"
 BACKBONE_NAME = "vggish.weights.h5"
-IGNORED_CONFIG_KEYS = ("epochs",)  # may change between resumes: training longer is continuing
+IGNORED_CONFIG_KEYS = ("epochs",)
+HISTOGRAM_BUCKETS = 30
+HISTOGRAMS_FOLDER = "weights"
+"""Subfolder of the logs (a TensorBoard run of its own) holding the weight histograms."""  # may change between resumes: training longer is continuing
 
 
 class RunError(AirtfError):
@@ -85,27 +89,30 @@ class Run:
             model.save_weights(temporary)
         return path
 
-    def callbacks(self, monitor="val_loss", mode="min", patience=None, histogram_freq=1, extra=()):
+    def callbacks(self, monitor="val_loss", mode="min", patience=None, histograms=False, extra=()):
         """The callbacks every airtf training uses.
 
-        TensorBoard logs, a CSV log appended across resumes, BackupAndRestore
+        TensorBoard logs (with ``histograms``, one of every weight per epoch
+        in logs/weights), a CSV log appended across resumes, BackupAndRestore
         (resume after a kill), the best and the last weights, a stop on NaN
         that keeps the last good weights, and optional early stopping with
-        the best weights restored.
+        the best weights restored. Best weights and early stopping carry
+        on from history.csv when a run resumes.
         """
         self.best_weights.parent.mkdir(parents=True, exist_ok=True)
         callbacks = [
             AtomicBackupAndRestore(str(self.backup)),
             StopOnNaN(),
             keras.callbacks.CSVLogger(str(self.history), append=True),
-            keras.callbacks.TensorBoard(str(self.logs), histogram_freq=histogram_freq),
+            keras.callbacks.TensorBoard(str(self.logs)),
             KeepWeights(self.best_weights, monitor=monitor, mode=mode, history=self.history),
             KeepWeights(self.last_weights),
+            *([WeightHistograms(self.logs / HISTOGRAMS_FOLDER)] if histograms else []),
             *extra,
         ]
         if patience:
-            callbacks.append(keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=patience,
-                                                           restore_best_weights=True))
+            callbacks.append(ResumableEarlyStopping(self.history, monitor=monitor, mode=mode, patience=patience,
+                                                    restore_best_weights=True))
         return callbacks
 
 
@@ -124,7 +131,7 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
 
 
 class KeepWeights(keras.callbacks.Callback):
-    """Write the weights atomically after every epoch, or when ``monitor`` improves.
+    """Write the weights atomically when ``monitor`` improves, or (without one) when training ends.
 
     With ``monitor``, the best value so far is read back from the run's CSV
     log when training (re)starts, so a resumed run never replaces the weights
@@ -144,13 +151,93 @@ class KeepWeights(keras.callbacks.Callback):
         self.best = self.better(earlier) if earlier and self.path.is_file() else None
 
     def on_epoch_end(self, epoch, logs=None):
-        if self.monitor is not None:
-            value = float((logs or {}).get(self.monitor, math.nan))
-            if not math.isfinite(value) or (self.best is not None and self.better(value, self.best) == self.best):
-                return
-            self.best = value
+        if self.monitor is None:
+            return
+        value = float((logs or {}).get(self.monitor, math.nan))
+        if not math.isfinite(value) or (self.best is not None and self.better(value, self.best) == self.best):
+            return
+        self.best = value
+        self._save()
+
+    def on_train_end(self, logs=None):
+        if self.monitor is None:
+            self._save()
+
+    def _save(self):
         with atomic_path(self.path) as temporary:
             self.model.save_weights(temporary)
+
+
+class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
+    """EarlyStopping that, on a resumed run, starts from the best epoch and the wait in the CSV log."""
+
+    def __init__(self, history, **kwargs):
+        super().__init__(**kwargs)
+        self.history = history
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        values = read_history(self.history).get(self.monitor, [])
+        scored = [(value, epoch) for epoch, value in enumerate(values) if math.isfinite(value)]
+        if scored:
+            self.best, self.best_epoch = (max if self.mode == "max" else min)(scored)
+            self.wait = len(values) - 1 - self.best_epoch
+
+
+class WeightHistograms(keras.callbacks.Callback):
+    """TensorBoard histograms of every weight of the model after each epoch, bucketed with numpy.
+
+    Keras's ``TensorBoard(histogram_freq=1)`` buckets a weight through a
+    one-hot matrix of (values x 30) float64, 12 GB for VGGish's fc1_1
+    kernel; this writes the same summaries (tag ``<weight path>/histogram``,
+    step = epoch) with a few bytes per value, into ``log_dir``.
+
+    Parameters
+    ----------
+    log_dir : str or os.PathLike
+    buckets : int
+    """
+
+    def __init__(self, log_dir, buckets=HISTOGRAM_BUCKETS):
+        super().__init__()
+        self.log_dir = str(log_dir)
+        self.buckets = buckets
+        self._writer = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        import tensorflow as tf
+        from tensorboard.plugins.histogram import metadata as histogram_metadata
+
+        if self._writer is None:
+            self._writer = tf.summary.create_file_writer(self.log_dir)
+        with self._writer.as_default(step=epoch):
+            for weight in self.model.weights:
+                values = keras.ops.convert_to_numpy(weight)
+                tf.summary.write(f"{weight.path}/histogram", histogram_buckets(values, self.buckets),
+                                 metadata=histogram_metadata.create_summary_metadata(weight.path, ""))
+        self._writer.flush()
+
+    def on_train_end(self, logs=None):
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+
+def histogram_buckets(values, buckets=HISTOGRAM_BUCKETS):
+    """TensorBoard's histogram of ``values``: float64 (buckets, 3) rows of (left edge, right edge, count).
+
+    Equal-width buckets from the minimum to the maximum; values all equal
+    fall into the last bucket, whose edges are both that value (as
+    tensorboard's own summary does).
+    """
+    values = np.asarray(values, np.float64).ravel()
+    low, high = values.min(), values.max()
+    if low == high:
+        counts = np.zeros(buckets)
+        counts[-1] = values.size
+        return np.stack([np.full(buckets, high), np.full(buckets, high), counts], axis=1)
+    counts, edges = np.histogram(values, bins=buckets, range=(low, high))
+    return np.stack([edges[:-1], edges[1:], counts.astype(np.float64)], axis=1)
 
 
 def read_history(path):

@@ -52,10 +52,10 @@ def test_rerun_resumes_after_an_interruption(tmp_path):
     x, y = data()
     with pytest.raises(KeyboardInterrupt):
         tiny_model().fit(x, y, batch_size=8, epochs=6, verbose=0,
-                         callbacks=run.callbacks(monitor="loss", histogram_freq=0) + [Interrupt(3)])
+                         callbacks=run.callbacks(monitor="loss", histograms=False) + [Interrupt(3)])
     assert run.resuming
     history = tiny_model().fit(x, y, batch_size=8, epochs=6, verbose=0,
-                               callbacks=run.callbacks(monitor="loss", histogram_freq=0))
+                               callbacks=run.callbacks(monitor="loss", histograms=False))
     assert len(history.history["loss"]) == 3  # epochs 3, 4, 5 only
     with open(run.history) as stream:
         epochs = [int(row["epoch"]) for row in csv.DictReader(stream)]
@@ -69,7 +69,7 @@ def test_nan_loss_stops_and_keeps_good_weights(tmp_path):
     x, y = data()
     model.fit(x, y, batch_size=8, epochs=1, verbose=0)
     good = model.get_weights()
-    callbacks = run.callbacks(monitor="loss", histogram_freq=0)
+    callbacks = run.callbacks(monitor="loss", histograms=False)
     model.fit(*data(nan=True), batch_size=8, epochs=3, verbose=0, shuffle=False, callbacks=callbacks)
     with pytest.raises(runs.TrainingDiverged, match="loss became nan.*last good weights"):
         runs.check_diverged(callbacks)
@@ -85,7 +85,7 @@ def test_resume_keeps_the_best_weights_of_earlier_epochs(tmp_path):
     model = tiny_model()
     model.save_weights(run.best_weights)
     before = run.best_weights.read_bytes()
-    model.fit(x, y, batch_size=8, epochs=2, verbose=0, callbacks=run.callbacks(monitor="loss", histogram_freq=0))
+    model.fit(x, y, batch_size=8, epochs=2, verbose=0, callbacks=run.callbacks(monitor="loss", histograms=False))
     assert run.best_weights.read_bytes() == before
     assert runs.read_history(run.history)["loss"][0] == 0.000001
 
@@ -94,7 +94,7 @@ def test_backup_is_written_atomically(tmp_path, monkeypatch):
     run = runs.start(tmp_path / "run", {})
     x, y = data()
     model = tiny_model()
-    callbacks = run.callbacks(monitor="loss", histogram_freq=0)
+    callbacks = run.callbacks(monitor="loss", histograms=False)
     model.fit(x, y, batch_size=8, epochs=1, verbose=0, callbacks=callbacks + [Interrupt(1)], initial_epoch=0)
     written = []
     original = keras.Model.save_weights
@@ -105,6 +105,6 @@ def test_backup_is_written_atomically(tmp_path, monkeypatch):
 
     monkeypatch.setattr(keras.Model, "save_weights", spy)
     with pytest.raises(KeyboardInterrupt):
-        model.fit(x, y, batch_size=8, epochs=3, verbose=0, callbacks=run.callbacks(monitor="loss", histogram_freq=0)
+        model.fit(x, y, batch_size=8, epochs=3, verbose=0, callbacks=run.callbacks(monitor="loss", histograms=False)
                   + [Interrupt(2)])
     assert written and all(".partial." in path for path in written)

@@ -27,6 +27,39 @@ Each objective module (textual, denoising, align) defines:
 """
 
 import collections
+import importlib
 
 Datasets = collections.namedtuple("Datasets", ["train", "validation", "info"])
 """What an objective's ``datasets`` returns."""
+
+OBJECTIVES = {
+    "textual": ("textual", {}),
+    "den-add": ("denoising", {"noise": "additive"}),
+    "den-mul": ("denoising", {"noise": "multiplicative"}),
+    "align": ("align", {}),
+}
+"""Command-line name -> (module in this package, options the name fixes)."""
+
+
+def load(name):
+    """The module of the objective called ``name`` on the command line, imported now.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`OBJECTIVES`.
+
+    Returns
+    -------
+    module : the objective's module, following the contract above.
+    fixed_options : dict
+        Options that ``name`` implies (e.g. ``noise="additive"`` for den-add),
+        for the module's ``build``.
+
+    Raises
+    ------
+    KeyError
+        ``name`` is not a key of :data:`OBJECTIVES`.
+    """
+    module_name, fixed_options = OBJECTIVES[name]
+    return importlib.import_module(f"{__name__}.{module_name}"), dict(fixed_options)

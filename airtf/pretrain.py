@@ -1,0 +1,462 @@
+"""Pre-train VGGish on one of the paper's objectives: everything ``airtf-pretrain`` does.
+
+:func:`train` builds the objective (:mod:`airtf.objectives`) around a VGGish
+backbone, fits it on the objective's data and leaves in the run directory
+(see :mod:`airtf.runs`)::
+
+    RUN_DIR/
+        config.json          the arguments of :func:`train` and the software versions
+        history.csv          one row per epoch, across resumes
+        logs/                TensorBoard: train/ and validation/ (losses and metrics per
+                             epoch), weights/ (a histogram of every weight per epoch), the
+                             objective's own views (images/, descriptions/), and the
+                             embedding projector (projector_config.pbtxt, metadata.tsv and
+                             the embedding checkpoint)
+        backup/              the state to resume from (gone once the run ends)
+        checkpoints/         best.weights.h5 and last.weights.h5 of the whole objective
+        vggish.weights.h5    the trained backbone (the best epoch's), for any ``--weights``
+        vocabulary.json      align only: the tags its targets are made of
+
+Defaults are the paper's: every parameter Glorot-uniform initialised (the
+Keras default, ``init="random"``), Adam with learning rate 1e-4, batches of
+64, at most 50 epochs, early stopping on ``val_loss`` with patience 5 and
+the best epoch's weights kept.
+
+Rerunning the same arguments in the same directory continues an interrupted
+run from its last finished epoch, the best value and the patience count
+carried over from history.csv. A run that has ended (finished, stopped early
+or diverged) is not trained again unless ``overwrite`` is given, which
+clears what it made and starts afresh.
+"""
+
+import csv
+import dataclasses
+import importlib.metadata
+import inspect
+import json
+import os
+import platform
+import shutil
+import warnings
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+from tensorboard.plugins import projector
+
+import airtf
+import airtf.weights
+from airtf import objectives, runs, vggish
+from airtf.data import nsynth
+from airtf.errors import AirtfError
+
+STRATEGIES = ("default", "mirrored", "multi-worker")
+"""Values of ``strategy``: no distribution, MirroredStrategy, MultiWorkerMirroredStrategy."""
+
+INITS = ("random", "official")
+"""Values of ``init``: Glorot-uniform initialisation, or the official AudioSet weights."""
+
+MONITOR = "val_loss"
+PROJECTOR_EXAMPLES = 1000
+"""Validation examples shown in the TensorBoard embedding projector (at most)."""
+
+VOCABULARY_NAME = "vocabulary.json"
+PROJECTOR_CHECKPOINT = "embedding"
+PROJECTOR_METADATA = "metadata.tsv"
+VERSIONED_PACKAGES = ("tensorflow", "keras", "numpy", "tensorboard")
+
+UNKNOWN_LENGTH_WARNING = "Your input ran out of data"
+"""Keras warns so at the end of every epoch of a dataset of unknown length (ours: they are read lazily)."""
+
+_MADE_BY_A_RUN = ("logs", "backup", "checkpoints", "history.csv", runs.BACKBONE_NAME, VOCABULARY_NAME)
+"""What :func:`train` writes into a run directory besides config.json (``overwrite`` clears them)."""
+
+
+class PretrainError(AirtfError):
+    """The pre-training cannot run as asked."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Result:
+    """What :func:`train` returns.
+
+    Attributes
+    ----------
+    run : airtf.runs.Run
+        The run directory.
+    history : dict
+        history.csv as columns (``epoch``, ``loss``, ``val_loss``, ...), one
+        value per epoch of the whole run, resumed parts included.
+    resumed_at : int
+        Epochs that earlier, interrupted attempts had finished (0 for a fresh start).
+    replicas : int
+        Model replicas that trained in sync (devices times workers).
+    """
+
+    run: runs.Run
+    history: dict
+    resumed_at: int
+    replicas: int
+
+    @property
+    def epochs(self):
+        """Epochs the run has finished."""
+        return len(self.history.get("epoch", ()))
+
+    @property
+    def best_epoch(self):
+        """The epoch (from 0) with the lowest validation loss."""
+        return _best_epoch(self.history[MONITOR])
+
+    @property
+    def best_val_loss(self):
+        """The lowest validation loss of the run."""
+        return self.history[MONITOR][self.best_epoch]
+
+    @property
+    def backbone(self):
+        """Path of the trained backbone, ``RUN_DIR/vggish.weights.h5``."""
+        return self.run.backbone_weights
+
+
+def train(objective, data_dir, run_dir, *, epochs=50, batch_size=64, lr=1e-4, patience=5, limit=None, seed=0,
+          init="random", weights=None, variant=None, strategy="default", overwrite=False, options=None,
+          verbose="auto"):
+    """Pre-train VGGish on ``objective`` and save the backbone into ``run_dir``.
+
+    Parameters
+    ----------
+    objective : {"textual", "den-add", "den-mul", "align"}
+        See :data:`airtf.objectives.OBJECTIVES`.
+    data_dir : str or os.PathLike
+        The data set in its released layout: NSynth (textual, den-*) or
+        Freesound tags (align).
+    run_dir : str or os.PathLike
+        The run directory (made if missing).
+    epochs : int
+        At most this many epochs (50); may grow between resumes.
+    batch_size : int
+        Examples per step over all replicas (64).
+    lr : float
+        Adam's learning rate (1e-4).
+    patience : int or None
+        Epochs without a lower ``val_loss`` before stopping early (5); 0 or
+        None never stops early.
+    limit : int or None
+        Use only the first ``limit`` notes or sounds (see the objective's ``datasets``).
+    seed : int
+        Seeds initialisation, shuffling, noise and pair draws.
+    init : {"random", "official"}
+        The backbone's starting weights when ``weights`` is None.
+    weights : str or os.PathLike or None
+        Start from these weights instead: anything
+        :func:`airtf.weights.load_backbone` takes (a .weights.h5 file, a TF1
+        checkpoint, a run directory).
+    variant : {"audioset-2017", "audioset-2020"} or None
+        The VGGish variant (default: :data:`airtf.vggish.DEFAULT_VARIANT`).
+    strategy : {"default", "mirrored", "multi-worker"}
+        tf.distribute strategy: none, MirroredStrategy over the local devices,
+        or MultiWorkerMirroredStrategy configured by the TF_CONFIG environment
+        variable (made before anything else touches TensorFlow). Every
+        worker writes ``run_dir`` (Keras's callbacks know no chief), so
+        workers must not share it.
+    overwrite : bool
+        Clear a run directory holding another configuration or an ended run
+        and train afresh.
+    options : dict or None
+        The objective's own options (e.g. ``{"word_map": {"multiphonic":
+        "polyphonic"}}``), each given to whichever of the objective's
+        ``build`` and ``datasets`` takes it.
+    verbose : "auto", 0, 1 or 2
+        Keras's progress output.
+
+    Returns
+    -------
+    Result
+
+    Raises
+    ------
+    PretrainError
+        An unknown objective, strategy or init, a missing data folder, an
+        option the objective does not take, or a run directory that holds
+        an ended run.
+    airtf.runs.RunError
+        ``run_dir`` holds a run with another configuration.
+    airtf.runs.TrainingDiverged
+        The loss became NaN or infinite; the last good weights are in
+        ``RUN_DIR/checkpoints``.
+    """
+    module, fixed_options = _objective(objective)
+    data_dir = _existing_folder(data_dir)
+    backbone_source = _backbone_source(init, weights)
+    options = dict(options or {})
+    dataset_options, build_options = _route_options(objective, module, options, fixed_options)
+    distribution = make_strategy(strategy)
+    variant = variant or vggish.DEFAULT_VARIANT
+    config = {"objective": objective, "data": str(data_dir), "epochs": epochs, "batch_size": batch_size, "lr": lr,
+              "patience": patience, "limit": limit, "seed": seed, "init": init, "weights": _config_path(weights),
+              "variant": variant, "strategy": strategy, "options": options, "versions": versions()}
+    run = open_run(run_dir, config, overwrite)
+    previous = runs.read_history(run.history)
+    keras.utils.set_random_seed(seed)
+    data = module.datasets(data_dir, batch_size=batch_size, seed=seed, limit=limit, **dataset_options)
+    _save_vocabulary(run, data.info)
+    with distribution.scope():
+        model = build_model(module, data.info, build_options, backbone_source, variant, seed, lr)
+    _fit(model, run, module.tensorboard_callbacks(run, model, data), data, epochs, patience, verbose)
+    _save_backbone(run, model)
+    examples, labels = labelled_validation(data_dir, data, limit, dataset_options.get("examples", "first"))
+    write_projector(run.logs, examples, labels, model.backbone, batch_size)
+    return Result(run, runs.read_history(run.history), len(previous.get("epoch", ())), distribution.num_replicas_in_sync)
+
+
+def _objective(name):
+    """The objective's module and fixed options, or a PretrainError naming the choices."""
+    if name not in objectives.OBJECTIVES:
+        raise PretrainError(f"unknown objective {name!r}; choose one of {', '.join(objectives.OBJECTIVES)}")
+    return objectives.load(name)
+
+
+def _existing_folder(path):
+    """``path`` made absolute, or a PretrainError if it is not a folder."""
+    path = Path(path).resolve()
+    if not path.is_dir():
+        raise PretrainError(f"{path}: no such data folder; pass the folder holding the data set in its released "
+                            "layout (`airtf-data demo --out DIR` renders demo sets)")
+    return path
+
+
+def _backbone_source(init, weights):
+    """What :func:`airtf.weights.load_backbone` should load, checked to exist."""
+    if init not in INITS:
+        raise PretrainError(f"unknown init {init!r}; choose one of {', '.join(INITS)}")
+    if weights is not None and init != "random":
+        raise PretrainError(f"both init={init!r} and weights={str(weights)!r} name the starting weights; "
+                            "pass only one of --init and --weights")
+    source = init if weights is None else str(weights)
+    airtf.weights.resolve(source)
+    return source
+
+
+def _config_path(weights):
+    """``weights`` as config.json keeps it: None, a keyword of :func:`airtf.weights.resolve`, or an absolute path."""
+    if weights is None or str(weights) in INITS:
+        return weights
+    return str(Path(weights).resolve())
+
+
+def _parameters(function):
+    """Names of the parameters of ``function``."""
+    return set(inspect.signature(function).parameters)
+
+
+def _takes(function, name):
+    return name in _parameters(function)
+
+
+def _route_options(objective, module, options, fixed_options):
+    """Split the options into those for the module's ``datasets`` and those for its ``build``.
+
+    An option goes to each function that takes it (both, if both do); the
+    options that the objective's name fixes go with them.
+    """
+    fixed = sorted(set(options) & set(fixed_options))
+    if fixed:
+        raise PretrainError(f"the {objective} objective fixes {', '.join(fixed)}; leave it out of the options")
+    options = {**fixed_options, **options}
+    unknown = sorted(name for name in options
+                     if not _takes(module.datasets, name) and not _takes(module.build, name))
+    if unknown:
+        taken = _parameters(module.datasets) | _parameters(module.build)
+        taken -= {*fixed_options, "data_dir", "batch_size", "seed", "limit", "backbone"}
+        raise PretrainError(f"the {objective} objective takes no option {', '.join(unknown)}; "
+                            f"its options are {', '.join(sorted(taken))}")
+    return ({name: value for name, value in options.items() if _takes(module.datasets, name)},
+            {name: value for name, value in options.items() if _takes(module.build, name)})
+
+
+def make_strategy(name):
+    """The tf.distribute strategy called ``name`` (see :data:`STRATEGIES`).
+
+    ``mirrored`` replicates over every local GPU, or where there is none
+    over every logical CPU device (TensorFlow's own default would take one
+    CPU). ``multi-worker`` reads the cluster from TF_CONFIG (without it, this
+    process is the only worker) and must be made before TensorFlow runs
+    anything else in the process.
+    """
+    if name not in STRATEGIES:
+        raise PretrainError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}")
+    if name == "mirrored":
+        devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
+        return tf.distribute.MirroredStrategy([device.name for device in devices])
+    if name == "multi-worker":
+        _check_tf_config()
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def _check_tf_config():
+    """Refuse a TF_CONFIG that is not JSON, with a message saying what it should hold."""
+    text = os.environ.get("TF_CONFIG")
+    if text is None:
+        return
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as error:
+        raise PretrainError(f"TF_CONFIG is not JSON ({error.msg}); set it to "
+                            '{"cluster": {"worker": ["host:port", ...]}, "task": {"type": "worker", "index": N}}'
+                            ) from None
+
+
+def shard_by_data(dataset):
+    """``dataset`` set to be split between workers by element (it is not read from sharded files)."""
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return dataset.with_options(options)
+
+
+def versions():
+    """Python, airtf and the versions of the packages a run depends on."""
+    return {"python": platform.python_version(), "airtf": airtf.__version__,
+            **{name: importlib.metadata.version(name) for name in VERSIONED_PACKAGES}}
+
+
+def open_run(run_dir, config, overwrite=False):
+    """The run directory for ``config``: new, one to resume, or, with ``overwrite``, one cleared.
+
+    Raises
+    ------
+    airtf.runs.RunError
+        It holds a run with another configuration (and not ``overwrite``).
+    PretrainError
+        It holds a run that ended (and not ``overwrite``): training it
+        again would append a second run to its history.
+    """
+    run = runs.start(run_dir, config, overwrite=overwrite)
+    if overwrite:
+        _clear(run)
+    elif not run.resuming and runs.read_history(run.history):
+        ended = len(runs.read_history(run.history)["epoch"])
+        raise PretrainError(f"{run.path}: holds a run that ended after {ended} epoch(s) (see its history.csv); "
+                            f"choose another --out (--weights {run.path} starts from its backbone), or pass "
+                            "--overwrite to train it again from the start")
+    return run
+
+
+def _clear(run):
+    """Remove what an earlier run left in the directory (config.json stays: it is the new one)."""
+    for name in _MADE_BY_A_RUN:
+        path = run.path / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+
+
+def _finite_or_inf(value):
+    """``value``, or infinity where it is NaN: a NaN loss is never the best."""
+    return float("inf") if value != value else value
+
+
+def _best_epoch(losses):
+    """The index of the lowest of ``losses`` (the first, on ties; NaN never)."""
+    return min(range(len(losses)), key=lambda epoch: _finite_or_inf(losses[epoch]))
+
+
+def _save_vocabulary(run, info):
+    """Keep the vocabulary of the targets (align) beside the weights, for evaluating with the same tags."""
+    if "vocabulary" in info:
+        info["vocabulary"].save(run.path / VOCABULARY_NAME)
+
+
+def _data_options(info, build_options, build):
+    """Model options that the data fixes: K, the size of the tag vocabulary (align)."""
+    if "vocabulary" in info and _takes(build, "vocabulary_size"):
+        return {**build_options, "vocabulary_size": len(info["vocabulary"])}
+    return build_options
+
+
+def build_model(module, info, build_options, backbone_source, variant, seed, lr):
+    """The objective's model around a VGGish, compiled with Adam (call within the strategy's scope).
+
+    The backbone is built with ``seed`` and loaded from ``backbone_source``
+    ("random", "official" or a path); ``seed`` also goes to ``build`` where
+    it takes one. XLA is off: on CPU it compiles VGGish for seconds, again
+    for the last, smaller batch, and then runs no faster.
+    """
+    backbone = airtf.weights.load_backbone(backbone_source, variant, seed)
+    options = _data_options(info, build_options, module.build)
+    if _takes(module.build, "seed"):
+        options = {**options, "seed": seed}
+    model = module.build(backbone, **options)
+    model.compile(optimizer=keras.optimizers.Adam(lr), jit_compile=False)
+    return model
+
+
+def _fit(model, run, objective_callbacks, data, epochs, patience, verbose):
+    """Fit ``model`` with the run's callbacks (they continue a resumed run); raise if it diverged."""
+    callbacks = run.callbacks(monitor=MONITOR, patience=patience, histograms=True, extra=objective_callbacks)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", UNKNOWN_LENGTH_WARNING)
+        model.fit(shard_by_data(data.train), validation_data=shard_by_data(data.validation), epochs=epochs,
+                  callbacks=callbacks, shuffle=False, verbose=verbose)
+    _raise_if_diverged(run, callbacks)
+
+
+def _save_backbone(run, model):
+    """Load the best epoch's weights (of the whole run, resumes included) and save the backbone."""
+    if run.best_weights.is_file():
+        model.load_weights(run.best_weights)
+    run.save_weights(model.backbone, run.backbone_weights)
+
+
+def _raise_if_diverged(run, callbacks):
+    """Raise :class:`airtf.runs.TrainingDiverged`, naming the run directory, if the loss became NaN or infinite."""
+    try:
+        runs.check_diverged(callbacks)
+    except runs.TrainingDiverged as error:
+        raise runs.TrainingDiverged(f"{run.path}: {error}") from None
+
+
+def labelled_validation(data_dir, data, limit, examples="first", count=PROJECTOR_EXAMPLES):
+    """Up to ``count`` validation log-mel examples and a label for each, for the projector.
+
+    Freesound objectives (those with a vocabulary in ``data.info``) label an
+    example by its sound's most frequent tag (its first in vocabulary
+    order); NSynth objectives by its note's instrument family, read from
+    NSynth's valid split as the objective reads it (``limit``, ``examples``).
+
+    Returns
+    -------
+    examples : np.ndarray (n, 96, 64)
+    labels : list of str
+    """
+    if "vocabulary" in data.info:
+        tags = data.info["vocabulary"].tags
+        pairs = [(element["log_mel"].numpy(), tags[int(np.argmax(element["tags"]))])
+                 for element in data.validation.unbatch().take(count)]
+    else:
+        notes = nsynth.load(data_dir, "valid", examples=examples, limit=limit)
+        pairs = [(example.numpy(), nsynth.FAMILIES[int(labels["family"])]) for example, labels in notes.take(count)]
+    return np.stack([example for example, _ in pairs]), [label for _, label in pairs]
+
+
+def write_projector(log_dir, examples, labels, backbone, batch_size):
+    """Write the TensorBoard embedding projector of ``backbone``'s embeddings of ``examples``.
+
+    Into ``log_dir``: a checkpoint of one variable (the embeddings,
+    ``embedding-1.*`` and ``checkpoint``), ``metadata.tsv`` (one label per
+    line) and ``projector_config.pbtxt`` tying them together; TensorBoard
+    shows them under Projector.
+    """
+    log_dir = Path(log_dir)
+    log_dir.mkdir(parents=True, exist_ok=True)
+    embeddings = backbone.predict(examples, batch_size=batch_size, verbose=0)
+    (log_dir / PROJECTOR_METADATA).write_text("".join(f"{' '.join(label.split())}\n" for label in labels))
+    tf.train.Checkpoint(embedding=tf.Variable(embeddings)).save(str(log_dir / PROJECTOR_CHECKPOINT))
+    config = projector.ProjectorConfig()
+    embedding = config.embeddings.add()
+    embedding.tensor_name = f"{PROJECTOR_CHECKPOINT}/.ATTRIBUTES/VARIABLE_VALUE"
+    embedding.metadata_path = PROJECTOR_METADATA
+    projector.visualize_embeddings(str(log_dir), config)

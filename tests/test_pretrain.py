@@ -1,0 +1,317 @@
+"""airtf-pretrain: run directory, TensorBoard logs, resume after kill -9, NaN, distribution, bad input.
+
+The real VGGish (72M parameters) trains here on a few demo notes in small
+batches. Runs that need a fresh TensorFlow (two logical CPU devices for
+MirroredStrategy, MultiWorkerMirroredStrategy, a process to kill) are
+subprocesses; the mirrored one also serves the tests that read a finished
+run directory.
+"""
+
+import csv
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import h5py
+import keras
+import numpy as np
+import pytest
+
+from airtf import pretrain, runs, weights
+from airtf.cli import extract as extract_cli
+from airtf.cli import pretrain as pretrain_cli
+from airtf.data import demo, nsynth
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+TINY = ["--limit", "16", "--batch-size", "8"]
+WORD_MAP = ["--word-map", "multiphonic=polyphonic"]  # en_core_web_md has no vector for "multiphonic"
+
+MIRRORED_MAIN = textwrap.dedent("""
+    import sys
+    import tensorflow as tf
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    from airtf.cli import pretrain
+    sys.exit(pretrain.main(sys.argv[1:]))
+""")
+
+
+@pytest.fixture(scope="module")
+def nsynth_dir(tmp_path_factory):
+    """A demo NSynth: 20 instruments, 16 of them (128 notes) in train and 2 (16 notes) in valid."""
+    out = tmp_path_factory.mktemp("demo")
+    demo.render_demo(out, sets=("nsynth",), sizes={"nsynth": 160})
+    return out / "nsynth"
+
+
+def environment(**variables):
+    return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(REPOSITORY), **variables}
+
+
+@pytest.fixture(scope="module")
+def freesound_dir(tmp_path_factory):
+    """A demo Freesound set of 40 tagged clips."""
+    out = tmp_path_factory.mktemp("demo")
+    demo.render_demo(out, sets=("freesound",), sizes={"freesound": 40})
+    return out / "freesound"
+
+
+@pytest.fixture(scope="module")
+def mirrored_run(nsynth_dir, tmp_path_factory):
+    """One epoch of textual under MirroredStrategy over two logical CPU devices, by the command: (run dir, stdout)."""
+    run_dir = tmp_path_factory.mktemp("runs") / "mirrored"
+    command = [sys.executable, "-c", MIRRORED_MAIN, "--objective", "textual", *TINY, *WORD_MAP,
+               "--data", str(nsynth_dir), "--out", str(run_dir), "--epochs", "1", "--strategy", "mirrored"]
+    done = subprocess.run(command, capture_output=True, text=True, env=environment(), timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    yield run_dir, done.stdout
+    shutil.rmtree(run_dir)
+
+
+@pytest.fixture
+def run_dir(tmp_path):
+    """A run directory, removed after the test (a run writes gigabytes of checkpoints)."""
+    yield tmp_path / "run"
+    shutil.rmtree(tmp_path / "run", ignore_errors=True)
+
+
+def history_rows(run_dir):
+    with open(Path(run_dir) / "history.csv", newline="") as stream:
+        return list(csv.DictReader(stream))
+
+
+def run_command(arguments):
+    """airtf-pretrain's exit code (argparse exits by SystemExit)."""
+    try:
+        return pretrain_cli.main(arguments)
+    except SystemExit as exit:
+        return exit.code
+
+
+def error_lines(capsys):
+    captured = capsys.readouterr()
+    return [line for line in captured.err.splitlines() if line.strip()]
+
+
+def test_mirrored_run_trains_on_two_replicas_and_prints_a_summary(mirrored_run):
+    run_dir, stdout = mirrored_run
+    assert [row["epoch"] for row in history_rows(run_dir)] == ["0"]
+    summary = stdout.strip().splitlines()[-1]
+    assert summary.startswith("textual: best val_loss ")
+    assert "at epoch 1 of 1, 2 replicas; backbone: " in summary and summary.endswith(str(run_dir / "vggish.weights.h5"))
+
+
+def test_config_holds_everything_to_rerun(mirrored_run, nsynth_dir):
+    run_dir, _ = mirrored_run
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config == {
+        "objective": "textual", "data": str(nsynth_dir.resolve()), "epochs": 1, "batch_size": 8, "lr": 1e-4,
+        "patience": 5, "limit": 16, "seed": 0, "init": "random", "weights": None, "variant": "audioset-2017",
+        "strategy": "mirrored", "options": {"word_map": {"multiphonic": "polyphonic"}}, "versions": pretrain.versions(),
+    }
+    assert set(config["versions"]) == {"python", "airtf", "tensorflow", "keras", "numpy", "tensorboard"}
+
+
+def read_events(folder):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(folder), size_guidance={"tensors": 0})
+    events.Reload()
+    return events
+
+
+def test_tensorboard_logs_hold_losses_histograms_descriptions_and_projector(mirrored_run):
+    import tensorflow as tf
+
+    logs = mirrored_run[0] / "logs"
+    for split in ("train", "validation"):
+        losses = read_events(logs / split).Tensors("epoch_loss")
+        assert [event.step for event in losses] == [0]
+        assert all(np.isfinite(tf.make_ndarray(event.tensor_proto)) for event in losses)
+    histograms = read_events(logs / runs.HISTOGRAMS_FOLDER)
+    kernel = histograms.Tensors("fc1_1/kernel/histogram")
+    assert [event.step for event in kernel] == [0]
+    buckets = tf.make_ndarray(kernel[0].tensor_proto)
+    assert buckets.shape == (30, 3) and buckets[:, 2].sum() == 12288 * 4096
+    assert histograms.summary_metadata["fc1_1/kernel/histogram"].plugin_data.plugin_name == "histograms"
+    descriptions = read_events(logs / "descriptions").Tensors("nearest_descriptions")
+    assert [event.step for event in descriptions] == [0]
+    assert "| example | qualities | nearest descriptions |" in tf.make_ndarray(descriptions[0].tensor_proto).item().decode()
+
+    config = (logs / "projector_config.pbtxt").read_text()
+    assert 'tensor_name: "embedding/.ATTRIBUTES/VARIABLE_VALUE"' in config and "metadata.tsv" in config
+    embeddings = tf.train.load_checkpoint(tf.train.latest_checkpoint(str(logs))).get_tensor(
+        "embedding/.ATTRIBUTES/VARIABLE_VALUE")
+    labels = (logs / "metadata.tsv").read_text().splitlines()
+    assert embeddings.shape == (16, 128) and len(labels) == 16 and set(labels) <= set(nsynth.FAMILIES)
+
+
+def test_saved_backbone_extracts_the_projected_embeddings(mirrored_run, nsynth_dir, tmp_path):
+    """airtf-extract --weights RUN_DIR embeds the first validation note as the projector shows it."""
+    import tensorflow as tf
+
+    run_dir, _ = mirrored_run
+    first_note = nsynth.read_notes(nsynth_dir / "nsynth-valid" / "examples.json", limit=1)["note_str"][0]
+    wav = nsynth_dir / "nsynth-valid" / "audio" / f"{first_note}.wav"
+    assert extract_cli.main([str(wav), "--out", str(tmp_path), "--weights", str(run_dir), "--quiet"]) == 0
+    extracted = np.asarray(json.loads((tmp_path / "embedding" / f"{first_note}.json").read_text())["features"])
+    projected = tf.train.load_checkpoint(str(run_dir / "logs")).get_tensor("embedding/.ATTRIBUTES/VARIABLE_VALUE")
+    assert extracted.shape == (4, 128)
+    np.testing.assert_allclose(extracted[0], projected[0], rtol=1e-4, atol=1e-5)
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("localhost", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for_first_epoch(run_dir, process, timeout=240):
+    """Poll until epoch 1 is finished, its last callback (the images of den-add) included."""
+    deadline = time.monotonic() + timeout
+    history, images = Path(run_dir) / "history.csv", Path(run_dir) / "logs" / "images"
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()[1][-3000:]
+        images_written = sum(path.stat().st_size for path in images.glob("events.*")) > 1000
+        if history.is_file() and history_rows(run_dir) and images_written:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"epoch 1 did not finish in {timeout} s")
+
+
+def test_kill_9_then_the_same_command_continues_under_multi_worker(nsynth_dir, run_dir):
+    """SIGKILL during epoch 2 of 2; the rerun trains epoch 2 only and keeps epoch 1's row.
+
+    The command runs under MultiWorkerMirroredStrategy with a single-worker TF_CONFIG, which also
+    tests that strategy. The kill follows epoch 1's last callback, into epoch 2's 16 batches of 2 notes.
+    """
+    command = [sys.executable, "-m", "airtf.cli.pretrain", "--objective", "den-add", "--data", str(nsynth_dir),
+               "--out", str(run_dir), "--limit", "32", "--batch-size", "2", "--epochs", "2",
+               "--strategy", "multi-worker"]
+    tf_config = json.dumps({"cluster": {"worker": [f"localhost:{free_port()}"]}, "task": {"type": "worker", "index": 0}})
+    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env=environment(TF_CONFIG=tf_config))
+    try:
+        wait_for_first_epoch(run_dir, first)
+        first.send_signal(signal.SIGKILL)
+    finally:
+        first.kill()
+        first.communicate()
+    before = history_rows(run_dir)
+    assert len(before) == 1 and (run_dir / "backup").is_dir() and not (run_dir / "vggish.weights.h5").exists()
+
+    tf_config = json.dumps({"cluster": {"worker": [f"localhost:{free_port()}"]}, "task": {"type": "worker", "index": 0}})
+    rerun = subprocess.run(command, capture_output=True, text=True, env=environment(TF_CONFIG=tf_config), timeout=300)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert "Epoch 1/2" not in rerun.stdout and "Epoch 2/2" in rerun.stdout
+    after = history_rows(run_dir)
+    assert [row["epoch"] for row in after] == ["0", "1"] and after[0] == before[0]
+    assert "resumed after epoch 1" in rerun.stdout.strip().splitlines()[-1]
+    assert (run_dir / "vggish.weights.h5").is_file() and not (run_dir / "backup").exists()
+    assert (run_dir / "logs" / "projector_config.pbtxt").is_file()
+    images = read_events(run_dir / "logs" / "images")
+    for view in ("clean", "corrupted", "reconstructed"):
+        assert [event.step for event in images.Tensors(view)] == [0, 1]
+
+
+def model_weights_finite(path):
+    """Whether every weight of the model in a Keras .weights.h5 file is finite (the optimizer's state aside)."""
+    arrays = []
+    with h5py.File(path, "r") as weights_file:
+        for name in set(weights_file) - {"optimizer"}:
+            weights_file[name].visititems(
+                lambda _, item: arrays.append(item[()]) if isinstance(item, h5py.Dataset) else None)
+    return bool(arrays) and all(np.isfinite(array).all() for array in arrays)
+
+
+def test_a_diverging_loss_stops_with_one_line_keeping_good_weights(nsynth_dir, run_dir, capsys):
+    code = pretrain_cli.main(["--objective", "den-add", *TINY, "--data", str(nsynth_dir), "--out", str(run_dir),
+                              "--epochs", "3", "--lr", "1e30"])
+    lines = error_lines(capsys)
+    assert code == 2 and len(lines) == 1
+    assert lines[0].startswith(f"airtf-pretrain: error: {run_dir}: the loss became ")
+    assert "last good weights were kept" in lines[0]
+    assert model_weights_finite(run_dir / "checkpoints" / "last.weights.h5")
+    assert not (run_dir / "vggish.weights.h5").exists()
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--objective", "den-add", "--data", "{missing}"], "no such data folder"),
+    (["--objective", "denoise", "--data", "{data}"], "argument --objective: invalid choice: 'denoise'"),
+    (["--objective", "den-add", "--data", "{data}", "--word-map", "multiphonic=polyphonic"],
+     "the den-add objective takes no option word_map; its options are"),
+    (["--objective", "den-add", "--data", "{data}", "--init", "official", "--weights", "random"],
+     "pass only one of --init and --weights"),
+    (["--objective", "textual", "--data", "{data}", "--init", "official"], "official VGGish weights are not on disk"),
+])
+def test_bad_input_gives_one_line(arguments, message, nsynth_dir, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("AIRTF_MODELS", str(tmp_path / "no-models"))
+    paths = {"missing": str(tmp_path / "missing"), "data": str(nsynth_dir)}
+    code = run_command([argument.format(**paths) for argument in arguments] + ["--out", str(tmp_path / "run")])
+    lines = error_lines(capsys)
+    assert code == 2 and len(lines) == 1 and message in lines[0], lines
+
+
+def test_a_run_dir_is_not_reused_for_another_config_or_trained_again(mirrored_run, nsynth_dir, capsys):
+    run_dir, _ = mirrored_run
+    same = ["--objective", "textual", *TINY, *WORD_MAP, "--data", str(nsynth_dir), "--out", str(run_dir),
+            "--epochs", "1", "--strategy", "mirrored"]
+    assert pretrain_cli.main([*same, "--lr", "0.1"]) == 2
+    assert pretrain_cli.main(same) == 2
+    other, ended = error_lines(capsys)
+    assert other == (f"airtf-pretrain: error: {run_dir}: holds a run with a different configuration (lr differ); "
+                     "choose another --out, or pass --overwrite to replace it")
+    assert ended.startswith(f"airtf-pretrain: error: {run_dir}: holds a run that ended after 1 epoch(s)")
+    assert "--overwrite" in ended
+    assert weights.resolve(run_dir) == run_dir / "vggish.weights.h5"
+
+
+def test_align_keeps_its_vocabulary_and_labels_the_projector_by_tag(freesound_dir, run_dir):
+    from airtf.data import freesound
+
+    result = pretrain.train("align", freesound_dir, run_dir, epochs=1, batch_size=8, limit=24, verbose=0,
+                            options={"vocabulary_size": 50})
+    vocabulary = freesound.Vocabulary.load(run_dir / "vocabulary.json")
+    assert 0 < len(vocabulary) <= 50 and result.epochs == 1 and result.backbone.is_file()
+    labels = (run_dir / "logs" / "metadata.tsv").read_text().splitlines()
+    assert labels and set(labels) <= set(vocabulary.tags)
+    validation = read_events(run_dir / "logs" / "validation")
+    assert {"epoch_loss", "epoch_retrieval_accuracy", "epoch_contrastive_loss"} <= set(validation.Tags()["tensors"])
+
+
+def test_overwrite_clears_an_earlier_run_and_keeps_other_files(tmp_path):
+    run_dir = tmp_path / "run"
+    pretrain.open_run(run_dir, {"lr": 1.0})
+    (run_dir / "history.csv").write_text("epoch,loss,val_loss\n0,1.0,1.0\n")
+    for made in ("logs/train", "checkpoints", "backup"):
+        (run_dir / made).mkdir(parents=True)
+    (run_dir / "vggish.weights.h5").write_bytes(b"")
+    (run_dir / "notes.txt").write_text("mine")
+    with pytest.raises(pretrain.PretrainError, match="ended after 1 epoch.*--overwrite"):
+        pretrain.open_run(run_dir, {"lr": 1.0})
+    pretrain.open_run(run_dir, {"lr": 2.0}, overwrite=True)
+    assert sorted(path.name for path in run_dir.iterdir()) == ["config.json", "notes.txt"]
+
+
+def test_histogram_buckets_match_tensorboards_own():
+    from tensorboard.plugins.histogram.summary_v2 import _buckets
+
+    values = np.random.default_rng(0).normal(size=(50, 7)).astype(np.float32)
+    for sample in (values, np.full(9, 0.25, np.float32)):
+        np.testing.assert_allclose(runs.histogram_buckets(sample), _buckets(sample, 30).numpy(), rtol=1e-6)
+
+
+def test_early_stopping_carries_on_after_a_resume(tmp_path):
+    history = tmp_path / "history.csv"
+    history.write_text("epoch,val_loss\n0,3.0\n1,1.5\n2,nan\n3,2.0\n")
+    stopping = runs.ResumableEarlyStopping(history, patience=5, restore_best_weights=True)
+    stopping.set_model(keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)]))
+    stopping.on_train_begin()
+    assert (stopping.best, stopping.best_epoch, stopping.wait) == (1.5, 1, 2)
