@@ -19,9 +19,8 @@ DPI = 120
 def _save(figure, path):
     """Write ``figure`` to ``path`` (PNG) atomically; returns the path."""
     FigureCanvasAgg(figure)
-    figure.tight_layout()
     with atomic_path(path) as temporary:
-        figure.savefig(temporary, format="png", dpi=DPI)
+        figure.savefig(temporary, format="png", dpi=DPI, bbox_inches="tight")
     return path
 
 
