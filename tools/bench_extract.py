@@ -1,0 +1,247 @@
+"""Benchmark waveform -> VGGish embedding throughput: airtf's batched Extractor vs per-file.
+
+    python tools/bench_extract.py [--files N] [--seconds S] [--batch-size B] [--repeats R] [--workdir DIR]
+
+Writes N deterministic S-second 44.1 kHz stereo OGG/Vorbis files, then times
+each mode in its own child process (so peak memory is per mode and no
+TensorFlow state is shared). TensorFlow import, model build and tracing are
+left out of the timings by a warm-up on one file; each mode then makes R
+timed passes over all files and keeps the fastest (the least disturbed by
+other load on the machine):
+
+  per-file      the official way: soundfile, channel mean, resampy, the numpy
+                front end (tests/reference_frontend.py), one model call per file
+  batched       airtf.extract.Extractor("embedding"), exact resampler (resampy)
+  batched-soxr  the same with resampler="soxr", and its deviation from resampy
+  model-only    the compiled model alone on random batches of B, as many
+                examples as the files give (0.96 s of audio each): the ceiling
+
+Throughput is in audio seconds per wall-clock second; weights are random
+(speed does not depend on their values).
+"""
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+MODES = ("per-file", "batched", "batched-soxr", "model-only")
+SAMPLE_RATE = 44100
+RESULT_PREFIX = "bench-result: "
+EXAMPLE_SECONDS = 0.96
+
+
+def parse(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--files", type=int, default=24, help="audio files to generate (default %(default)s)")
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of each file (default %(default)s)")
+    parser.add_argument("--batch-size", type=int, default=64, help="examples per model call (default %(default)s)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed passes per mode, best kept (default %(default)s)")
+    parser.add_argument("--workdir", type=Path, help="folder for the audio and outputs (default: a temporary one)")
+    parser.add_argument("--mode", choices=MODES, help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+# ---------------------------------------------------------------- the corpus
+
+def clip(index, seconds):
+    """A deterministic stereo clip: a harmonic tone, a second sine and noise."""
+    rng = np.random.default_rng(index)
+    t = np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE
+    f0 = 110.0 * 2 ** ((index % 24) / 12)
+    tone = sum(np.sin(2 * np.pi * h * f0 * t + rng.uniform(0, 2 * np.pi)) / h for h in range(1, 5))
+    other = np.sin(2 * np.pi * rng.uniform(300, 3000) * t) * (0.5 + 0.5 * np.sin(2 * np.pi * 0.5 * t))
+    noise = rng.standard_normal((len(t), 2))
+    stereo = np.stack([0.3 * tone + 0.1 * other, 0.2 * tone + 0.2 * other], axis=1) + 0.02 * noise
+    return 0.8 * stereo / np.abs(stereo).max()
+
+
+def write_corpus(folder, files, seconds):
+    """Write the benchmark's OGG/Vorbis files into ``folder``; return their paths."""
+    import soundfile
+
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for index in range(files):
+        path = folder / f"clip{index:03d}.ogg"
+        soundfile.write(path, clip(index, seconds), SAMPLE_RATE, format="OGG", subtype="VORBIS")
+        paths.append(path)
+    return paths
+
+
+def audio_seconds(paths):
+    """Total duration of the files, in seconds."""
+    import soundfile
+
+    return sum(soundfile.info(path).duration for path in paths)
+
+
+# ------------------------------------------------------- modes (in a child)
+
+def compiled_model():
+    """A random VGGish and a compiled function examples -> embeddings (numpy)."""
+    import tensorflow as tf
+
+    from airtf import params, weights
+
+    backbone = weights.load_backbone("random", seed=0)
+    spec = tf.TensorSpec((None, params.EXAMPLE_FRAMES, params.NUM_MEL_BINS), tf.float32)
+    infer = tf.function(lambda examples: backbone(examples, training=False), input_signature=[spec])
+    return backbone, lambda examples: infer(examples).numpy()
+
+
+def best_of(repeats, work):
+    """The shortest wall time of ``repeats`` calls of ``work()``."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        work()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def per_file(paths, args):
+    """The official pipeline, one file at a time; returns (audio seconds, wall seconds)."""
+    import resampy
+    import soundfile
+
+    sys.path.insert(0, str(REPOSITORY / "tests"))
+    import reference_frontend
+
+    _, infer = compiled_model()
+
+    def embed(path):
+        samples, rate = soundfile.read(path)
+        waveform = resampy.resample(samples.mean(axis=1), rate, 16000)
+        return infer(reference_frontend.examples(waveform).astype(np.float32))
+
+    embed(paths[0])
+    return audio_seconds(paths), best_of(args.repeats, lambda: [embed(path) for path in paths])
+
+
+def batched(paths, args, resampler="resampy"):
+    """airtf's Extractor over all files; returns (audio seconds, wall seconds)."""
+    from airtf.extract import Extractor
+
+    backbone, _ = compiled_model()
+    extractor = Extractor("embedding", backbone, batch_size=args.batch_size, resampler=resampler)
+    with tempfile.TemporaryDirectory(dir=args.workdir) as out:
+        extractor.run([(paths[0], Path(out) / "warm-up.json")])
+        jobs = [(path, Path(out) / f"{path.stem}.json") for path in paths]
+        return audio_seconds(paths), best_of(args.repeats, lambda: extractor.run(jobs))
+
+
+def batched_soxr(paths, args):
+    return batched(paths, args, resampler="soxr")
+
+
+def model_only(paths, args):
+    """The model alone on as many examples as the files give, in random batches.
+
+    Returns (audio seconds those examples cover, wall seconds).
+    """
+    _, infer = compiled_model()
+    count = int(audio_seconds(paths) // EXAMPLE_SECONDS)
+    batch = np.random.default_rng(0).standard_normal((args.batch_size, 96, 64)).astype(np.float32)
+    infer(batch)
+    calls = -(-count // args.batch_size)
+    wall = best_of(args.repeats, lambda: [infer(batch) for _ in range(calls)])
+    return calls * args.batch_size * EXAMPLE_SECONDS, wall
+
+
+def features(path, output, backbone, resampler, workdir):
+    """One file's features from the Extractor, as an array."""
+    from airtf.extract import Extractor
+
+    with tempfile.TemporaryDirectory(dir=workdir) as out:
+        target = Path(out) / "features.json"
+        Extractor(output, backbone, resampler=resampler).run([(path, target)])
+        return np.asarray(json.loads(target.read_text())["features"])
+
+
+def soxr_deviation(path, workdir):
+    """Max |soxr - resampy| of one file's log-mel examples and embeddings, and the embeddings' scale."""
+    backbone, _ = compiled_model()
+    deviation = {}
+    for output in ("logmel", "embedding"):
+        exact, fast = (features(path, output, backbone, name, workdir) for name in ("resampy", "soxr"))
+        deviation[output] = float(np.abs(fast - exact).max())
+        deviation[f"{output}_scale"] = float(np.abs(exact).max())
+    return deviation
+
+
+def run_mode(args):
+    """Time one mode in this process and print its result as one JSON line."""
+    paths = sorted((args.workdir / "audio").glob("*.ogg"))
+    measure = {"per-file": per_file, "batched": batched, "batched-soxr": batched_soxr,
+               "model-only": model_only}[args.mode]
+    seconds, wall = measure(paths, args)
+    result = {"wall": wall, "rate": seconds / wall, "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    if args.mode == "batched-soxr":
+        result["deviation"] = soxr_deviation(paths[0], args.workdir)
+    print(RESULT_PREFIX + json.dumps(result), flush=True)
+
+
+# ------------------------------------------------------------- the parent
+
+def child(mode, args, workdir):
+    """Run one mode in a child process; return its result dict."""
+    command = [sys.executable, __file__, "--mode", mode, "--workdir", str(workdir),
+               "--batch-size", str(args.batch_size), "--repeats", str(args.repeats)]
+    environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3")}
+    done = subprocess.run(command, capture_output=True, text=True, env=environment)
+    lines = [line for line in done.stdout.splitlines() if line.startswith(RESULT_PREFIX)]
+    if done.returncode or not lines:
+        raise SystemExit(f"mode {mode} failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
+    return json.loads(lines[-1][len(RESULT_PREFIX):])
+
+
+def table(results):
+    """The results as an aligned text table."""
+    baseline = results["per-file"]["rate"]
+    rows = [("mode", "audio s / wall s", "vs per-file", "wall s", "peak RSS MiB")]
+    for mode, result in results.items():
+        rows.append((mode, f"{result['rate']:.1f}", f"{result['rate'] / baseline:.2f}x", f"{result['wall']:.2f}",
+                     f"{result['rss_mib']:.0f}"))
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(width) if column == 0 else cell.rjust(width)
+                       for column, (cell, width) in enumerate(zip(row, widths))) for row in rows]
+    return "\n".join([lines[0], "-" * len(lines[0]), *lines[1:]])
+
+
+def deviation_line(deviation):
+    return (f"soxr vs resampy on one file: log-mel max |diff| {deviation['logmel']:.2e} "
+            f"(values up to {deviation['logmel_scale']:.1f}), embedding max |diff| {deviation['embedding']:.2e} "
+            f"(values up to {deviation['embedding_scale']:.2f}, random weights)")
+
+
+def main(argv=None):
+    args = parse(argv)
+    if args.mode:
+        return run_mode(args)
+    with tempfile.TemporaryDirectory() as scratch:
+        workdir = (args.workdir or Path(scratch)).resolve()
+        paths = write_corpus(workdir / "audio", args.files, args.seconds)
+        print(f"{len(paths)} files x {args.seconds:g} s, 44.1 kHz stereo OGG/Vorbis "
+              f"({audio_seconds(paths):.0f} s of audio); batch size {args.batch_size}; best of {args.repeats} passes; "
+              f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}", flush=True)
+        results = {}
+        for mode in MODES:
+            results[mode] = child(mode, args, workdir)
+            print(f"  {mode}: {results[mode]['rate']:.1f} audio s / wall s", flush=True)
+    print()
+    print(table(results))
+    print()
+    print(deviation_line(results["batched-soxr"]["deviation"]))
+
+
+if __name__ == "__main__":
+    main()
