@@ -136,6 +136,66 @@ def test_resample_too_short_gives_no_samples():
     assert audio.resample(np.ones(2), 44100).shape == (0,)
 
 
+COMMON_RATES = [44100, 48000, 22050, 32000, 8000]
+
+# 16025 Hz: resampy's rounded times put some outputs on the previous input
+# sample (a 6e-5 jump); 5512 Hz: on the next table entry.
+IRREGULAR_RATES = [16025, 5512]
+
+
+def uniform_noise(frames, seed=0):
+    """float32-representable noise in [-1, 1], as float64."""
+    noise = np.random.default_rng(seed).uniform(-1, 1, frames)
+    return noise.astype(np.float32).astype(np.float64)
+
+
+@pytest.mark.parametrize("sample_rate", COMMON_RATES + IRREGULAR_RATES)
+@pytest.mark.parametrize("seconds", [1e-3, 0.01, 0.05, 3.0])  # shorter and longer than the filter
+def test_polyphase_equals_resampy(sample_rate, seconds):
+    waveform = uniform_noise(max(1, round(sample_rate * seconds)) + 3)
+    expected = resampy.resample(waveform, sample_rate, 16000)
+    plan = audio._polyphase(sample_rate)
+    assert plan is not None
+    resampled = audio._resample_polyphase(waveform, plan, len(expected))
+    np.testing.assert_allclose(resampled, expected, atol=1e-9, rtol=0)
+    public = audio.resample(waveform, sample_rate)
+    assert public.dtype == np.float32
+    np.testing.assert_allclose(public, expected, atol=1e-6, rtol=0)
+
+
+def test_polyphase_equals_resampy_on_real_clip(clip):
+    samples, sample_rate = soundfile.read(clip, dtype="float32")
+    waveform = samples.mean(axis=1, dtype=np.float64)
+    expected = resampy.resample(waveform, sample_rate, 16000)
+    resampled = audio._resample_polyphase(waveform, audio._polyphase(sample_rate), len(expected))
+    np.testing.assert_allclose(resampled, expected, atol=1e-9, rtol=0)
+
+
+def test_irregular_rates_move_outputs_off_their_phase():
+    """At these rates resampy's rounded times move some of 3 s of outputs off their phase."""
+    for sample_rate in IRREGULAR_RATES:
+        plan = audio._polyphase(sample_rate)
+        blocks = 3 * 16000 // plan.up
+        times = np.arange(blocks * plan.up) * plan.filter.time_increment
+        start, left, right = (
+            value.reshape(blocks, plan.up)
+            for value in audio._table_positions(times, plan.filter)
+        )
+        moved = (
+            (start != np.arange(blocks)[:, None] * plan.down + plan.phase_start)
+            | (left.astype(np.int64) != plan.phase_left)
+            | (right.astype(np.int64) != plan.phase_right)
+        )
+        assert 0 < moved.sum() < moved.size / 10
+
+
+def test_resample_falls_back_to_resampy_for_rates_with_many_phases():
+    assert audio._polyphase(44101) is None  # 16000 phases
+    waveform = uniform_noise(4410)
+    expected = resampy.resample(waveform, 44101, 16000)
+    np.testing.assert_allclose(audio.resample(waveform, 44101), expected, atol=1e-6, rtol=0)
+
+
 def test_soxr_is_close_to_resampy_but_not_identical_on_real_clip(clip):
     exact = audio.read(clip)
     fast = audio.read(clip, resampler="soxr")
