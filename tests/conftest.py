@@ -22,3 +22,19 @@ def shared_data():
 def openmic_clip(shared_data):
     """The real OpenMIC-2018 clip: 10 s, OGG Vorbis, 44.1 kHz stereo."""
     return shared_data / "openmic" / "audio" / "000" / "000046_3840.ogg"
+
+
+@pytest.fixture(autouse=True)
+def isolated_models_and_cache(tmp_path_factory, monkeypatch):
+    """Each test sees an empty models folder and feature cache, not the developer's."""
+    monkeypatch.setenv("AIRTF_MODELS", str(tmp_path_factory.mktemp("models")))
+    monkeypatch.setenv("AIRTF_CACHE", str(tmp_path_factory.mktemp("cache")))
+
+
+@pytest.fixture
+def official_pca(shared_data):
+    """The official PCA parameters installed (verified) into the test's models folder."""
+    from airtf import weights
+
+    weights.fetch(["vggish_pca_params.npz"], source=shared_data / "vggish")
+    return weights.official_pca_params()

@@ -149,13 +149,13 @@ def test_feature_model_reproduces_cached_features(openmic, split, cache, pretrai
     assert logmel.predict(examples, verbose=0).shape == (2, 960, 64)
 
 
-def test_pca_model_is_vggish_pca_quantised_over_255(pretrained, monkeypatch):
+def test_pca_model_is_vggish_pca_quantised_over_255(pretrained, official_pca, monkeypatch):
     monkeypatch.setattr(weights, "official_weights", lambda: pretrained / weights.RUN_WEIGHTS_NAME)
     model = features.build_feature_model(features.feature_spec("pca"))
     examples = np.random.default_rng(0).normal(size=(2, 3, 96, 64)).astype(np.float32)
     pca = model.predict(examples, verbose=0)
     assert pca.shape == (2, 3, 128) and pca.dtype == np.float32
-    postprocess = vggish.PCAQuantize.from_file(weights.official_pca_params())
+    postprocess = vggish.PCAQuantize.from_file(official_pca)
     expected = postprocess(weights.load_backbone("random", seed=5)(examples.reshape(-1, 96, 64))).numpy() / 255
     np.testing.assert_allclose(pca.reshape(-1, 128), expected, atol=1e-6)
 
