@@ -2,12 +2,13 @@
 
     python tools/bench_extract.py [--files N] [--seconds S] [--batch-size B] [--repeats R] [--workdir DIR]
 
-Writes N deterministic S-second 44.1 kHz stereo OGG/Vorbis files, then times
-each mode in its own child process (so peak memory is per mode and no
-TensorFlow state is shared). TensorFlow import, model build and tracing are
-left out of the timings by a warm-up on one file; each mode then makes R
-timed passes over all files and keeps the fastest (the least disturbed by
-other load on the machine):
+Writes N deterministic S-second 44.1 kHz stereo OGG/Vorbis files and serves
+each mode from its own child process (so peak memory is per mode and no
+TensorFlow state is shared). Each child first warms up on one file, so that
+TensorFlow import, model build and tracing are not timed; then the parent asks
+the children in turn for a timed pass over all files, R rounds, and keeps
+each mode's fastest pass (interleaving spreads other load on the machine over
+all modes alike):
 
   per-file      the official way: soundfile, channel mean, resampy, the numpy
                 front end (tests/reference_frontend.py), one model call per file
@@ -35,7 +36,7 @@ import numpy as np
 REPOSITORY = Path(__file__).resolve().parents[1]
 MODES = ("per-file", "batched", "batched-soxr", "model-only")
 SAMPLE_RATE = 44100
-RESULT_PREFIX = "bench-result: "
+PROTOCOL_PREFIX = "bench: "
 EXAMPLE_SECONDS = 0.96
 
 
@@ -44,7 +45,7 @@ def parse(argv=None):
     parser.add_argument("--files", type=int, default=24, help="audio files to generate (default %(default)s)")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each file (default %(default)s)")
     parser.add_argument("--batch-size", type=int, default=64, help="examples per model call (default %(default)s)")
-    parser.add_argument("--repeats", type=int, default=3, help="timed passes per mode, best kept (default %(default)s)")
+    parser.add_argument("--repeats", type=int, default=5, help="timed passes per mode, fastest kept (default %(default)s)")
     parser.add_argument("--workdir", type=Path, help="folder for the audio and outputs (default: a temporary one)")
     parser.add_argument("--mode", choices=MODES, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
@@ -98,18 +99,8 @@ def compiled_model():
     return backbone, lambda examples: infer(examples).numpy()
 
 
-def best_of(repeats, work):
-    """The shortest wall time of ``repeats`` calls of ``work()``."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        work()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
 def per_file(paths, args):
-    """The official pipeline, one file at a time; returns (audio seconds, wall seconds)."""
+    """The official pipeline, one file at a time; returns (audio seconds, a pass over all files)."""
     import resampy
     import soundfile
 
@@ -124,19 +115,19 @@ def per_file(paths, args):
         return infer(reference_frontend.examples(waveform).astype(np.float32))
 
     embed(paths[0])
-    return audio_seconds(paths), best_of(args.repeats, lambda: [embed(path) for path in paths])
+    return audio_seconds(paths), lambda: [embed(path) for path in paths]
 
 
 def batched(paths, args, resampler="resampy"):
-    """airtf's Extractor over all files; returns (audio seconds, wall seconds)."""
+    """airtf's Extractor; returns (audio seconds, a pass over all files)."""
     from airtf.extract import Extractor
 
     backbone, _ = compiled_model()
     extractor = Extractor("embedding", backbone, batch_size=args.batch_size, resampler=resampler)
-    with tempfile.TemporaryDirectory(dir=args.workdir) as out:
-        extractor.run([(paths[0], Path(out) / "warm-up.json")])
-        jobs = [(path, Path(out) / f"{path.stem}.json") for path in paths]
-        return audio_seconds(paths), best_of(args.repeats, lambda: extractor.run(jobs))
+    out = args.workdir / "out" / args.mode
+    extractor.run([(paths[0], out / "warm-up.json")])
+    jobs = [(path, out / f"{path.stem}.json") for path in paths]
+    return audio_seconds(paths), lambda: extractor.run(jobs)
 
 
 def batched_soxr(paths, args):
@@ -144,17 +135,15 @@ def batched_soxr(paths, args):
 
 
 def model_only(paths, args):
-    """The model alone on as many examples as the files give, in random batches.
+    """The model alone on about as many examples as the files give.
 
-    Returns (audio seconds those examples cover, wall seconds).
+    Returns (audio seconds those examples cover, a pass over them).
     """
     _, infer = compiled_model()
-    count = int(audio_seconds(paths) // EXAMPLE_SECONDS)
     batch = np.random.default_rng(0).standard_normal((args.batch_size, 96, 64)).astype(np.float32)
     infer(batch)
-    calls = -(-count // args.batch_size)
-    wall = best_of(args.repeats, lambda: [infer(batch) for _ in range(calls)])
-    return calls * args.batch_size * EXAMPLE_SECONDS, wall
+    calls = max(1, round(audio_seconds(paths) / EXAMPLE_SECONDS / args.batch_size))
+    return calls * args.batch_size * EXAMPLE_SECONDS, lambda: [infer(batch) for _ in range(calls)]
 
 
 def features(path, output, backbone, resampler, workdir):
@@ -168,7 +157,7 @@ def features(path, output, backbone, resampler, workdir):
 
 
 def soxr_deviation(path, workdir):
-    """Max |soxr - resampy| of one file's log-mel examples and embeddings, and the embeddings' scale."""
+    """Max |soxr - resampy| of one file's log-mel examples and embeddings, and their scales."""
     backbone, _ = compiled_model()
     deviation = {}
     for output in ("logmel", "embedding"):
@@ -178,30 +167,76 @@ def soxr_deviation(path, workdir):
     return deviation
 
 
+def say(message):
+    print(PROTOCOL_PREFIX + json.dumps(message), flush=True)
+
+
 def run_mode(args):
-    """Time one mode in this process and print its result as one JSON line."""
+    """Serve one mode: warm up, then time a pass per "pass" line on stdin; report at end of input."""
     paths = sorted((args.workdir / "audio").glob("*.ogg"))
-    measure = {"per-file": per_file, "batched": batched, "batched-soxr": batched_soxr,
+    prepare = {"per-file": per_file, "batched": batched, "batched-soxr": batched_soxr,
                "model-only": model_only}[args.mode]
-    seconds, wall = measure(paths, args)
-    result = {"wall": wall, "rate": seconds / wall, "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    seconds, one_pass = prepare(paths, args)
+    say("ready")
+    for _ in sys.stdin:
+        start = time.perf_counter()
+        one_pass()
+        say(time.perf_counter() - start)
+    result = {"seconds": seconds,
+              "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
     if args.mode == "batched-soxr":
         result["deviation"] = soxr_deviation(paths[0], args.workdir)
-    print(RESULT_PREFIX + json.dumps(result), flush=True)
+    say(result)
 
 
 # ------------------------------------------------------------- the parent
 
-def child(mode, args, workdir):
-    """Run one mode in a child process; return its result dict."""
-    command = [sys.executable, __file__, "--mode", mode, "--workdir", str(workdir),
-               "--batch-size", str(args.batch_size), "--repeats", str(args.repeats)]
-    environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3")}
-    done = subprocess.run(command, capture_output=True, text=True, env=environment)
-    lines = [line for line in done.stdout.splitlines() if line.startswith(RESULT_PREFIX)]
-    if done.returncode or not lines:
-        raise SystemExit(f"mode {mode} failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
-    return json.loads(lines[-1][len(RESULT_PREFIX):])
+class Child:
+    """One mode served by a child process of this script."""
+
+    def __init__(self, mode, args, workdir):
+        command = [sys.executable, __file__, "--mode", mode, "--workdir", str(workdir),
+                   "--batch-size", str(args.batch_size)]
+        environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3")}
+        self.mode = mode
+        self.stderr = tempfile.TemporaryFile("w+")
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        stderr=self.stderr, text=True, env=environment)
+
+    def receive(self):
+        """The child's next message; exits with its stderr if it died."""
+        for line in self.process.stdout:
+            if line.startswith(PROTOCOL_PREFIX):
+                return json.loads(line[len(PROTOCOL_PREFIX):])
+        self.stderr.seek(0)
+        raise SystemExit(f"mode {self.mode} failed (exit {self.process.wait()}):\n{self.stderr.read()[-3000:]}")
+
+    def time_pass(self):
+        self.process.stdin.write("pass\n")
+        self.process.stdin.flush()
+        return self.receive()
+
+    def finish(self):
+        self.process.stdin.close()
+        result = self.receive()
+        self.process.wait()
+        return result
+
+
+def measure(args, workdir):
+    """Time every mode, passes interleaved round-robin so that other load hits all alike; keep each best."""
+    children = [Child(mode, args, workdir) for mode in MODES]
+    for child in children:
+        child.receive()  # warmed up
+    best = {mode: float("inf") for mode in MODES}
+    for _ in range(args.repeats):
+        for child in children:
+            best[child.mode] = min(best[child.mode], child.time_pass())
+    results = {}
+    for child in children:
+        result = child.finish()
+        results[child.mode] = {**result, "wall": best[child.mode], "rate": result["seconds"] / best[child.mode]}
+    return results
 
 
 def table(results):
@@ -233,10 +268,7 @@ def main(argv=None):
         print(f"{len(paths)} files x {args.seconds:g} s, 44.1 kHz stereo OGG/Vorbis "
               f"({audio_seconds(paths):.0f} s of audio); batch size {args.batch_size}; best of {args.repeats} passes; "
               f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}", flush=True)
-        results = {}
-        for mode in MODES:
-            results[mode] = child(mode, args, workdir)
-            print(f"  {mode}: {results[mode]['rate']:.1f} audio s / wall s", flush=True)
+        results = measure(args, workdir)
     print()
     print(table(results))
     print()
