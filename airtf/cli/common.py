@@ -1,5 +1,6 @@
 """What every airtf command shares: quiet TensorFlow, one-line errors."""
 
+import argparse
 import contextlib
 import functools
 import os
@@ -49,3 +50,24 @@ def one_line_warnings(program):
         warnings.simplefilter("always", AirtfWarning)
         warnings.showwarning = show
         yield
+
+
+def positive(kind=int):
+    """An argparse type: a number of ``kind`` greater than zero."""
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"{text} is not positive")
+        return value
+    return parse
+
+
+def seed(text):
+    """An argparse type: a seed, an integer of 0 or more."""
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} is negative; a seed is 0 or more")
+    return value

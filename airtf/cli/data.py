@@ -7,21 +7,7 @@ loaders read as they read the real data sets.
 
 import argparse
 
-from airtf.cli.common import reports_errors
-
-
-def _count(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text} is not a positive count")
-    return value
-
-
-def _seed(text):
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text} is negative; a seed is 0 or more")
-    return value
+from airtf.cli.common import positive, reports_errors, seed
 
 
 def _sets(text):
@@ -45,12 +31,12 @@ def parse(argv):
     demo.add_argument("--out", required=True, metavar="DIR", help="folder that receives one folder per set")
     demo.add_argument("--sets", type=_sets, default=list(SETS), metavar="NAMES",
                       help=f"comma-separated, from {','.join(SETS)} (default: all)")
-    demo.add_argument("--seed", type=_seed, default=0, help="equal seeds give equal sets (default %(default)s)")
-    demo.add_argument("--openmic-clips", type=_count, default=DEFAULT_SIZES["openmic"], metavar="N",
+    demo.add_argument("--seed", type=seed, default=0, help="equal seeds give equal sets (default %(default)s)")
+    demo.add_argument("--openmic-clips", type=positive(), default=DEFAULT_SIZES["openmic"], metavar="N",
                       help="10 s clips (default %(default)s)")
-    demo.add_argument("--nsynth-notes", type=_count, default=DEFAULT_SIZES["nsynth"], metavar="N",
+    demo.add_argument("--nsynth-notes", type=positive(), default=DEFAULT_SIZES["nsynth"], metavar="N",
                       help="4 s notes (default %(default)s)")
-    demo.add_argument("--freesound-clips", type=_count, default=DEFAULT_SIZES["freesound"], metavar="N",
+    demo.add_argument("--freesound-clips", type=positive(), default=DEFAULT_SIZES["freesound"], metavar="N",
                       help="2-6 s clips (default %(default)s)")
     demo.add_argument("--soundfont", metavar="SF2", help="a General MIDI .sf2 (default: TimGM6mb.sf2 from pretty_midi)")
     demo.add_argument("--weights", metavar="FILE_OR_RUN_DIR",

@@ -15,7 +15,7 @@ weights file (its VGGish, normalised like norm).
 
 import argparse
 
-from airtf.cli.common import reports_errors
+from airtf.cli.common import positive, reports_errors, seed
 
 
 def _seeds(text):
@@ -26,15 +26,6 @@ def _seeds(text):
     if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
         raise argparse.ArgumentTypeError(f"{text!r}: give distinct non-negative seeds, e.g. 0,42,1346")
     return tuple(seeds)
-
-
-def _positive(kind):
-    def parse(text):
-        value = kind(text)
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"{text} is not positive")
-        return value
-    return parse
 
 
 def parse(argv):
@@ -48,9 +39,9 @@ def parse(argv):
     parser.add_argument("--out", required=True, metavar="RUN_DIR", help="the run directory to write (or resume)")
     parser.add_argument("--seeds", type=_seeds, default=evaluate.SEEDS, metavar="S,S,...",
                         help="one classifier per seed (default %(default)s: 0,42,1346)")
-    parser.add_argument("--epochs", type=_positive(int), default=attention.EPOCHS, help="default %(default)s")
-    parser.add_argument("--batch-size", type=_positive(int), default=attention.BATCH_SIZE, help="default %(default)s")
-    parser.add_argument("--lr", type=_positive(float), default=attention.LEARNING_RATE,
+    parser.add_argument("--epochs", type=positive(int), default=attention.EPOCHS, help="default %(default)s")
+    parser.add_argument("--batch-size", type=positive(int), default=attention.BATCH_SIZE, help="default %(default)s")
+    parser.add_argument("--lr", type=positive(float), default=attention.LEARNING_RATE,
                         help="Adam's learning rate (default %(default)s)")
     parser.add_argument("--norm", choices=attention.NORMS, default="group",
                         help="normalisation in the classifier: group (the paper, default) or batch (the original code)")
@@ -58,9 +49,9 @@ def parse(argv):
                         help="for --features norm: official (default), random, a .weights.h5 or a run directory")
     parser.add_argument("--variant", metavar="VARIANT",
                         help="VGGish variant for norm, random and pre-trained features (default audioset-2017)")
-    parser.add_argument("--feature-seed", type=int, default=0, metavar="S",
+    parser.add_argument("--feature-seed", type=seed, default=0, metavar="S",
                         help="seed of the random VGGish (default %(default)s)")
-    parser.add_argument("--limit", type=_positive(int), metavar="N",
+    parser.add_argument("--limit", type=positive(int), metavar="N",
                         help="at most N clips of each of train, validation and test (smoke runs)")
     parser.add_argument("--cache-dir", metavar="DIR",
                         help=f"feature cache, shared by runs (default {features.default_cache_dir()})")

@@ -10,7 +10,7 @@ terminal, one line per epoch otherwise.
 import argparse
 import sys
 
-from airtf.cli.common import one_line_warnings, reports_errors
+from airtf.cli.common import one_line_warnings, positive, reports_errors, seed
 
 PROGRAM = "airtf-pretrain"
 
@@ -20,13 +20,6 @@ class OneLineParser(argparse.ArgumentParser):
 
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
-
-
-def _positive(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text} is not a positive integer")
-    return value
 
 
 def _probability(text):
@@ -52,13 +45,13 @@ def parse(argv):
     parser.add_argument("--data", required=True, metavar="DIR",
                         help="NSynth (textual, den-*) or Freesound tags (align) in the released layout")
     parser.add_argument("--out", required=True, metavar="RUN_DIR", help="the run directory")
-    parser.add_argument("--epochs", type=_positive, default=50, metavar="N", help="at most this many epochs (default %(default)s)")
-    parser.add_argument("--batch-size", type=_positive, default=64, metavar="N", help="over all replicas (default %(default)s)")
+    parser.add_argument("--epochs", type=positive(), default=50, metavar="N", help="at most this many epochs (default %(default)s)")
+    parser.add_argument("--batch-size", type=positive(), default=64, metavar="N", help="over all replicas (default %(default)s)")
     parser.add_argument("--lr", type=float, default=1e-4, help="Adam's learning rate (default %(default)s)")
     parser.add_argument("--patience", type=int, default=5, metavar="N",
                         help="epochs without a lower val_loss before stopping; 0 never stops (default %(default)s)")
-    parser.add_argument("--limit", type=_positive, metavar="N", help="use only the first N notes or sounds")
-    parser.add_argument("--seed", type=int, default=0, metavar="N", help="default %(default)s")
+    parser.add_argument("--limit", type=positive(), metavar="N", help="use only the first N notes or sounds")
+    parser.add_argument("--seed", type=seed, default=0, metavar="N", help="default %(default)s")
     parser.add_argument("--init", choices=pretrain.INITS, default="random",
                         help="random: Glorot-uniform (default); official: the AudioSet weights")
     parser.add_argument("--weights", metavar="FILE_OR_RUN_DIR",
@@ -90,7 +83,7 @@ def _objective_options(group):
                        help="den-mul: probability of keeping a bin (0.5)")
     group.add_argument("--rescale", action="store_true", default=hidden,
                        help="den-mul: divide kept bins by the keep probability")
-    group.add_argument("--vocabulary-size", type=_positive, default=hidden, metavar="K", help="align: tags kept, K (1000)")
+    group.add_argument("--vocabulary-size", type=positive(), default=hidden, metavar="K", help="align: tags kept, K (1000)")
     group.add_argument("--no-autoencoder", dest="autoencoder", action="store_false", default=hidden,
                        help="align: without COALA's tag auto-encoder")
     group.add_argument("--temperature", type=float, default=hidden, metavar="X", help="align: NT-Xent temperature (0.1)")
