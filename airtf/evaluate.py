@@ -244,7 +244,7 @@ def train_seed(run, seed, sets, classes, settings, verbose="auto"):
     model.fit(train.x, train.targets, batch_size=settings.batch_size, epochs=settings.epochs,
               validation_data=(validation.x, validation.targets), callbacks=callbacks, verbose=verbose)
     runs.check_diverged(callbacks)
-    model.load_weights(run.best_weights)
+    runs.load_model_weights(model, run.best_weights)
     with atomic_path(run.path / MODEL_NAME) as temporary:
         model.save(temporary)
     probabilities = predict(model, test.x)

@@ -407,7 +407,7 @@ def _fit(model, run, objective_callbacks, data, epochs, patience, verbose):
 def _save_backbone(run, model):
     """Load the best epoch's weights (of the whole run, resumes included) and save the backbone."""
     if run.best_weights.is_file():
-        model.load_weights(run.best_weights)
+        runs.load_model_weights(model, run.best_weights)
     run.save_weights(model.backbone, run.backbone_weights)
 
 

@@ -5,8 +5,10 @@ Layout of RUN_DIR::
     config.json          everything needed to rerun (written once; a rerun must match it)
     logs/                TensorBoard event files (train/ and validation/)
     history.csv          one row per epoch (appended across resumes)
-    backup/              Keras BackupAndRestore state: the last finished epoch
-    checkpoints/         best.weights.h5 (best by the monitored metric), last.weights.h5
+    backup/              the training state after the last finished epoch (:mod:`airtf.backup`)
+    checkpoints/         best.weights.h5 (best by the monitored metric), last.weights.h5;
+                         the model's weights without the optimizer's state (a third of the
+                         backup's size for Adam), loadable by ``model.load_weights``
     vggish.weights.h5    the trained backbone (pre-training runs)
 
 Rerunning the same command in the same RUN_DIR continues from the last
@@ -21,7 +23,9 @@ from pathlib import Path
 
 import keras
 import numpy as np
+from keras.src.saving import saving_lib
 
+from airtf.backup import STATE_NAME as BACKUP_STATE_NAME, Backup
 from airtf.errors import AirtfError
 from airtf.files import atomic_path, write_json
 
@@ -81,7 +85,7 @@ class Run:
     @property
     def resuming(self):
         """Whether an earlier, unfinished attempt left state to continue from."""
-        return self.backup.is_dir() and any(self.backup.iterdir())
+        return (self.backup / BACKUP_STATE_NAME).is_file()
 
     def save_weights(self, model, path):
         """Save ``model``'s weights to ``path`` atomically."""
@@ -93,15 +97,16 @@ class Run:
         """The callbacks every airtf training uses.
 
         TensorBoard logs (with ``histograms``, one of every weight per epoch
-        in logs/weights), a CSV log appended across resumes, BackupAndRestore
-        (resume after a kill), the best and the last weights, a stop on NaN
-        that keeps the last good weights, and optional early stopping with
-        the best weights restored. Best weights and early stopping carry
-        on from history.csv when a run resumes.
+        in logs/weights), a CSV log appended across resumes, the training
+        state's backup (resume after a kill), the best and the last weights, a stop on NaN
+        that keeps the last good weights, and optional early stopping. Best
+        weights and early stopping carry on from history.csv when a run
+        resumes; after fit, load the best epoch's weights (of all attempts)
+        from :attr:`best_weights` with :func:`load_model_weights`.
         """
         self.best_weights.parent.mkdir(parents=True, exist_ok=True)
         callbacks = [
-            AtomicBackupAndRestore(str(self.backup)),
+            Backup(self.backup),
             StopOnNaN(),
             keras.callbacks.CSVLogger(str(self.history), append=True),
             keras.callbacks.TensorBoard(str(self.logs)),
@@ -111,23 +116,8 @@ class Run:
             *extra,
         ]
         if patience:
-            callbacks.append(ResumableEarlyStopping(self.history, monitor=monitor, mode=mode, patience=patience,
-                                                    restore_best_weights=True))
+            callbacks.append(ResumableEarlyStopping(self.history, monitor=monitor, mode=mode, patience=patience))
         return callbacks
-
-
-class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
-    """BackupAndRestore whose files are replaced atomically.
-
-    Keras writes the backup in place, so a kill -9 during the write leaves a
-    truncated file that the rerun cannot load; here the weights and then the
-    epoch counter are each written to a temporary file and renamed.
-    """
-
-    def _save_model(self):
-        with atomic_path(self._weights_path) as temporary:
-            self.model.save_weights(temporary)
-        write_json(self._training_metadata_path, {"epoch": self._current_epoch, "batch": self._last_batch_seen})
 
 
 class KeepWeights(keras.callbacks.Callback):
@@ -164,8 +154,29 @@ class KeepWeights(keras.callbacks.Callback):
             self._save()
 
     def _save(self):
-        with atomic_path(self.path) as temporary:
-            self.model.save_weights(temporary)
+        save_model_weights(self.model, self.path)
+
+
+def _optimizer(model):
+    """The objects of ``model`` that :func:`save_model_weights` leaves out: its optimizer, if compiled."""
+    return [model.optimizer] if getattr(model, "optimizer", None) is not None else None
+
+
+def save_model_weights(model, path):
+    """Save ``model``'s weights without its optimizer's state to ``path`` (a .weights.h5), atomically.
+
+    Adam keeps two slots per weight, so the file is a third of
+    ``model.save_weights``'s; ``model.load_weights`` reads it (warning that the
+    optimizer was not saved), :func:`load_model_weights` reads it quietly.
+    """
+    with atomic_path(path) as temporary:
+        saving_lib.save_weights_only(model, temporary, objects_to_skip=_optimizer(model))
+    return path
+
+
+def load_model_weights(model, path):
+    """Load weights written by :func:`save_model_weights` into ``model``, leaving its optimizer as it is."""
+    saving_lib.load_weights_only(model, path, objects_to_skip=_optimizer(model))
 
 
 class ResumableEarlyStopping(keras.callbacks.EarlyStopping):

@@ -311,7 +311,7 @@ def test_histogram_buckets_match_tensorboards_own():
 def test_early_stopping_carries_on_after_a_resume(tmp_path):
     history = tmp_path / "history.csv"
     history.write_text("epoch,val_loss\n0,3.0\n1,1.5\n2,nan\n3,2.0\n")
-    stopping = runs.ResumableEarlyStopping(history, patience=5, restore_best_weights=True)
+    stopping = runs.ResumableEarlyStopping(history, patience=5)
     stopping.set_model(keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)]))
     stopping.on_train_begin()
     assert (stopping.best, stopping.best_epoch, stopping.wait) == (1.5, 1, 2)

@@ -41,7 +41,7 @@ from airtf.errors import AirtfError
 from airtf.files import atomic_path, write_json, write_npz
 
 SETS = ("openmic", "nsynth", "freesound")
-DEFAULT_SIZES = {"openmic": 120, "nsynth": 600, "freesound": 200}
+DEFAULT_SIZES = {"openmic": 120, "nsynth": 200, "freesound": 200}
 MARKER = ".airtf-demo.json"
 SILENT_RMS = 1e-4
 
@@ -52,7 +52,7 @@ OPENMIC_RATE = 44100
 TRAIN_FRACTION = 0.75
 
 NSYNTH_SPLITS = ("train", "valid", "test")
-NOTES_PER_INSTRUMENT = 8
+NOTES_PER_INSTRUMENT = 4
 
 FREESOUND_RATE = 44100
 FREESOUND_STYLES = ("staccato", "legato", "chord", "arpeggio")
@@ -428,7 +428,7 @@ def nsynth_example(note_id, instrument, pitch, velocity):
 def render_nsynth(folder, notes=DEFAULT_SIZES["nsynth"], seed=0, soundfont=None, overwrite=False, progress=False):
     """Render a demo NSynth set (json/wav layout) into ``folder``.
 
-    4 s notes, 16 kHz mono 16-bit WAV, of about ``notes / 8`` instruments
+    4 s notes, 16 kHz mono 16-bit WAV, of about ``notes / 4`` instruments
     (at least 3 when there are 3 notes), split by instrument into
     nsynth-train, nsynth-valid and nsynth-test. Qualities are true by
     construction (see :mod:`airtf.data.qualities`).
