@@ -14,6 +14,7 @@ backbone, fits it on the objective's data and leaves in the run directory
                              the embedding checkpoint)
         backup/              the state to resume from (gone once the run ends)
         checkpoints/         best.weights.h5 and last.weights.h5 of the whole objective
+                             (without the optimizer's state)
         vggish.weights.h5    the trained backbone (the best epoch's), for any ``--weights``
         vocabulary.json      align only: the tags its targets are made of
 
