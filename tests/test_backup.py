@@ -1,6 +1,8 @@
 """Training state backups: exact resumes, slots rewritten in place, kills during a write, wrong models."""
 
 import json
+import subprocess
+import sys
 
 import keras
 import numpy as np
@@ -126,3 +128,54 @@ def test_a_truncated_slot_is_reported(tmp_path):
     slot.write_bytes(slot.read_bytes()[:100])
     with pytest.raises(backup.BackupError, match="slot-0.bin: ends before .*damaged"):
         fit(model(), folder, 3)
+
+
+MIRRORED_RESUME = """
+import shutil, sys
+import numpy as np
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+import keras
+from airtf import backup
+strategy = tf.distribute.MirroredStrategy([device.name for device in tf.config.list_logical_devices("CPU")])
+x = np.random.default_rng(0).normal(size=(64, 4)).astype(np.float32)
+y = x.sum(axis=1, keepdims=True)
+
+def model():
+    keras.utils.set_random_seed(0)
+    with strategy.scope():
+        made = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(1)])
+        made.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
+    return made
+
+class Kill(keras.callbacks.Callback):
+    def on_epoch_begin(self, epoch, logs=None):
+        self.current = epoch
+    def on_train_batch_end(self, batch, logs=None):
+        if self.current == 2 and batch == 2:
+            raise KeyboardInterrupt
+
+def fit(made, *callbacks):
+    return made.fit(x, y, batch_size=8, epochs=4, shuffle=False, verbose=0, callbacks=list(callbacks))
+
+straight = model()
+fit(straight)
+try:
+    fit(model(), backup.Backup(sys.argv[1]), Kill())
+except KeyboardInterrupt:
+    pass
+resumed = model()
+epochs = len(fit(resumed, backup.Backup(sys.argv[1])).history["loss"])
+difference = max(float(np.abs(a - b).max()) for a, b in zip(resumed.get_weights(), straight.get_weights()))
+print(epochs, difference)
+"""
+
+
+def test_a_mirrored_fit_resumes_exactly(tmp_path):
+    """Under MirroredStrategy over two logical CPUs (a fresh TensorFlow: a subprocess)."""
+    done = subprocess.run([sys.executable, "-c", MIRRORED_RESUME, str(tmp_path / "backup")], capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    epochs, difference = done.stdout.split()
+    assert (int(epochs), float(difference)) == (2, 0.0)
