@@ -192,6 +192,82 @@ class AttentionClassifier(keras.Model):
     def call(self, x, training=False):
         return self.frame_outputs(x, training=training)["probabilities"]
 
+    # Inference in chunks of frames, for clips too long to hold their activations at once. GroupNormalization
+    # takes its statistics over a clip's frames, so they are gathered first, one pass per layer (see
+    # group_moments), then every chunk is scored with them (see chunk_scores); airtf.predict drives the passes.
+
+    @property
+    def statistics_shape(self):
+        """Shape of the clip statistics the chunked methods take: (layers, groups, 2) of mean and variance.
+
+        With BatchNormalization nothing depends on the clip: (layers, 1, 2), unused.
+        """
+        return (self.num_layers, self.groups if self.norm == "group" else 1, 2)
+
+    def _normalize(self, layer, z, statistics):
+        """Layer ``layer``'s normalisation of ``z`` (1, T, units), group statistics given, at inference."""
+        norm = self.norms[layer]
+        if self.norm == "batch":
+            return norm(z, training=False)
+        size = self.units // self.groups
+        mean, variance = statistics[layer, :, 0:1], statistics[layer, :, 1:2]
+        inverse = ops.rsqrt(variance + norm.epsilon) * ops.reshape(norm.gamma, (self.groups, size))
+        shift = ops.reshape(norm.beta, (self.groups, size)) - mean * inverse
+        grouped = ops.reshape(z, (1, -1, self.groups, size))
+        return ops.reshape(grouped * inverse + shift, (1, -1, self.units))
+
+    def _activations(self, x, statistics, stop=None):
+        """Inference of frames ``x`` (T, D) of one clip with given clip statistics.
+
+        Returns the pre-normalisation activations of layer ``stop`` (T, units),
+        or, with ``stop=None``, the embedding h (T, units), residual included.
+        """
+        x = ops.expand_dims(ops.convert_to_tensor(x, dtype=self.compute_dtype), 0)
+        h = self.input_norm(x, training=False)
+        for layer, embedding in enumerate(self.embeddings):
+            z = embedding(h)
+            if layer == stop:
+                return z[0]
+            h = ops.relu(self._normalize(layer, z, statistics))
+        return (h + (x if self.residual_projection is None else self.residual_projection(x)))[0]
+
+    def group_moments(self, x, statistics, layer):
+        """Moments of one chunk of a clip's frames for layer ``layer``'s GroupNormalization.
+
+        Parameters
+        ----------
+        x : tensor (T, D)
+            Consecutive frames of one clip.
+        statistics : tensor (layers, groups, 2)
+            The clip's mean and variance of the layers before ``layer``.
+        layer : int
+
+        Returns
+        -------
+        mean, variance : tensors (groups,)
+            Per group, over the chunk's frames and the group's channels (to
+            be combined over chunks weighted by their frames, e.g. by
+            Chan's formula).
+        """
+        z = self._activations(x, statistics, stop=layer)
+        grouped = ops.reshape(z, (-1, self.groups, self.units // self.groups))
+        mean = ops.mean(grouped, axis=(0, 2))
+        return mean, ops.mean(ops.square(grouped - mean[:, None]), axis=(0, 2))
+
+    def chunk_scores(self, x, statistics):
+        """Per-frame attention and probabilities of one chunk of a clip, given the clip's statistics.
+
+        Returns
+        -------
+        attention_weights, frame_probabilities : tensors (T, C)
+            The attention before its normalisation over the clip (clipped to
+            [1e-7, 1 - 1e-7]) and the per-frame probabilities; the clip's
+            probability is ``sum(w * p) / sum(w)`` over all its frames.
+        """
+        h = self._activations(x, statistics)
+        weights = ops.clip(self.attention(h), ATTENTION_EPSILON, 1.0 - ATTENTION_EPSILON)
+        return weights, self.classification(h)
+
     def compute_output_shape(self, input_shape):
         return (input_shape[0], self.num_classes)
 

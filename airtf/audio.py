@@ -33,6 +33,8 @@ DECODERS = ("soundfile", "tfio")
 """Resampler names: "resampy" (the official one, exact) and "soxr" (fast, HQ)."""
 
 SUPPORTED_FORMATS = "WAV, FLAC, OGG/Vorbis, MP3"
+AUDIO_SUFFIXES = {".wav", ".wave", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff", ".au", ".w64", ".caf"}
+"""File suffixes taken for audio when folders are searched."""
 
 _KAISER_BEST_ZERO_CROSSINGS = 64
 """Half-width of resampy's kaiser_best filter, in zero crossings."""
@@ -92,8 +94,8 @@ def _check_resampler(resampler):
         )
 
 
-def _resampled_length(frames, sample_rate):
-    """Number of 16 kHz samples for ``frames`` input samples, as resampy counts."""
+def resampled_length(frames, sample_rate):
+    """Number of 16 kHz samples for ``frames`` input samples, as resampy counts (and :func:`read` gives)."""
     return frames * params.SAMPLE_RATE // sample_rate
 
 
@@ -125,7 +127,7 @@ def resample(waveform, sample_rate, *, resampler="resampy") -> np.ndarray:
     sample_rate = int(sample_rate)
     if sample_rate == params.SAMPLE_RATE:
         return waveform
-    length = _resampled_length(len(waveform), sample_rate)
+    length = resampled_length(len(waveform), sample_rate)
     if length == 0:
         return np.zeros(0, dtype=np.float32)
     if resampler == "soxr":
@@ -531,10 +533,41 @@ def _block_output(buffer, buffer_start, block_start, block_end, plan, resampler)
     context_start = max(0, block_start - plan.margin)
     context = buffer[context_start - buffer_start :]
     resampled = resample(context, plan.sample_rate, resampler=resampler)
-    offset = _resampled_length(context_start, plan.sample_rate)
-    first = _resampled_length(block_start, plan.sample_rate) - offset
-    stop = _resampled_length(block_end, plan.sample_rate) - offset
+    offset = resampled_length(context_start, plan.sample_rate)
+    first = resampled_length(block_start, plan.sample_rate) - offset
+    stop = resampled_length(block_end, plan.sample_rate) - offset
     return resampled[first:stop]
+
+
+def example_segments(blocks, pad=False):
+    """Regroup a stream of 16 kHz blocks into segments that each hold whole examples.
+
+    Framing each segment on its own gives exactly the examples of framing the
+    whole waveform: consecutive segments overlap by the 240 samples that the
+    last STFT window of an example reaches past its hop.
+
+    Parameters
+    ----------
+    blocks : iterable of 1-D float32 arrays.
+    pad : bool
+        Zero-pad a waveform shorter than one example (15,600 samples) so that
+        it gives one example; longer waveforms are never padded.
+    """
+    overlap = params.EXAMPLE_SAMPLES - params.EXAMPLE_HOP_SAMPLES
+    buffer = np.zeros(0, np.float32)
+    seen = 0
+    for block in blocks:
+        seen += len(block)
+        buffer = np.concatenate([buffer, block])
+        whole = (len(buffer) - overlap) // params.EXAMPLE_HOP_SAMPLES
+        if whole > 0:
+            cut = whole * params.EXAMPLE_HOP_SAMPLES
+            yield buffer[:cut + overlap]
+            buffer = buffer[cut:]
+    if len(buffer) >= params.EXAMPLE_SAMPLES:
+        yield buffer
+    elif pad and seen < params.EXAMPLE_SAMPLES:
+        yield np.pad(buffer, (0, params.EXAMPLE_SAMPLES - len(buffer)))
 
 
 def tfio_available() -> bool:

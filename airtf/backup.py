@@ -53,7 +53,7 @@ def layout(variables):
 
 def write_slot(path, variables, entries):
     """Write the variables' values into the slot file ``path`` at their offsets, reusing its blocks."""
-    with open(os.open(path, os.O_RDWR | os.O_CREAT, 0o644), "r+b") as stream:
+    with open(os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644), "r+b") as stream:
         for variable, entry in zip(variables, entries):
             stream.seek(entry["offset"])
             stream.write(np.ascontiguousarray(keras.ops.convert_to_numpy(variable), entry["dtype"]).data)

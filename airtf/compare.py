@@ -19,7 +19,7 @@ from pathlib import Path
 
 from airtf import evaluate, metrics, plots
 from airtf.errors import AirtfError
-from airtf.files import write_json
+from airtf.files import check_writable, write_json
 
 JSON_NAME = "comparison.json"
 CSV_NAME = "comparison.csv"
@@ -109,9 +109,15 @@ def compare(run_dirs, out, overwrite=False):
             raise CompareError(f"{run.path}: its classes differ from those of {runs[0].path}; "
                                "compare runs on the same data set")
     out = Path(out)
-    if (out / JSON_NAME).exists() and not overwrite:
-        raise CompareError(f"{out / JSON_NAME}: a comparison is there already; pass --overwrite to replace it "
+    files = [out / name for name in (JSON_NAME, CSV_NAME, INSTRUMENT_PLOT, OVERALL_PLOT)]
+    present = [path for path in files if path.exists()]
+    if present and not overwrite:
+        raise CompareError(f"{present[0]}: a comparison is there already; pass --overwrite to replace it "
                            "or choose another --out")
+    if present and not (out / JSON_NAME).is_file():
+        raise CompareError(f"{present[0]}: is not part of an earlier comparison (no {JSON_NAME} beside it), so "
+                           "--overwrite does not replace it; choose another --out")
+    check_writable(out)
     names = [*classes, metrics.OVERALL]
     write_json(out / JSON_NAME, evaluate.json_ready({"classes": classes, "runs": [_run_entry(run) for run in runs]}))
     evaluate.write_csv(out / CSV_NAME, csv_rows(runs, names))
@@ -121,7 +127,6 @@ def compare(run_dirs, out, overwrite=False):
                           title="Test F1-macro per instrument, mean ± std over seeds")
     plots.box_plot(out / OVERALL_PLOT, {run.label: list(run.overall_f1.values()) for run in runs},
                    title="Overall test F1-macro over seeds")
-    files = [out / name for name in (JSON_NAME, CSV_NAME, INSTRUMENT_PLOT, OVERALL_PLOT)]
     return Comparison(runs, format_table(runs, names), files)
 
 

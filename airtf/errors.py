@@ -32,3 +32,13 @@ class AudioTooShortWarning(AirtfWarning):
 
 class SilentAudioWarning(AirtfWarning):
     """Audio is digital silence; its features are those of log(0.01)."""
+
+
+class WriteError(AirtfError):
+    """An output cannot be written: the disk is full, read-only, or the folder not writable."""
+
+
+def first_line(error):
+    """The first line of an exception's message (its type's name when it has none), for one-line errors."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

@@ -36,6 +36,7 @@ import dataclasses
 import json
 import math
 import shutil
+import warnings
 from pathlib import Path
 
 import keras
@@ -45,8 +46,8 @@ from matplotlib import colormaps
 import airtf
 from airtf import attention, features, metrics, plots, runs
 from airtf.data import openmic as openmic_data
-from airtf.errors import AirtfError
-from airtf.files import atomic_path, write_json, write_npz
+from airtf.errors import AirtfError, AirtfWarning
+from airtf.files import atomic_path, check_writable, write_json, write_npz
 
 SEEDS = (0, 42, 1346)
 NORMS = attention.NORMS
@@ -61,10 +62,18 @@ SEEDS_PLOT = "f1_over_seeds.png"
 OUTPUTS = (runs.CONFIG_NAME, openmic_data.SPLIT_FILE, FEATURE_SPEC_NAME, CLASSES_NAME, SCORES_NAME, "scores.csv",
            INSTRUMENT_PLOT, SEEDS_PLOT, MODEL_NAME)
 """Top-level files an airtf-eval run writes (seed-<s>/ folders besides)."""
+COMMAND = "airtf-eval"
+MONITOR = "val_f1_macro"
+TIE_BREAKER = "val_loss"
+"""The epoch kept has the best validation F1-macro; of equal ones, the lowest validation loss."""
 ATTENTION_CLIPS = 4
 """Validation clips whose attention maps go to TensorBoard."""
 IMAGE_EVERY = 10
 """Epochs between two attention-map images (the first and last epochs are always written)."""
+
+
+class SparseValidationWarning(AirtfWarning):
+    """The validation split cannot score every instrument (no positive or no negative annotation)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -149,11 +158,14 @@ def evaluate(settings, out, cache_dir=None, overwrite=False, verbose="auto"):
     split = openmic_data.read_split(out) if kept_split else dataset.split()
     used = limited(split, settings.limit)
     check_scorable(dataset, used.validation, classes)
+    runs.check_run_folder(out, inputs=(openmic_data.SPLIT_FILE,), command=COMMAND)
     if overwrite:
         clear(out)
-    runs.start(out, config)
+    runs.start(out, config, inputs=(openmic_data.SPLIT_FILE,))
     openmic_data.write_split(out, split)
     write_json(out / CLASSES_NAME, classes)
+    if spec["kind"] != "pca":  # the others are computed from audio into the cache
+        check_writable(cache_dir or features.default_cache_dir())
     spec = features.fit_normalization(dataset, used.train, spec, cache_dir)
     write_json(out / FEATURE_SPEC_NAME, spec)
     sets = {name: load_set(dataset, getattr(used, name), spec, cache_dir) for name in ("train", "validation", "test")}
@@ -175,7 +187,7 @@ def run_config(settings, spec, classes):
     other epochs is refused: the kept epoch depends on them.
     """
     return {
-        "command": "airtf-eval",
+        "command": COMMAND,
         "airtf": airtf.__version__,
         "features": spec,
         "data": str(Path(settings.data).resolve()),
@@ -219,13 +231,40 @@ def load_set(dataset, keys, spec, cache_dir):
 
 
 def check_scorable(dataset, validation_keys, classes):
-    """Refuse a validation set on which no instrument can be scored (the kept epoch would be arbitrary)."""
+    """Check which instruments the validation split can score, before any training.
+
+    An instrument is scored where its annotated validation clips hold both
+    a positive and a negative; the kept epoch is chosen on those alone.
+
+    Returns
+    -------
+    list of str
+        The instruments the validation split cannot score.
+
+    Raises
+    ------
+    AirtfError
+        When it can score none (the kept epoch would be arbitrary).
+
+    Warns
+    -----
+    SparseValidationWarning
+        When it cannot score some instruments.
+    """
     rows = dataset.rows(validation_keys)
     y_true, y_mask = dataset.labels.y_true[rows], dataset.labels.y_mask[rows]
     truth = (y_true >= attention.THRESHOLD).astype(np.float32)
-    if math.isnan(metrics.instrument_scores(y_true, y_mask, truth, classes)[metrics.OVERALL]["f1"]):
+    scores = metrics.instrument_scores(y_true, y_mask, truth, classes)
+    unscored = [name for name in classes if math.isnan(scores[name]["f1"])]
+    if len(unscored) == len(classes):
         raise AirtfError(f"the validation split ({len(validation_keys)} clips) has no instrument annotated both "
                          "present and absent, so no epoch can be selected; use more clips (a larger --limit)")
+    if unscored:
+        warnings.warn(f"the validation split ({len(validation_keys)} clips) scores {len(classes) - len(unscored)} of "
+                      f"{len(classes)} instruments; {', '.join(unscored)} lack a positive or a negative annotation "
+                      "there, so epochs are chosen on the others (ties to the lower validation loss); use more "
+                      "clips (a larger --limit) to score them all", SparseValidationWarning, stacklevel=2)
+    return unscored
 
 
 # ---------------------------------------------------------------- one seed
@@ -277,15 +316,12 @@ def seed_callbacks(run, validation, classes):
     best_loss = runs.KeepWeights(run.best_weights.parent / BEST_LOSS_WEIGHTS, monitor="val_loss", history=run.history)
     images = AttentionImages(validation.x[:ATTENTION_CLIPS], validation.keys[:ATTENTION_CLIPS], classes,
                              run.logs / "attention")
-    return [scorer, *run.callbacks(monitor="val_f1_macro", mode="max", extra=(best_loss, images))]
+    return [scorer, *run.callbacks(monitor=MONITOR, mode="max", tie_breaker=TIE_BREAKER, extra=(best_loss, images))]
 
 
 def best_epoch(history):
-    """The epoch (from 0) of the best validation F1-macro in history.csv."""
-    columns = runs.read_history(history)
-    scored = [(value, epoch) for value, epoch in zip(columns.get("val_f1_macro", []), columns.get("epoch", []))
-              if not math.isnan(value)]
-    return int(max(scored)[1]) if scored else None
+    """The epoch (from 0) kept: the best validation F1-macro, ties to the lower validation loss."""
+    return runs.best_epoch(runs.read_history(history), MONITOR, "max", TIE_BREAKER)
 
 
 class AttentionImages(keras.callbacks.Callback):

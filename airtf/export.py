@@ -31,21 +31,31 @@ to one) and returns
 
 The ``metadata`` signature (no inputs) returns ``class_names`` (C,),
 ``class_names_file`` (the path of ``assets/class_names.csv``, a CSV with
-``index,name`` rows), ``frame_hop_seconds`` and ``sample_rate``::
+``index,name`` rows), ``frame_hop_seconds``, ``sample_rate`` and the shape
+of the classifier's clip statistics (below)::
 
     model = tf.saved_model.load(EXPORT_DIR)
     outputs = model.signatures["serving_default"](waveform=tf.constant(samples))
     names = model.signatures["metadata"]()["class_names"]
 
+The serving signature holds a whole waveform's activations at once. For
+audio of any length in bounded memory, three more signatures split it up:
+``frame_features`` (a waveform segment of whole examples -> its frame
+features), ``group_moments`` and ``chunk_scores`` (the classifier over
+chunks of a clip's frames, its GroupNormalization statistics gathered first;
+see :meth:`airtf.attention.AttentionClassifier.group_moments`).
+:mod:`airtf.predict` drives them.
+
+A SavedModel is a program: loading one runs the TensorFlow operations it
+holds. Load only exports you trust.
+
 :func:`load` opens an export directory or a run directory behind the same
 interface, for ``airtf-predict``.
 """
 
-import contextlib
 import csv
+import functools
 import json
-import os
-import shutil
 import tempfile
 from pathlib import Path
 from typing import NamedTuple
@@ -54,19 +64,28 @@ import keras
 import numpy as np
 from keras import ops
 
+import airtf
 from airtf import attention, features, params
-from airtf.errors import AirtfError
+from airtf.errors import AirtfError, first_line
 from airtf.evaluate import CLASSES_NAME, FEATURE_SPEC_NAME, MODEL_NAME
+from airtf.files import atomic_directory, check_writable, write_json
 from airtf.frontend import LogMelExamples
 from airtf.runs import RunError
 
 RUN_FILES = (MODEL_NAME, FEATURE_SPEC_NAME, CLASSES_NAME)
 """What :meth:`Pipeline.from_run` reads from a run directory."""
 CLASS_NAMES_ASSET = "class_names.csv"
+EXPORT_MARKER = "airtf-export.json"
+"""Written into every export: what made it; only a folder holding it is replaced by ``overwrite``."""
 SERVING_SIGNATURE = "serving_default"
 METADATA_SIGNATURE = "metadata"
 OUTPUTS = ("probabilities", "frame_probabilities", "attention", "timestamps", "features", "log_mel")
 """Outputs of the serving signature, in the order the module docstring describes them."""
+METADATA_OUTPUTS = ("class_names", "class_names_file", "frame_hop_seconds", "sample_rate", "statistics_shape",
+                    "statistics_layers")
+STREAMING_OUTPUTS = {"frame_features": ("features",), "group_moments": ("mean", "variance"),
+                     "chunk_scores": ("attention_weights", "frame_probabilities")}
+"""The signatures that run an export over audio of any length in bounded memory, and their outputs."""
 
 
 class ExportError(AirtfError):
@@ -95,6 +114,8 @@ class Pipeline:
     frame_hop_seconds : float
         Seconds from one feature frame to the next: 0.96 s divided by the
         frames the feature model makes of one example.
+    feature_size : int
+        D, the size of a frame's features.
     """
 
     def __init__(self, feature_model, classifier, class_names):
@@ -102,15 +123,23 @@ class Pipeline:
         self.feature_model = feature_model
         self.classifier = classifier
         self.class_names = list(class_names)
-        self.frame_hop_seconds = params.EXAMPLE_HOP_SECONDS / _frames_per_example(feature_model)
+        frames, self.feature_size = _frames_and_size_per_example(feature_model)
+        self.frame_hop_seconds = params.EXAMPLE_HOP_SECONDS / frames
 
     @classmethod
-    def from_run(cls, run_dir):
+    def from_run(cls, run_dir, weights=None, variant=None, pca_params=None):
         """The pipeline of an ``airtf-eval`` run directory.
 
         Reads ``attention.keras`` (the classifier), ``feature_spec.json``
         (rebuilt with :func:`airtf.features.build_feature_model`) and
         ``classes.json`` (the class names in order).
+
+        Parameters
+        ----------
+        run_dir : str or Path
+        weights, variant, pca_params
+            Replace the feature set's VGGish and PCA file (see
+            :func:`airtf.features.build_feature_model`).
 
         Raises
         ------
@@ -127,7 +156,7 @@ class Pipeline:
         try:
             classifier = keras.saving.load_model(classifier_path, compile=False)
         except Exception as error:  # Keras raises many kinds for a damaged archive
-            raise RunError(f"{classifier_path}: cannot load the classifier ({_first_line(error)}); "
+            raise RunError(f"{classifier_path}: cannot load the classifier ({first_line(error)}); "
                            "run airtf-eval again to rewrite it") from None
         if not isinstance(classifier, attention.AttentionClassifier):
             raise RunError(f"{classifier_path}: holds a {type(classifier).__name__}, not an AttentionClassifier; "
@@ -135,7 +164,13 @@ class Pipeline:
         if len(class_names) != classifier.num_classes:
             raise RunError(f"{run_dir / CLASSES_NAME}: {len(class_names)} class names for a classifier of "
                            f"{classifier.num_classes} classes; the run directory mixes two runs")
-        return cls(features.build_feature_model(spec), classifier, class_names)
+        feature_model = features.build_feature_model(spec, weights=weights, variant=variant, pca_params=pca_params)
+        return cls(feature_model, classifier, class_names)
+
+    def _log_mel_and_features(self, waveform):
+        log_mel = self.examples(waveform)
+        per_example = self.feature_model(ops.expand_dims(log_mel, 1), training=False)
+        return log_mel, ops.reshape(ops.cast(per_example, "float32"), (-1, self.feature_size))
 
     def outputs(self, waveform):
         """The outputs of one waveform as backend tensors (usable inside a ``tf.function``).
@@ -150,9 +185,7 @@ class Pipeline:
         dict
             The tensors named in :data:`OUTPUTS`.
         """
-        log_mel = self.examples(waveform)
-        per_example = self.feature_model(ops.expand_dims(log_mel, 1), training=False)
-        features = ops.reshape(ops.cast(per_example, "float32"), (-1, per_example.shape[-1]))
+        log_mel, features = self._log_mel_and_features(waveform)
         frames = self.classifier.frame_outputs(ops.expand_dims(features, 0), training=False)
         timestamps = ops.arange(ops.shape(features)[0], dtype="float32") * self.frame_hop_seconds
         return {
@@ -169,11 +202,38 @@ class Pipeline:
         outputs = self.outputs(np.asarray(waveform, dtype=np.float32))
         return {name: ops.convert_to_numpy(value) for name, value in outputs.items()}
 
+    # The streaming interface, which ExportedModel shares (see airtf.predict.classify)
 
-def _frames_per_example(feature_model):
-    """Frames the feature model makes of one log-mel example (1 for VGGish, 96 for log-mel)."""
+    @property
+    def statistics_shape(self):
+        """Shape of the classifier's clip statistics (see :attr:`AttentionClassifier.statistics_shape`)."""
+        return self.classifier.statistics_shape
+
+    @property
+    def statistics_layers(self):
+        """Layers whose statistics come from the clip: all with GroupNormalization, none with BatchNormalization."""
+        return self.classifier.num_layers if self.classifier.norm == "group" else 0
+
+    def frame_features(self, segment):
+        """Frame features (t, D) of a waveform segment of whole examples, numpy in and out."""
+        return ops.convert_to_numpy(self._log_mel_and_features(np.asarray(segment, np.float32))[1])
+
+    def group_moments(self, features, statistics, layer):
+        """:meth:`AttentionClassifier.group_moments` of a chunk of frames, numpy in and out."""
+        return tuple(ops.convert_to_numpy(value) for value in self.classifier.group_moments(
+            np.asarray(features, np.float32), np.asarray(statistics, np.float32), layer))
+
+    def chunk_scores(self, features, statistics):
+        """:meth:`AttentionClassifier.chunk_scores` of a chunk of frames, numpy in and out."""
+        return tuple(ops.convert_to_numpy(value) for value in self.classifier.chunk_scores(
+            np.asarray(features, np.float32), np.asarray(statistics, np.float32)))
+
+
+def _frames_and_size_per_example(feature_model):
+    """Frames the feature model makes of one log-mel example (1 for VGGish, 96 for log-mel), and their size D."""
     probe = np.zeros((1, 1, params.EXAMPLE_FRAMES, params.NUM_MEL_BINS), np.float32)
-    return int(ops.shape(feature_model(probe, training=False))[1])
+    _, frames, size = ops.shape(feature_model(probe, training=False))
+    return int(frames), int(size)
 
 
 def _check_run_files(run_dir):
@@ -188,12 +248,7 @@ def _read_json(path):
     try:
         return json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise RunError(f"{path}: unreadable ({_first_line(error)}); run airtf-eval again to rewrite it") from None
-
-
-def _first_line(error):
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
+        raise RunError(f"{path}: unreadable ({first_line(error)}); run airtf-eval again to rewrite it") from None
 
 
 class ExportInfo(NamedTuple):
@@ -204,7 +259,40 @@ class ExportInfo(NamedTuple):
     output_shapes: dict
 
 
-def export(run_dir, out, overwrite=False):
+def check_target(out, run_dir, overwrite=False):
+    """Refuse an export folder whose replacement would lose anything that is not an earlier export.
+
+    ``out`` may be new, an empty folder, or (with ``overwrite``) a folder
+    holding :data:`EXPORT_MARKER`. It may not be the current folder, the run
+    directory, or a folder that holds either.
+
+    Raises
+    ------
+    ExportError
+        Naming ``out`` and what to do instead; nothing has been touched.
+    """
+    out = Path(out)
+    target = out.resolve()
+    for what, folder in (("the current folder", Path.cwd()), ("the run directory", Path(run_dir))):
+        folder = folder.resolve()
+        if target == folder or target in folder.parents:
+            relation = "is" if target == folder else "holds"
+            raise ExportError(f"{out}: {relation} {what}, which an export would replace; choose a new folder "
+                              "for --out")
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise ExportError(f"{out}: is a file, not a directory; choose another --out")
+    if not any(out.iterdir()):
+        return
+    if not overwrite:
+        raise ExportError(f"{out}: already exists; pass --overwrite to replace it, or choose another --out")
+    if not (out / EXPORT_MARKER).is_file():
+        raise ExportError(f"{out}: holds files that airtf-export did not write (no {EXPORT_MARKER}), so "
+                          "--overwrite does not replace it; choose another --out")
+
+
+def export(run_dir, out, overwrite=False, weights=None, variant=None, pca_params=None):
     """Export the pipeline of a run directory as a SavedModel (see the module docstring).
 
     The SavedModel is written into a temporary directory beside ``out`` and
@@ -217,7 +305,10 @@ def export(run_dir, out, overwrite=False):
     out : str or Path
         The export directory to create.
     overwrite : bool
-        Replace ``out`` if it exists.
+        Replace ``out`` if it holds an earlier export (see :func:`check_target`).
+    weights, variant, pca_params
+        Replace the feature set's VGGish and PCA file (see
+        :func:`airtf.features.build_feature_model`).
 
     Returns
     -------
@@ -226,18 +317,19 @@ def export(run_dir, out, overwrite=False):
     Raises
     ------
     ExportError
-        When ``out`` exists and ``overwrite`` is false.
+        When ``out`` may not be written (see :func:`check_target`).
     RunError
         When ``run_dir`` lacks a file (see :meth:`Pipeline.from_run`).
     """
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise ExportError(f"{out}: is a file, not a directory; choose another --out")
-    if out.exists() and not overwrite:
-        raise ExportError(f"{out}: already exists; pass --overwrite to replace it, or choose another --out")
-    pipeline = Pipeline.from_run(run_dir)
-    with _atomic_directory(out) as temporary:
+    check_target(out, run_dir, overwrite)
+    check_writable(out.parent)
+    pipeline = Pipeline.from_run(run_dir, weights=weights, variant=variant, pca_params=pca_params)
+    with atomic_directory(out) as temporary:
         output_shapes = write_saved_model(pipeline, temporary)
+        write_json(temporary / EXPORT_MARKER, {
+            "airtf": airtf.__version__, "run_dir": str(Path(run_dir).resolve()), "class_names": pipeline.class_names,
+            "weights": weights, "variant": variant, "pca_params": None if pca_params is None else str(pca_params)})
     return ExportInfo(out, pipeline.class_names, output_shapes)
 
 
@@ -262,8 +354,9 @@ def write_saved_model(pipeline, path):
         _write_class_names_csv(class_names_csv, pipeline.class_names)
         module = _serving_module(pipeline, class_names_csv)
         serving = module.serve.get_concrete_function()
-        tf.saved_model.save(module, str(path), signatures={SERVING_SIGNATURE: serving,
-                                                           METADATA_SIGNATURE: module.metadata})
+        signatures = {SERVING_SIGNATURE: serving, METADATA_SIGNATURE: module.metadata,
+                      **{name: getattr(module, name) for name in STREAMING_OUTPUTS}}
+        tf.saved_model.save(module, str(path), signatures=signatures)
     return {name: tuple(serving.structured_outputs[name].shape) for name in OUTPUTS}
 
 
@@ -282,42 +375,61 @@ def _serving_module(pipeline, class_names_csv):
     module.feature_model = pipeline.feature_model
     module.classifier = pipeline.classifier
     module.class_names_file = tf.saved_model.Asset(str(class_names_csv))
-    module.serve = tf.function(pipeline.outputs,
-                               input_signature=[tf.TensorSpec([None], tf.float32, name="waveform")])
-    class_names = tf.constant(pipeline.class_names)
-    frame_hop_seconds = tf.constant(pipeline.frame_hop_seconds, tf.float32)
-    sample_rate = tf.constant(params.SAMPLE_RATE, tf.int32)
+    waveform = tf.TensorSpec([None], tf.float32, name="waveform")
+    module.serve = tf.function(pipeline.outputs, input_signature=[waveform])
+    constants = {"class_names": tf.constant(pipeline.class_names),
+                 "frame_hop_seconds": tf.constant(pipeline.frame_hop_seconds, tf.float32),
+                 "sample_rate": tf.constant(params.SAMPLE_RATE, tf.int32),
+                 "statistics_shape": tf.constant(pipeline.statistics_shape, tf.int32),
+                 "statistics_layers": tf.constant(pipeline.statistics_layers, tf.int32)}
 
     @tf.function(input_signature=[])
     def metadata():
-        return {"class_names": class_names, "class_names_file": module.class_names_file.asset_path,
-                "frame_hop_seconds": frame_hop_seconds, "sample_rate": sample_rate}
+        return {**constants, "class_names_file": module.class_names_file.asset_path}
 
     module.metadata = metadata
+    _add_streaming_functions(module, pipeline, waveform)
     return module
 
 
-@contextlib.contextmanager
-def _atomic_directory(path):
-    """Yield a temporary directory beside ``path``; on success it replaces ``path``.
+def _add_streaming_functions(module, pipeline, waveform):
+    """The functions of :data:`STREAMING_OUTPUTS`, as tf.functions of ``module``."""
+    import tensorflow as tf
 
-    On failure the temporary is removed and ``path`` is left as it was.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{os.getpid()}.partial.{path.name}")
-    replaced = path.with_name(f".{os.getpid()}.replaced.{path.name}")
-    try:
-        yield temporary
-        if path.exists():
-            os.replace(path, replaced)
-        os.replace(temporary, path)
-    finally:
-        shutil.rmtree(temporary, ignore_errors=True)
-        shutil.rmtree(replaced, ignore_errors=True)
+    classifier = pipeline.classifier
+    frames = tf.TensorSpec([None, pipeline.feature_size], tf.float32, name="features")
+    statistics = tf.TensorSpec(pipeline.statistics_shape, tf.float32, name="statistics")
+    layer = tf.TensorSpec([], tf.int32, name="layer")
+
+    @tf.function(input_signature=[waveform])
+    def frame_features(waveform):
+        return {"features": pipeline._log_mel_and_features(waveform)[1]}
+
+    @tf.function(input_signature=[frames, statistics, layer])
+    def group_moments(features, statistics, layer):
+        if not pipeline.statistics_layers:  # BatchNormalization: nothing to gather
+            zeros = tf.zeros(pipeline.statistics_shape[1:2])
+            return {"mean": zeros, "variance": zeros}
+        branches = [functools.partial(classifier.group_moments, features, statistics, index)
+                    for index in range(pipeline.statistics_layers)]
+        mean, variance = tf.switch_case(layer, branches)
+        return {"mean": mean, "variance": variance}
+
+    @tf.function(input_signature=[frames, statistics])
+    def chunk_scores(features, statistics):
+        weights, probabilities = classifier.chunk_scores(features, statistics)
+        return {"attention_weights": weights, "frame_probabilities": probabilities}
+
+    module.frame_features = frame_features
+    module.group_moments = group_moments
+    module.chunk_scores = chunk_scores
 
 
 class ExportedModel:
     """A SavedModel written by :func:`export`, behind :class:`Pipeline`'s interface.
+
+    Loading a SavedModel runs the TensorFlow operations it holds: load only
+    exports you trust.
 
     Parameters
     ----------
@@ -328,6 +440,8 @@ class ExportedModel:
     ----------
     class_names : list of str
     frame_hop_seconds : float
+    statistics_shape : tuple of int
+    statistics_layers : int
     """
 
     def __init__(self, path):
@@ -337,32 +451,71 @@ class ExportedModel:
         try:
             saved = tf.saved_model.load(str(path))
         except Exception as error:  # TensorFlow raises many kinds for a damaged SavedModel
-            raise ExportError(f"{path}: cannot load the SavedModel ({_first_line(error)}); "
+            raise ExportError(f"{path}: cannot load the SavedModel ({first_line(error)}); "
                               "export it again with airtf-export") from None
-        if not {SERVING_SIGNATURE, METADATA_SIGNATURE} <= set(saved.signatures):
-            raise ExportError(f"{path}: a SavedModel without the {SERVING_SIGNATURE} and {METADATA_SIGNATURE} "
-                              "signatures; pass a directory written by airtf-export")
+        _check_signatures(path, saved.signatures)
         self._saved = saved
-        self._serve = saved.signatures[SERVING_SIGNATURE]
+        self._signatures = saved.signatures
         metadata = saved.signatures[METADATA_SIGNATURE]()
         self.class_names = [name.decode() for name in metadata["class_names"].numpy()]
         self.frame_hop_seconds = float(metadata["frame_hop_seconds"].numpy())
+        self.statistics_shape = tuple(int(size) for size in metadata["statistics_shape"].numpy())
+        self.statistics_layers = int(metadata["statistics_layers"].numpy())
 
     def __call__(self, waveform):
         """The serving outputs of a numpy waveform (samples,), as numpy arrays."""
-        outputs = self._serve(waveform=np.asarray(waveform, dtype=np.float32))
+        outputs = self._signatures[SERVING_SIGNATURE](waveform=np.asarray(waveform, dtype=np.float32))
         return {name: outputs[name].numpy() for name in OUTPUTS}
 
+    def frame_features(self, segment):
+        """Frame features (t, D) of a waveform segment of whole examples."""
+        return self._signatures["frame_features"](waveform=np.asarray(segment, np.float32))["features"].numpy()
 
-def load(path):
+    def group_moments(self, features, statistics, layer):
+        """Per-group mean and variance of a chunk of frames for layer ``layer`` (see :class:`Pipeline`)."""
+        outputs = self._signatures["group_moments"](features=np.asarray(features, np.float32),
+                                                    statistics=np.asarray(statistics, np.float32),
+                                                    layer=np.int32(layer))
+        return outputs["mean"].numpy(), outputs["variance"].numpy()
+
+    def chunk_scores(self, features, statistics):
+        """Attention weights and per-frame probabilities of a chunk of frames (see :class:`Pipeline`)."""
+        outputs = self._signatures["chunk_scores"](features=np.asarray(features, np.float32),
+                                                   statistics=np.asarray(statistics, np.float32))
+        return outputs["attention_weights"].numpy(), outputs["frame_probabilities"].numpy()
+
+
+def _check_signatures(path, signatures):
+    """Raise ExportError unless the SavedModel has every signature and output that airtf-export writes."""
+    expected = {SERVING_SIGNATURE: OUTPUTS, METADATA_SIGNATURE: METADATA_OUTPUTS, **STREAMING_OUTPUTS}
+    for name, outputs in expected.items():
+        if name not in signatures:
+            raise ExportError(f"{path}: a SavedModel without the {name} signature; pass a directory written by "
+                              "this version of airtf-export (export it again)")
+        missing = sorted(set(outputs) - set(signatures[name].structured_outputs))
+        if missing:
+            raise ExportError(f"{path}: the {name} signature lacks the output(s) {', '.join(missing)}; pass a "
+                              "directory written by this version of airtf-export (export it again)")
+
+
+def load(path, weights=None, variant=None, pca_params=None):
     """The recogniser in an export directory or an ``airtf-eval`` run directory.
+
+    Parameters
+    ----------
+    path : str or Path
+    weights, variant, pca_params
+        For a run directory: replace its feature set's VGGish and PCA file
+        (see :func:`airtf.features.build_feature_model`). An export holds
+        its own.
 
     Returns
     -------
     ExportedModel or Pipeline
         Either is called on a numpy waveform (mono, 16 kHz, any length) and
-        returns the outputs of :data:`OUTPUTS` as numpy arrays; both have
-        ``class_names`` and ``frame_hop_seconds``.
+        returns the outputs of :data:`OUTPUTS` as numpy arrays, and has the
+        streaming methods that :func:`airtf.predict.classify` drives; both
+        have ``class_names`` and ``frame_hop_seconds``.
 
     Raises
     ------
@@ -370,10 +523,15 @@ def load(path):
         When ``path`` is neither, or a file in it is damaged.
     """
     path = Path(path)
+    replaced = {"--weights": weights, "--variant": variant, "--pca-params": pca_params}
     if (path / "saved_model.pb").is_file():
+        given = [flag for flag, value in replaced.items() if value is not None]
+        if given:
+            raise ExportError(f"{path}: an export holds its own features model, so {', '.join(given)} does not "
+                              "apply; leave it out, or pass the airtf-eval run directory instead")
         return ExportedModel(path)
     if (path / MODEL_NAME).is_file():
-        return Pipeline.from_run(path)
+        return Pipeline.from_run(path, weights=weights, variant=variant, pca_params=pca_params)
     problem = "not found" if not path.exists() else "neither an export directory nor a run directory"
     raise ExportError(f"{path}: {problem}; pass a directory written by airtf-export, "
                       "or a run directory written by a finished airtf-eval")

@@ -11,77 +11,62 @@ features: ``{"time_points": [...], "features": [...]}``.
 import dataclasses
 import warnings
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
-from airtf import audio, params
-from airtf.errors import AirtfError, AudioTooShortWarning, SilentAudioWarning
-from airtf.files import write_json, write_npz
-from airtf.frontend import example_time_points
+from airtf import audio, interrupts, params
+from airtf.errors import AirtfError, AudioTooShortWarning, SilentAudioWarning, WriteError
+from airtf.outputs import FORMATS, FeatureFile
 
 OUTPUTS = ("logmel", "embedding", "pca")
-FORMATS = ("json", "npz")
-AUDIO_SUFFIXES = {".wav", ".wave", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff", ".au", ".w64", ".caf"}
 SEGMENT, END, FAILED = 0, 1, 2  # what a pipeline element carries
+
+
+class AudioFiles(NamedTuple):
+    """What :func:`find_audio` found."""
+
+    files: list
+    """(path, relative output stem) of each audio file."""
+    broken_links: list
+    """Links with an audio suffix, in the folders, that point nowhere (dangling or looping): skipped."""
 
 
 def find_audio(inputs):
     """Audio files named by ``inputs`` (files or folders, searched recursively).
 
-    Returns a list of (path, relative output stem): a file given directly keeps
-    its name; a file found in a folder keeps its path below that folder, so
-    ``audio/000/x.ogg`` becomes ``000/x``, as in OpenMIC-2018's layout.
+    A file given directly keeps its name as output stem; a file found in a
+    folder keeps its path below that folder, so ``audio/000/x.ogg`` becomes
+    ``000/x``, as in OpenMIC-2018's layout.
+
+    Returns
+    -------
+    AudioFiles
     """
-    found = []
+    found, broken = [], []
     for item in map(Path, inputs):
-        if item.is_dir():
-            files = sorted(p for p in item.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file())
-            found += [(path, path.relative_to(item).with_suffix("")) for path in files]
-        else:
+        if not item.is_dir():
             found.append((item, Path(item.stem)))
+            continue
+        for path in sorted(item.rglob("*")):
+            if path.suffix.lower() not in audio.AUDIO_SUFFIXES:
+                continue
+            if path.is_file():
+                found.append((path, path.relative_to(item).with_suffix("")))
+            elif path.is_symlink() and not path.exists():
+                broken.append(path)
     stems = {}
     for path, stem in found:
         if stem in stems:
             raise AirtfError(f"{path}: its output would overwrite that of {stems[stem]}; "
                              "rename one of them or extract them in separate calls")
         stems[stem] = path
-    return found
+    return AudioFiles(found, broken)
 
 
 def output_path(out_dir, output, stem, fmt="json"):
     """Where the features of one file go: ``OUT/<output>/<stem>.<fmt>``."""
     return Path(out_dir) / output / f"{stem}.{fmt}"
-
-
-def example_segments(blocks, pad=False):
-    """Regroup a stream of 16 kHz blocks into segments that each hold whole examples.
-
-    Framing each segment on its own gives exactly the examples of framing the
-    whole waveform: consecutive segments overlap by the 240 samples that the
-    last STFT window of an example reaches past its hop.
-
-    Parameters
-    ----------
-    blocks : iterable of 1-D float32 arrays.
-    pad : bool
-        Zero-pad a waveform shorter than one example (15,600 samples) so that
-        it gives one example; longer waveforms are never padded.
-    """
-    overlap = params.EXAMPLE_SAMPLES - params.EXAMPLE_HOP_SAMPLES
-    buffer = np.zeros(0, np.float32)
-    seen = 0
-    for block in blocks:
-        seen += len(block)
-        buffer = np.concatenate([buffer, block])
-        whole = (len(buffer) - overlap) // params.EXAMPLE_HOP_SAMPLES
-        if whole > 0:
-            cut = whole * params.EXAMPLE_HOP_SAMPLES
-            yield buffer[:cut + overlap]
-            buffer = buffer[cut:]
-    if len(buffer) >= params.EXAMPLE_SAMPLES:
-        yield buffer
-    elif pad and seen < params.EXAMPLE_SAMPLES:
-        yield np.pad(buffer, (0, params.EXAMPLE_SAMPLES - len(buffer)))
 
 
 @dataclasses.dataclass
@@ -92,15 +77,16 @@ class Report:
     skipped: list = dataclasses.field(default_factory=list)
     failed: list = dataclasses.field(default_factory=list)  # (path, message)
     examples: int = 0
+    stopped: str = ""
+    """Why the run stopped before its end (a write error), or empty."""
 
 
 @dataclasses.dataclass
 class _FileState:
     path: Path
-    target: Path
+    output: FeatureFile
     samples: int = 0
     peak: float = 0.0
-    outputs: list = dataclasses.field(default_factory=list)
     queued: int = 0  # examples waiting for the model
     error: str = ""
 
@@ -118,7 +104,7 @@ class Extractor:
     batch_size : int
         Examples per model call.
     pad : bool
-        Zero-pad audio shorter than one example (see :func:`example_segments`).
+        Zero-pad audio shorter than one example (see :func:`airtf.audio.example_segments`).
     resampler : {"resampy", "soxr"}
         "resampy" reproduces the official numbers; "soxr" is faster.
     block_seconds : float
@@ -141,35 +127,50 @@ class Extractor:
         self.parallel = parallel
         self._infer = None if output == "logmel" else _inference_function(backbone, postprocess)
 
+    def _feature_file(self, target):
+        if self.output == "logmel":
+            return FeatureFile(target, np.float32, (params.EXAMPLE_FRAMES, params.NUM_MEL_BINS))
+        return FeatureFile(target, np.uint8 if self.output == "pca" else np.float32, (params.EMBEDDING_SIZE,))
+
     def run(self, jobs, on_file_done=None):
         """Extract features for ``jobs``, a list of (audio path, output path).
 
-        Every file's failure is caught, reported and counted; the others go on.
-        ``on_file_done(path, error)`` is called after each file (error is None
-        or its one-line message), for progress bars and logs.
+        Every file's failure is caught, reported and counted; the others go
+        on. A write error (full disk, read-only or unwritable folder) stops
+        the run: the files already written are kept, no partial file is
+        left, and :attr:`Report.stopped` says why. ``on_file_done(path,
+        error)`` is called after each file (error is None or its one-line
+        message), for progress bars and logs.
         """
         report = Report()
-        states = [_FileState(Path(source), Path(target)) for source, target in jobs]
+        states = [_FileState(Path(source), self._feature_file(target)) for source, target in jobs]
         queue = []  # (file index, examples) awaiting the model, in arrival order
         ended = set()  # files whose audio is all read but whose features are not written yet
-        for index, examples, kind in self._pipeline(states):
-            state = states[index]
-            if kind == SEGMENT:
-                queue.append((index, examples))
-                state.queued += len(examples)
-                while sum(len(chunk) for _, chunk in queue) >= self.batch_size:
-                    queue = self._run_batch(queue, states, self.batch_size)
-            elif kind == END:
-                ended.add(index)
-            else:
-                report.failed.append((state.path, state.error))
-                state.outputs = []
-                if on_file_done:
-                    on_file_done(state.path, state.error)
-            ended = self._write_finished(ended, states, report, on_file_done)
-        while queue:
-            queue = self._run_batch(queue, states, self.batch_size)
-        self._write_finished(ended, states, report, on_file_done)
+        try:
+            for index, examples, kind in self._pipeline(states):
+                interrupts.raise_if_interrupted()
+                state = states[index]
+                if kind == SEGMENT:
+                    queue.append((index, examples))
+                    state.queued += len(examples)
+                    while sum(len(chunk) for _, chunk in queue) >= self.batch_size:
+                        queue = self._run_batch(queue, states, self.batch_size)
+                elif kind == END:
+                    ended.add(index)
+                else:
+                    report.failed.append((state.path, state.error))
+                    state.output.discard()
+                    if on_file_done:
+                        on_file_done(state.path, state.error)
+                ended = self._write_finished(ended, states, report, on_file_done)
+            while queue:
+                queue = self._run_batch(queue, states, self.batch_size)
+            self._write_finished(ended, states, report, on_file_done)
+        except WriteError as error:
+            report.stopped = str(error)
+        finally:
+            for state in states:  # unfinished files leave nothing behind
+                state.output.discard()
         return report
 
     def _pipeline(self, states):
@@ -184,7 +185,7 @@ class Extractor:
             state = states[int(index)]
             try:
                 blocks = audio.stream(state.path, block_seconds=self.block_seconds, resampler=self.resampler)
-                for segment in example_segments(_watch(blocks, state), pad=self.pad):
+                for segment in audio.example_segments(_watch(blocks, state), pad=self.pad):
                     yield index, segment, SEGMENT
                 yield index, np.zeros(0, np.float32), END
             except Exception as error:  # reported per file, the run goes on
@@ -221,7 +222,7 @@ class Extractor:
         for index, chunk in taken:
             state = states[index]
             if not state.error:
-                state.outputs.append(results[start:start + len(chunk)])
+                state.output.append(results[start:start + len(chunk)])
             state.queued -= len(chunk)
             start += len(chunk)
         return rest
@@ -234,25 +235,13 @@ class Extractor:
             if state.queued:
                 waiting.add(index)
                 continue
-            report.examples += self._write(state)
-            report.written.append(state.target)
-            state.outputs = []
+            count = state.output.commit()
+            _warn_if_odd(state, count)
+            report.examples += count
+            report.written.append(state.output.path)
             if on_file_done:
                 on_file_done(state.path, None)
         return waiting
-
-    def _write(self, state):
-        width = {"logmel": (params.EXAMPLE_FRAMES, params.NUM_MEL_BINS)}.get(self.output, (params.EMBEDDING_SIZE,))
-        features = np.concatenate(state.outputs) if state.outputs else np.zeros((0, *width), np.float32)
-        if self.output == "pca":
-            features = features.astype(np.uint8)
-        _warn_if_odd(state, len(features))
-        time_points = example_time_points(len(features))
-        if state.target.suffix == ".npz":
-            write_npz(state.target, features=features, time_points=np.asarray(time_points))
-        else:
-            write_json(state.target, {"time_points": time_points, "features": features.tolist()})
-        return len(features)
 
 
 def _watch(blocks, state):

@@ -48,6 +48,7 @@ import functools
 import hashlib
 import json
 import os
+import warnings
 from pathlib import Path
 from typing import TypedDict
 
@@ -59,7 +60,7 @@ from airtf import params, vggish
 from airtf import weights as weight_files
 from airtf.data.openmic import EXAMPLES_PER_CLIP, FEATURE_MAX
 from airtf.data.pipeline import DatasetError, missing_files
-from airtf.errors import AirtfError
+from airtf.errors import AirtfError, AirtfWarning
 from airtf.files import atomic_path, write_json
 from airtf.frontend import LogMelExamples
 
@@ -78,6 +79,10 @@ FRONTEND_KEYS = ("sample_rate", "window_length", "hop_length", "fft_length", "nu
 
 class FeatureError(AirtfError):
     """A feature set is unknown, or cannot be built as asked."""
+
+
+class ReplacedWeightsWarning(AirtfWarning):
+    """A feature model computes its features with other weights than those the classifier was trained on."""
 
 
 class FeatureSpec(TypedDict):
@@ -224,28 +229,42 @@ def describe(spec):
 
 # ---------------------------------------------------------------- the feature model
 
-def embedding_model(spec):
+def embedding_model(spec, weights=None, variant=None):
     """The model from log-mel examples to frame features before post-processing.
 
     Input (batch, n, 96, 64); output (batch, n, 128) (a VGGish applied to
-    each example) or, for logmel, (batch, n * 96, 64).
+    each example) or, for logmel, (batch, n * 96, 64). ``weights`` and
+    ``variant`` replace the spec's VGGish (see :func:`build_feature_model`).
     """
 
     examples = keras.Input((None, params.EXAMPLE_FRAMES, params.NUM_MEL_BINS), name="log_mel_examples")
     if spec["kind"] == "logmel":
+        if weights is not None or variant is not None:
+            raise FeatureError("the logmel feature set has no VGGish, so --weights and --variant do not apply; "
+                               "leave them out")
         frames = keras.layers.Reshape((-1, params.NUM_MEL_BINS), name="log_mel_frames")(examples)
     else:
-        frames = keras.layers.TimeDistributed(_backbone(spec), name="vggish_per_example")(examples)
+        frames = keras.layers.TimeDistributed(_backbone(spec, weights, variant), name="vggish_per_example")(examples)
     return keras.Model(examples, frames, name=f"embeddings_{spec['kind']}")
 
 
-def build_feature_model(spec):
+def build_feature_model(spec, weights=None, variant=None, pca_params=None):
     """The model from log-mel examples to the feature set's frame features.
 
     Parameters
     ----------
     spec : FeatureSpec
         With fitted statistics when its post-processing is "minmax".
+    weights : str or None
+        Replace the spec's VGGish with these weights (anything ``--weights``
+        takes), e.g. ``random`` where the official checkpoint is not on
+        disk. The features then differ from those the classifier was
+        trained on: a :class:`ReplacedWeightsWarning` says so.
+    variant : str or None
+        Replace the spec's VGGish variant.
+    pca_params : str or os.PathLike or None
+        The PCA file of the pca feature set (default: the official one in
+        the models folder).
 
     Returns
     -------
@@ -255,15 +274,23 @@ def build_feature_model(spec):
         logmel. PCA and min-max normalisation are layers of the model
         (:class:`airtf.vggish.PCAQuantize`, :class:`airtf.vggish.MinMaxNormalize`).
     """
-    embed = embedding_model(spec)
+    embed = embedding_model(spec, weights, variant)
     frames = embed.output
-    for layer in _postprocess_layers(spec):
+    for layer in _postprocess_layers(spec, pca_params):
         frames = layer(frames)
     return keras.Model(embed.input, frames, name=f"features_{spec['kind']}")
 
 
-def _backbone(spec):
-    """The VGGish of a spec, its weights checked against the spec's sha256."""
+def _backbone(spec, weights=None, variant=None):
+    """The VGGish of a spec, its weights checked against the spec's sha256, or the one that replaces it."""
+    if weights is not None or variant is not None:
+        replaced = weights or spec["weights"]
+        if replaced != spec["weights"] or (variant or spec["variant"]) != spec["variant"]:
+            warnings.warn(f"the classifier was trained on features of {_weights_text(spec['weights'])} "
+                          f"({spec['variant']}); these come from {_weights_text(replaced)} "
+                          f"({variant or spec['variant']}), so its outputs differ from the trained model's",
+                          ReplacedWeightsWarning, stacklevel=4)
+        return weight_files.load_backbone(replaced, variant or spec["variant"], spec["seed"] or 0)
     reference = spec["weights"]
     if reference not in ("official", "random"):
         if not Path(reference).is_file():
@@ -275,11 +302,18 @@ def _backbone(spec):
     return weight_files.load_backbone(reference, spec["variant"], spec["seed"] or 0)
 
 
-def _postprocess_layers(spec):
+def _weights_text(reference):
+    return {"official": "the official VGGish", "random": "a random VGGish"}.get(str(reference), str(reference))
+
+
+def _postprocess_layers(spec, pca_params=None):
     """The layers after the embedding model: PCA and / 255, min-max, or none."""
     if spec["postprocess"] == "pca":
-        return [vggish.PCAQuantize.from_file(weight_files.official_pca_params(), name="pca_quantize"),
+        pca_file = pca_params or weight_files.official_pca_params()
+        return [vggish.PCAQuantize.from_file(pca_file, name="pca_quantize"),
                 keras.layers.Rescaling(1.0 / FEATURE_MAX, dtype="float32", name="to_unit_range")]
+    if pca_params is not None:
+        raise FeatureError(f"the {spec['kind']} feature set has no PCA, so --pca-params does not apply; leave it out")
     if spec["postprocess"] == "minmax":
         return [_minmax_layer(spec)]
     return []

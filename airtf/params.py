@@ -33,6 +33,10 @@ EXAMPLE_HOP_SAMPLES = EXAMPLE_HOP_FRAMES * STFT_HOP  # 15360
 EMBEDDING_SIZE = 128
 FLATTENED_SIZE = 6 * 4 * 512  # pool4 output, channels last
 
+VGGISH_VARIANTS = ("audioset-2017", "audioset-2020")
+"""audioset-2017 has a ReLU after fc2 (the release that made OpenMIC-2018's features); audioset-2020 does not."""
+DEFAULT_VARIANT = "audioset-2017"
+
 PCA_MEANS_NAME = "pca_means"
 PCA_EIGEN_VECTORS_NAME = "pca_eigen_vectors"
 QUANTIZE_MIN = -2.0

@@ -8,6 +8,12 @@ frame hop (0.96 s for VGGish features, 0.01 s for log-mel frames); ranges end
 at the end of the audio at the latest. Since the clip probability is an
 attention-weighted mean of the per-frame ones, every present instrument has
 at least one active range.
+
+A file is read in blocks and its frame features are computed segment by
+segment; the classifier then runs over chunks of those features
+(:func:`classify`), so memory grows with the features only (128 numbers per
+0.96 s for VGGish features, 64 per 10 ms for log-mel), never with the audio
+or the model's activations of a whole file.
 """
 
 import json
@@ -16,12 +22,16 @@ from typing import NamedTuple
 
 import numpy as np
 
-from airtf import params
+from airtf import interrupts, params
 from airtf.errors import AudioTooShortWarning
 
 THRESHOLD = 0.5
 TIME_DECIMALS = 2
 PROBABILITY_DECIMALS = 4
+CHUNK_FRAMES = 4096
+"""Frames the classifier scores at once (:func:`classify`)."""
+BLOCK_SECONDS = 60.0
+"""Seconds of audio read at once (:func:`stream_outputs`)."""
 
 
 class Prediction(NamedTuple):
@@ -94,6 +104,143 @@ def active_ranges(frame_probabilities, frame_hop_seconds, threshold=THRESHOLD, d
     return ranges
 
 
+def _chunks(count, size):
+    return [slice(start, min(start + size, count)) for start in range(0, count, size)]
+
+
+def clip_statistics(model, features, chunk_frames=CHUNK_FRAMES):
+    """The classifier's GroupNormalization statistics of one clip, gathered over chunks of its frames.
+
+    Parameters
+    ----------
+    model : airtf.export.Pipeline or airtf.export.ExportedModel
+    features : np.ndarray (T, D)
+        The clip's frame features.
+    chunk_frames : int
+
+    Returns
+    -------
+    np.ndarray
+        float32 (layers, groups, 2): mean and variance over the clip's
+        frames and each group's channels, layer by layer (each layer's from
+        the normalised output of those before it), combined over chunks in
+        float64 by Chan's formula.
+    """
+    statistics = np.zeros(model.statistics_shape, np.float32)
+    for layer in range(model.statistics_layers):
+        frames, mean, spread = 0, 0.0, 0.0  # spread: frames times variance
+        for chunk in _chunks(len(features), chunk_frames):
+            chunk_mean, chunk_variance = (np.asarray(value, np.float64)
+                                          for value in model.group_moments(features[chunk], statistics, layer))
+            size = chunk.stop - chunk.start
+            total = frames + size
+            delta = chunk_mean - mean
+            mean = mean + delta * size / total
+            spread = spread + chunk_variance * size + delta ** 2 * frames * size / total
+            frames = total
+        statistics[layer, :, 0] = mean
+        statistics[layer, :, 1] = spread / frames
+    return statistics
+
+
+def classify(model, features, chunk_frames=CHUNK_FRAMES, attention=True):
+    """The classifier's outputs for one clip's frame features, computed over chunks of frames.
+
+    Equal (to float rounding) to the classifier on the whole clip, with
+    activations of ``chunk_frames`` frames at a time.
+
+    Parameters
+    ----------
+    model : airtf.export.Pipeline or airtf.export.ExportedModel
+    features : np.ndarray (T, D), T > 0
+    chunk_frames : int
+    attention : bool
+        Also return the attention (T, C), which costs as much memory as
+        the per-frame probabilities.
+
+    Returns
+    -------
+    dict
+        ``probabilities`` (C,), ``frame_probabilities`` (T, C) and
+        ``attention`` (T, C), float32 numpy arrays.
+    """
+    features = np.asarray(features, np.float32)
+    statistics = clip_statistics(model, features, chunk_frames)
+    probabilities = weights = None
+    total = pooled = 0.0
+    for chunk in _chunks(len(features), chunk_frames):
+        chunk_weights, chunk_probabilities = model.chunk_scores(features[chunk], statistics)
+        if probabilities is None:
+            probabilities = np.empty((len(features), chunk_probabilities.shape[1]), np.float32)
+            weights = np.empty_like(probabilities) if attention else None
+        probabilities[chunk] = chunk_probabilities
+        if attention:
+            weights[chunk] = chunk_weights
+        total = total + chunk_weights.sum(axis=0, dtype=np.float64)
+        pooled = pooled + (chunk_weights * chunk_probabilities).sum(axis=0, dtype=np.float64)
+    outputs = {"probabilities": np.clip(pooled / total, 0.0, 1.0).astype(np.float32),
+               "frame_probabilities": probabilities}
+    if attention:
+        weights /= total.astype(np.float32)
+        outputs["attention"] = weights
+    return outputs
+
+
+def stream_outputs(model, path, block_seconds=BLOCK_SECONDS):
+    """The classifier's outputs for an audio file, read in blocks (see the module docstring).
+
+    Returns
+    -------
+    outputs : dict
+        ``probabilities`` and ``frame_probabilities``, as :func:`classify`.
+    samples : int
+        The file's length in 16 kHz samples.
+
+    Raises
+    ------
+    AudioError
+        For a file that cannot be read; the message names it.
+    """
+    from airtf import audio
+
+    samples = 0
+
+    def counted(blocks):
+        nonlocal samples
+        for block in blocks:
+            samples += len(block)
+            yield block
+
+    expected = _expected_examples(audio.info(path))
+    blocks = counted(audio.stream(path, block_seconds=block_seconds))
+    features, filled = None, 0
+    for segment in audio.example_segments(blocks, pad=True):
+        interrupts.raise_if_interrupted()
+        frames = model.frame_features(segment)
+        if features is None or filled + len(frames) > len(features):  # grown only where the header's length lied
+            per_example = len(frames) // _segment_examples(len(segment))
+            wanted = max(expected * per_example, filled + len(frames))
+            grown = np.empty((wanted, frames.shape[1]), np.float32)
+            if features is not None:
+                grown[:filled] = features[:filled]
+            features = grown
+        features[filled:filled + len(frames)] = frames
+        filled += len(frames)
+    return classify(model, features[:filled], attention=False), samples
+
+
+def _segment_examples(samples):
+    """Examples in a segment of ``samples`` 16 kHz samples (one at least: short audio is padded to one)."""
+    return max(1, 1 + (samples - params.EXAMPLE_SAMPLES) // params.EXAMPLE_HOP_SAMPLES)
+
+
+def _expected_examples(info):
+    """Examples in a file, from its header's length (see :func:`airtf.audio.info`)."""
+    from airtf import audio
+
+    return _segment_examples(audio.resampled_length(info.frames, info.sample_rate))
+
+
 def predict(model, waveform, threshold=THRESHOLD):
     """The present instruments of a waveform and where each is active.
 
@@ -110,8 +257,12 @@ def predict(model, waveform, threshold=THRESHOLD):
     -------
     Prediction
     """
-    outputs = model(waveform)
-    duration = len(waveform) / params.SAMPLE_RATE
+    return _prediction(model, model(waveform), len(waveform), threshold)
+
+
+def _prediction(model, outputs, samples, threshold):
+    """A :class:`Prediction` from the classifier's outputs for ``samples`` samples of audio."""
+    duration = samples / params.SAMPLE_RATE
     probabilities = outputs["probabilities"]
     present = [index for index in np.argsort(-probabilities, kind="stable") if probabilities[index] >= threshold]
     instruments = {model.class_names[index]: round(float(probabilities[index]), PROBABILITY_DECIMALS)
@@ -122,8 +273,8 @@ def predict(model, waveform, threshold=THRESHOLD):
     return Prediction(instruments, active, duration)
 
 
-def predict_file(model, path, threshold=THRESHOLD):
-    """:func:`predict` on an audio file read with :func:`airtf.audio.read` (any format and rate).
+def predict_file(model, path, threshold=THRESHOLD, block_seconds=BLOCK_SECONDS):
+    """:func:`predict` on an audio file of any length, format and rate, read in blocks.
 
     Raises
     ------
@@ -136,14 +287,12 @@ def predict_file(model, path, threshold=THRESHOLD):
         When the audio is shorter than one 0.96 s example (it is zero-padded
         to one).
     """
-    from airtf import audio
-
-    waveform = audio.read(path)
-    if len(waveform) < params.EXAMPLE_SAMPLES:
-        warnings.warn(f"{path}: {len(waveform) / params.SAMPLE_RATE:.2f} s is shorter than one "
+    outputs, samples = stream_outputs(model, path, block_seconds)
+    if samples < params.EXAMPLE_SAMPLES:
+        warnings.warn(f"{path}: {samples / params.SAMPLE_RATE:.2f} s is shorter than one "
                       f"{params.EXAMPLE_WINDOW_SECONDS} s example; it was zero-padded to one",
                       AudioTooShortWarning, stacklevel=2)
-    return predict(model, waveform, threshold)
+    return _prediction(model, outputs, samples, threshold)
 
 
 def format_ranges(ranges):

@@ -58,6 +58,7 @@ STRATEGIES = ("default", "mirrored", "multi-worker")
 INITS = ("random", "official")
 """Values of ``init``: Glorot-uniform initialisation, or the official AudioSet weights."""
 
+COMMAND = "airtf-pretrain"
 MONITOR = "val_loss"
 PROJECTOR_EXAMPLES = 1000
 """Validation examples shown in the TensorBoard embedding projector (at most)."""
@@ -107,13 +108,13 @@ class Result:
 
     @property
     def best_epoch(self):
-        """The epoch (from 0) with the lowest validation loss."""
-        return _best_epoch(self.history[MONITOR])
+        """The epoch (from 0) with the lowest finite validation loss; None when none was finite."""
+        return runs.best_epoch(self.history, MONITOR)
 
     @property
     def best_val_loss(self):
-        """The lowest validation loss of the run."""
-        return self.history[MONITOR][self.best_epoch]
+        """The lowest finite validation loss of the run (NaN when none was finite)."""
+        return float("nan") if self.best_epoch is None else self.history[MONITOR][self.best_epoch]
 
     @property
     def backbone(self):
@@ -195,7 +196,7 @@ def train(objective, data_dir, run_dir, *, epochs=50, batch_size=64, lr=1e-4, pa
     dataset_options, build_options = _route_options(objective, module, options, fixed_options)
     distribution = make_strategy(strategy)
     variant = variant or vggish.DEFAULT_VARIANT
-    config = {"objective": objective, "data": str(data_dir), "epochs": epochs, "batch_size": batch_size, "lr": lr,
+    config = {"command": COMMAND, "objective": objective, "data": str(data_dir), "epochs": epochs, "batch_size": batch_size, "lr": lr,
               "patience": patience, "limit": limit, "seed": seed, "init": init, "weights": _config_path(weights),
               "variant": variant, "strategy": strategy, "options": options, "versions": versions()}
     run = open_run(run_dir, config, overwrite)
@@ -353,16 +354,6 @@ def _clear(run):
             shutil.rmtree(path)
         else:
             path.unlink(missing_ok=True)
-
-
-def _finite_or_inf(value):
-    """``value``, or infinity where it is NaN: a NaN loss is never the best."""
-    return float("inf") if value != value else value
-
-
-def _best_epoch(losses):
-    """The index of the lowest of ``losses`` (the first, on ties; NaN never)."""
-    return min(range(len(losses)), key=lambda epoch: _finite_or_inf(losses[epoch]))
 
 
 def _save_vocabulary(run, info):

@@ -56,7 +56,7 @@ class Run:
 
     @property
     def config(self):
-        return json.loads((self.path / CONFIG_NAME).read_text())
+        return read_config(self.path)
 
     @property
     def logs(self):
@@ -93,7 +93,7 @@ class Run:
             model.save_weights(temporary)
         return path
 
-    def callbacks(self, monitor="val_loss", mode="min", patience=None, histograms=False, extra=()):
+    def callbacks(self, monitor="val_loss", mode="min", patience=None, histograms=False, extra=(), tie_breaker=None):
         """The callbacks every airtf training uses.
 
         TensorBoard logs (with ``histograms``, one of every weight per epoch
@@ -110,7 +110,7 @@ class Run:
             StopOnNaN(),
             keras.callbacks.CSVLogger(str(self.history), append=True),
             keras.callbacks.TensorBoard(str(self.logs)),
-            KeepWeights(self.best_weights, monitor=monitor, mode=mode, history=self.history),
+            KeepWeights(self.best_weights, monitor=monitor, mode=mode, history=self.history, tie_breaker=tie_breaker),
             KeepWeights(self.last_weights),
             *([WeightHistograms(self.logs / HISTOGRAMS_FOLDER)] if histograms else []),
             *extra,
@@ -123,30 +123,37 @@ class Run:
 class KeepWeights(keras.callbacks.Callback):
     """Write the weights atomically when ``monitor`` improves, or (without one) when training ends.
 
-    With ``monitor``, the best value so far is read back from the run's CSV
+    With ``monitor``, the best epoch so far is read back from the run's CSV
     log when training (re)starts, so a resumed run never replaces the weights
-    of a better earlier epoch.
+    of a better earlier epoch. A non-finite value is never the best; with
+    ``tie_breaker`` (a loss), an epoch that equals the best ``monitor`` value
+    replaces it when its ``tie_breaker`` is lower.
     """
 
-    def __init__(self, path, monitor=None, mode="min", history=None):
+    def __init__(self, path, monitor=None, mode="min", history=None, tie_breaker=None):
         super().__init__()
         self.path = Path(path)
         self.monitor = monitor
-        self.better = max if mode == "max" else min
+        self.mode = mode
+        self.tie_breaker = tie_breaker
         self.history = history
         self.best = None
 
     def on_train_begin(self, logs=None):
-        earlier = [value for value in read_history(self.history).get(self.monitor, []) if math.isfinite(value)]
-        self.best = self.better(earlier) if earlier and self.path.is_file() else None
+        columns = read_history(self.history)
+        epoch = best_epoch(columns, self.monitor, self.mode, self.tie_breaker) if self.monitor else None
+        self.best = None
+        if epoch is not None and self.path.is_file():
+            self.best = epoch_rank({key: values[epoch] for key, values in columns.items()},
+                                   self.monitor, self.mode, self.tie_breaker)
 
     def on_epoch_end(self, epoch, logs=None):
         if self.monitor is None:
             return
-        value = float((logs or {}).get(self.monitor, math.nan))
-        if not math.isfinite(value) or (self.best is not None and self.better(value, self.best) == self.best):
+        rank = epoch_rank(logs or {}, self.monitor, self.mode, self.tie_breaker)
+        if rank is None or (self.best is not None and rank >= self.best):
             return
-        self.best = value
+        self.best = rank
         self._save()
 
     def on_train_end(self, logs=None):
@@ -155,6 +162,42 @@ class KeepWeights(keras.callbacks.Callback):
 
     def _save(self):
         save_model_weights(self.model, self.path)
+
+
+def epoch_rank(logs, monitor, mode="min", tie_breaker=None):
+    """How good one epoch's logs are: a tuple, lower is better; None when ``monitor`` is not finite.
+
+    Parameters
+    ----------
+    logs : dict
+        Metric name -> value of the epoch.
+    monitor : str
+    mode : {"min", "max"}
+    tie_breaker : str or None
+        A loss that orders epochs of equal ``monitor`` (lower first; a
+        missing or non-finite one last).
+    """
+    value = _number(logs.get(monitor))
+    if not math.isfinite(value):
+        return None
+    tie = _number(logs.get(tie_breaker)) if tie_breaker else 0.0
+    return (-value if mode == "max" else value, tie if math.isfinite(tie) else math.inf)
+
+
+def best_epoch(columns, monitor, mode="min", tie_breaker=None):
+    """The best epoch (from 0) of a history (see :func:`epoch_rank`): the first of equals; None without one.
+
+    Parameters
+    ----------
+    columns : dict
+        Column name -> list of values per epoch (:func:`read_history`).
+    """
+    ranked = []
+    for epoch in range(len(columns.get(monitor, ()))):
+        rank = epoch_rank({key: values[epoch] for key, values in columns.items()}, monitor, mode, tie_breaker)
+        if rank is not None:
+            ranked.append((rank, epoch))
+    return min(ranked)[1] if ranked else None
 
 
 def _optimizer(model):
@@ -188,11 +231,11 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
 
     def on_train_begin(self, logs=None):
         super().on_train_begin(logs)
-        values = read_history(self.history).get(self.monitor, [])
-        scored = [(value, epoch) for epoch, value in enumerate(values) if math.isfinite(value)]
-        if scored:
-            self.best, self.best_epoch = (max if self.mode == "max" else min)(scored)
-            self.wait = len(values) - 1 - self.best_epoch
+        columns = read_history(self.history)
+        epoch = best_epoch(columns, self.monitor, self.mode)
+        if epoch is not None:
+            self.best, self.best_epoch = columns[self.monitor][epoch], epoch
+            self.wait = len(columns[self.monitor]) - 1 - epoch
 
 
 class WeightHistograms(keras.callbacks.Callback):
@@ -268,7 +311,40 @@ def _number(text):
         return math.nan
 
 
-def start(path, config, overwrite=False):
+def read_config(path):
+    """A run directory's config.json, or a RunError saying it is damaged."""
+    try:
+        return json.loads((Path(path) / CONFIG_NAME).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise RunError(f"{Path(path) / CONFIG_NAME}: unreadable ({error}); the run directory is damaged: choose "
+                       "another --out") from None
+
+
+def check_run_folder(path, inputs=(), command=None):
+    """Raise RunError unless ``path`` is new, empty, or a run of ``command``.
+
+    A folder holding files but no run is refused (a run would mix with them,
+    and ``overwrite`` would delete them), as is a run of another command.
+    ``inputs`` are names that may be there (see :func:`start`).
+    """
+    path = Path(path)
+    if not path.exists():
+        return
+    if not path.is_dir():
+        raise RunError(f"{path}: is a file, not a folder; choose another --out")
+    if (path / CONFIG_NAME).is_file():
+        made_by = read_config(path).get("command")
+        if command is not None and made_by != command:
+            raise RunError(f"{path}: holds a run of {made_by or 'another command'}, not of {command}; choose "
+                           "another --out")
+        return
+    foreign = sorted(entry.name for entry in path.iterdir() if entry.name not in inputs)
+    if foreign:
+        raise RunError(f"{path}: holds files but no airtf run (no {CONFIG_NAME}; e.g. {foreign[0]}); choose a new "
+                       "or empty folder for --out")
+
+
+def start(path, config, overwrite=False, inputs=()):
     """Make a run directory for ``config``, or reopen the one that holds the same config.
 
     Parameters
@@ -279,17 +355,24 @@ def start(path, config, overwrite=False):
     overwrite : bool
         Replace config.json even when it differs (the other files are then
         those of the earlier run: use a fresh directory to start clean).
+    inputs : sequence of str
+        Names a new run directory may already hold (files the user put
+        there for the run to read); anything else in a folder without
+        config.json is refused, so that a run never mixes with, or its
+        ``overwrite`` deletes, a user's files.
 
     Raises
     ------
     RunError
-        When the directory holds a run with a different configuration.
+        When the directory holds a run with a different configuration, or
+        files but no run.
     """
     run = Run(path)
     config = json.loads(json.dumps(config))  # normalise tuples, paths were already str
     existing = run.path / CONFIG_NAME
+    check_run_folder(run.path, inputs, config.get("command"))
     if existing.is_file() and not overwrite:
-        before = json.loads(existing.read_text())
+        before = read_config(run.path)
         differences = sorted(key for key in set(before) | set(config)
                              if key not in IGNORED_CONFIG_KEYS and before.get(key) != config.get(key))
         if differences:

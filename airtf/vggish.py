@@ -20,10 +20,11 @@ import keras
 import numpy as np
 
 from airtf import params
-from airtf.errors import CheckpointError
+from airtf.errors import CheckpointError, first_line
 
-VARIANTS = {"audioset-2017": "relu", "audioset-2020": None}
-DEFAULT_VARIANT = "audioset-2017"
+VARIANTS = dict(zip(params.VGGISH_VARIANTS, ("relu", None)))
+"""Variant -> activation of fc2."""
+DEFAULT_VARIANT = params.DEFAULT_VARIANT
 
 CONV_LAYERS = (  # (name, filters, pool after it)
     ("conv1", 64, "pool1"),
@@ -100,9 +101,8 @@ def read_checkpoint(path):
     try:
         reader = tf.train.load_checkpoint(str(path))
     except Exception as error:  # TensorFlow raises several kinds for a bad file
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise CheckpointError(
-            f"{path}: not a TensorFlow checkpoint ({reason}); pass the official vggish_model.ckpt "
+            f"{path}: not a TensorFlow checkpoint ({first_line(error)}); pass the official vggish_model.ckpt "
             "(check it with `airtf-weights verify`) or a .weights.h5 written by airtf") from None
     available = reader.get_variable_to_shape_map()
     return {
@@ -117,7 +117,12 @@ def _checkpoint_variable(reader, available, name, path):
         raise CheckpointError(
             f"{path}: variable {name} is missing (found {len(available)} variables, e.g. {scopes}); "
             "this is not a VGGish checkpoint: pass the official vggish_model.ckpt")
-    return reader.get_tensor(name).astype(np.float32)
+    try:
+        return reader.get_tensor(name).astype(np.float32)
+    except Exception as error:  # a truncated data file: IndexError, DataLossError, ...
+        raise CheckpointError(f"{path}: cannot read variable {name} ({first_line(error)}); the checkpoint's data "
+                              "file is truncated or damaged: download or write it again (check the official one "
+                              "with `airtf-weights verify`)") from None
 
 
 def load_checkpoint(model, path):

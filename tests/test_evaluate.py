@@ -186,7 +186,7 @@ def test_rerun_skips_finished_seeds(run, data, monkeypatch, capsys):
 def test_a_different_configuration_is_refused(run, data, capsys):
     out, _ = run
     assert eval_cli.main(eval_args(data, out, "--seeds", "0,1", "--lr", "0.01")) == 2
-    error = capsys.readouterr().err.strip()
+    error = capsys.readouterr().err.strip().splitlines()[-1]
     assert error.startswith("airtf-eval: error: ") and "different configuration (training differ)" in error
     assert "\n" not in error
 

@@ -168,19 +168,21 @@ def test_cli_writes_and_describes_the_export(class_names, tmp_path, capsys):
     assert f"wrote {tmp_path / 'export'}: 20 instruments (accordion, banjo," in printed
     assert "frame_probabilities (T, 20)" in printed and "log_mel             (n, 96, 64)" in printed
     assert (tmp_path / "export" / "saved_model.pb").is_file()
+    marker = json.loads((tmp_path / "export" / export.EXPORT_MARKER).read_text())
+    assert marker["run_dir"] == str(run_dir.resolve()) and marker["class_names"] == class_names
     assert sorted(os.listdir(tmp_path)) == ["export", "run"]
 
 
-def test_cli_refuses_to_overwrite_without_the_flag(class_names, tmp_path, capsys):
+def test_cli_replaces_only_an_earlier_export_and_only_with_the_flag(class_names, tmp_path, capsys):
     run_dir = make_run(tmp_path / "run", "logmel", class_names)
-    (tmp_path / "export").mkdir()
-    (tmp_path / "export" / "keep.txt").write_text("mine")
+    assert export_cli.main([str(run_dir), "--out", str(tmp_path / "export")]) == 0
     assert export_cli.main([str(run_dir), "--out", str(tmp_path / "export")]) == 2
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "already exists; pass --overwrite" in error
-    assert (tmp_path / "export" / "keep.txt").read_text() == "mine"
+    (tmp_path / "export" / "note.txt").write_text("added after the export")
     assert export_cli.main([str(run_dir), "--out", str(tmp_path / "export"), "--overwrite"]) == 0
-    assert sorted(os.listdir(tmp_path / "export")) == ["assets", "fingerprint.pb", "saved_model.pb", "variables"]
+    assert sorted(os.listdir(tmp_path / "export")) == ["airtf-export.json", "assets", "fingerprint.pb",
+                                                       "saved_model.pb", "variables"]
     assert sorted(os.listdir(tmp_path)) == ["export", "run"]
 
 

@@ -7,7 +7,7 @@ import pytest
 import soundfile as sf
 
 import reference_frontend
-from airtf import extract, frontend, params, weights
+from airtf import audio, extract, frontend, params, weights
 from airtf.cli import extract as extract_cli
 from airtf.errors import AudioTooShortWarning, SilentAudioWarning
 
@@ -52,14 +52,14 @@ def test_example_segments_equal_whole_waveform_framing():
     waveform = rng.standard_normal(5 * params.EXAMPLE_HOP_SAMPLES + 9000).astype(np.float32)
     cuts = np.sort(rng.choice(len(waveform), 12, replace=False))
     blocks = np.split(waveform, cuts)
-    pieces = [frontend.waveform_to_examples(segment) for segment in extract.example_segments(blocks)]
+    pieces = [frontend.waveform_to_examples(segment) for segment in audio.example_segments(blocks)]
     np.testing.assert_allclose(np.concatenate(pieces), frontend.waveform_to_examples(waveform), atol=1e-5)
 
 
 @pytest.mark.parametrize("length, pad, expected", [(15599, False, 0), (15599, True, 1), (15600, False, 1),
                                                     (40000, True, 2)])
 def test_example_segments_pad_only_short_audio(length, pad, expected):
-    segments = list(extract.example_segments([np.ones(length, np.float32)], pad=pad))
+    segments = list(audio.example_segments([np.ones(length, np.float32)], pad=pad))
     assert sum(len(frontend.waveform_to_examples(s)) for s in segments) == expected
 
 

@@ -112,8 +112,8 @@ def test_config_holds_everything_to_rerun(mirrored_run, nsynth_dir):
     run_dir, _ = mirrored_run
     config = json.loads((run_dir / "config.json").read_text())
     assert config == {
-        "objective": "textual", "data": str(nsynth_dir.resolve()), "epochs": 1, "batch_size": 8, "lr": 1e-4,
-        "patience": 5, "limit": 16, "seed": 0, "init": "random", "weights": None, "variant": "audioset-2017",
+        "command": "airtf-pretrain", "objective": "textual", "data": str(nsynth_dir.resolve()), "epochs": 1,
+        "batch_size": 8, "lr": 1e-4, "patience": 5, "limit": 16, "seed": 0, "init": "random", "weights": None, "variant": "audioset-2017",
         "strategy": "mirrored", "options": {"word_map": {"multiphonic": "polyphonic"}}, "versions": pretrain.versions(),
     }
     assert set(config["versions"]) == {"python", "airtf", "tensorflow", "keras", "numpy", "tensorboard"}

@@ -3,6 +3,7 @@
 import argparse
 import contextlib
 import functools
+import math
 import os
 import sys
 import warnings
@@ -16,19 +17,37 @@ def quiet_tensorflow():
 
 
 def reports_errors(program):
-    """Decorate a command's main: an AirtfError becomes one line on stderr and exit code 2."""
+    """Decorate a command's main so that it never ends in a traceback for a user's doing.
+
+    An AirtfError becomes one line on stderr and exit code 2; so does an
+    OSError of not being able to write (full disk, read-only file system, no
+    permission), naming the file and the fix. Ctrl-C ends the command with
+    exit code 130, also when TensorFlow swallowed its KeyboardInterrupt
+    (see :mod:`airtf.interrupts`).
+    """
     def decorate(main):
         @functools.wraps(main)
         def wrapper(argv=None):
+            from airtf import files, interrupts
+
             quiet_tensorflow()
-            try:
-                return main(argv)
-            except AirtfError as error:
-                print(f"{program}: error: {error}", file=sys.stderr)
-                return 2
-            except KeyboardInterrupt:
-                print(f"{program}: interrupted; finished outputs are kept", file=sys.stderr)
-                return 130
+            with interrupts.interruptible():
+                try:
+                    code = main(argv)
+                    interrupts.raise_if_interrupted()
+                    return code
+                except AirtfError as error:
+                    print(f"{program}: error: {error}", file=sys.stderr)
+                    return 2
+                except KeyboardInterrupt:
+                    print(f"{program}: interrupted; finished outputs are kept", file=sys.stderr)
+                    return 130
+                except OSError as error:
+                    if not files.is_write_error(error):
+                        raise
+                    print(f"{program}: error: {files.write_error(error.filename or 'output', error)}",
+                          file=sys.stderr)
+                    return 2
         return wrapper
     return decorate
 
@@ -52,22 +71,76 @@ def one_line_warnings(program):
         yield
 
 
-def positive(kind=int):
-    """An argparse type: a number of ``kind`` greater than zero."""
+def number(kind=float, *, minimum=None, maximum=None, above=None, below=None):
+    """An argparse type: a finite number of ``kind`` within the bounds given.
+
+    ``minimum``/``maximum`` are inclusive bounds, ``above``/``below``
+    exclusive ones. NaN and infinities are refused, as is a float where
+    ``kind`` is int.
+    """
     def parse(text):
         try:
             value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-        if not value > 0:
-            raise argparse.ArgumentTypeError(f"{text} is not positive")
+            raise argparse.ArgumentTypeError(f"{text!r} is not {'an integer' if kind is int else 'a number'}") \
+                from None
+        if not math.isfinite(value) or not _within(value, minimum, maximum, above, below):
+            raise argparse.ArgumentTypeError(f"{text} is not {_bounds_text(minimum, maximum, above, below)}")
         return value
+    parse.__name__ = kind.__name__  # argparse names the type in some messages
     return parse
 
 
-def seed(text):
-    """An argparse type: a seed, an integer of 0 or more."""
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text} is negative; a seed is 0 or more")
-    return value
+def _within(value, minimum, maximum, above, below):
+    return ((minimum is None or value >= minimum) and (maximum is None or value <= maximum)
+            and (above is None or value > above) and (below is None or value < below))
+
+
+def _bounds_text(minimum, maximum, above, below):
+    """E.g. "a finite number greater than 0", "a finite number in (0, 1]"."""
+    low = (f"[{minimum}" if minimum is not None else f"({above}" if above is not None else None)
+    high = (f"{maximum}]" if maximum is not None else f"{below})" if below is not None else None)
+    if low and high:
+        return f"a finite number in {low}, {high}"
+    if low:
+        return f"a finite number {'of' if minimum is not None else 'greater than'} {low[1:]}" + \
+            (" or more" if minimum is not None else "")
+    if high:
+        return f"a finite number {'of' if maximum is not None else 'less than'} {high[:-1]}" + \
+            (" or less" if maximum is not None else "")
+    return "a finite number"
+
+
+def positive(kind=int):
+    """An argparse type: a finite number of ``kind`` greater than zero."""
+    return number(kind, above=0)
+
+
+def nonnegative(kind=int):
+    """An argparse type: a finite number of ``kind``, zero or more."""
+    return number(kind, minimum=0)
+
+
+def add_replaced_weights(parser, applies_to):
+    """--weights, --variant and --pca-params that replace a trained model's VGGish and PCA file.
+
+    ``applies_to`` says what they replace, for the help.
+    """
+    from airtf import params
+
+    group = parser.add_argument_group(f"features (replace those of {applies_to})")
+    group.add_argument("--weights", metavar="FILE_OR_RUN_DIR",
+                       help="compute the features with this VGGish instead: official, random, a .weights.h5, a TF1 "
+                            "checkpoint or a pre-training run directory (e.g. random where the official checkpoint "
+                            "is not on disk; the outputs then differ from the trained model's)")
+    group.add_argument("--variant", choices=params.VGGISH_VARIANTS, help="the VGGish variant to use instead")
+    group.add_argument("--pca-params", metavar="FILE",
+                       help="vggish_pca_params.npz for pca features (default: the models folder)")
+    return group
+
+
+probability = number(float, minimum=0, maximum=1)
+"""An argparse type: a probability in [0, 1]."""
+
+seed = number(int, minimum=0)
+"""An argparse type: a seed, an integer of 0 or more."""

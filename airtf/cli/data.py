@@ -47,7 +47,8 @@ def parse(argv):
     demo.add_argument("--pca-params", metavar="FILE", help="vggish_pca_params.npz for --weights (default: models/)")
     demo.add_argument("--overwrite", action="store_true", help="replace set folders of an earlier demo render")
     demo.add_argument("--quiet", action="store_true", help="no progress bars")
-    check = commands.add_parser("check", help="read data sets back through airtf's loaders and summarise them")
+    check = commands.add_parser("check", help="read data sets back through airtf's loaders and summarise them "
+                                              "(exit status 1 when one has a problem)")
     check.add_argument("--openmic", metavar="DIR", help="an OpenMIC-2018 folder")
     check.add_argument("--nsynth", metavar="DIR", help="an NSynth folder (TFRecord or json/wav)")
     check.add_argument("--freesound", metavar="DIR", help="a Freesound-tags folder")
@@ -67,10 +68,13 @@ def check(args):
     folders = {"openmic": args.openmic, "nsynth": args.nsynth, "freesound": args.freesound}
     if not any(folders.values()):
         raise SystemExit("airtf-data check: give at least one of --openmic, --nsynth, --freesound")
+    problems = 0
     for name, folder in folders.items():
         if folder:
-            print("\n".join(getattr(checks, f"check_{name}")(folder)))
-    return 0
+            lines, ok = getattr(checks, f"check_{name}")(folder)
+            print("\n".join(lines))
+            problems += not ok
+    return 1 if problems else 0
 
 
 def render(args):

@@ -15,7 +15,7 @@ weights file (its VGGish, normalised like norm).
 
 import argparse
 
-from airtf.cli.common import positive, reports_errors, seed
+from airtf.cli.common import one_line_warnings, positive, reports_errors, seed
 
 
 def _seeds(text):
@@ -70,8 +70,9 @@ def main(argv=None):
                                  batch_size=args.batch_size, learning_rate=args.lr, norm=args.norm,
                                  weights=args.weights, variant=args.variant, feature_seed=args.feature_seed,
                                  limit=args.limit)
-    outcome = evaluate.evaluate(settings, args.out, cache_dir=args.cache_dir, overwrite=args.overwrite,
-                                verbose=0 if args.quiet else "auto")
+    with one_line_warnings("airtf-eval"):
+        outcome = evaluate.evaluate(settings, args.out, cache_dir=args.cache_dir, overwrite=args.overwrite,
+                                    verbose=0 if args.quiet else "auto")
     summary = outcome.summary
     if outcome.skipped:
         print(f"seeds {', '.join(map(str, outcome.skipped))} were finished already and are kept")

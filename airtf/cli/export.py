@@ -9,7 +9,7 @@ airtf/export.py.
 
 import argparse
 
-from airtf.cli.common import reports_errors
+from airtf.cli.common import add_replaced_weights, one_line_warnings, reports_errors
 
 
 def parse(argv):
@@ -17,7 +17,9 @@ def parse(argv):
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run_dir", metavar="RUN_DIR", help="a run directory written by airtf-eval")
     parser.add_argument("--out", required=True, metavar="EXPORT_DIR", help="the SavedModel directory to write")
-    parser.add_argument("--overwrite", action="store_true", help="replace EXPORT_DIR if it exists")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace EXPORT_DIR if it holds an earlier export (never other files)")
+    add_replaced_weights(parser, "the run's feature set")
     return parser.parse_args(argv)
 
 
@@ -26,7 +28,9 @@ def main(argv=None):
     from airtf import export
 
     args = parse(argv)
-    info = export.export(args.run_dir, args.out, overwrite=args.overwrite)
+    with one_line_warnings("airtf-export"):
+        info = export.export(args.run_dir, args.out, overwrite=args.overwrite, weights=args.weights,
+                             variant=args.variant, pca_params=args.pca_params)
     print(f"wrote {info.path}: {len(info.class_names)} instruments ({', '.join(info.class_names)})")
     print(f"  {export.SERVING_SIGNATURE}: waveform (samples,) float32, 16 kHz ->")
     for name, shape in info.output_shapes.items():

@@ -6,8 +6,9 @@ OpenMIC-2018's released features: {"time_points": [...], "features": [...]}.
 
 import argparse
 import sys
+from pathlib import Path
 
-from airtf.cli.common import one_line_warnings, reports_errors
+from airtf.cli.common import one_line_warnings, positive, reports_errors
 
 
 def parse(argv):
@@ -26,7 +27,8 @@ def parse(argv):
                         help="audioset-2017 has a ReLU after fc2 (OpenMIC-2018's features); default %(default)s")
     parser.add_argument("--pca-params", metavar="FILE", help="vggish_pca_params.npz (default: models/)")
     parser.add_argument("--format", choices=extract.FORMATS, default="json", help="default %(default)s")
-    parser.add_argument("--batch-size", type=int, default=64, help="examples per model call (default %(default)s)")
+    parser.add_argument("--batch-size", type=positive(int), default=64, metavar="N",
+                        help="examples per model call (default %(default)s)")
     parser.add_argument("--pad", action="store_true", help="zero-pad audio shorter than 0.96 s to one example")
     parser.add_argument("--resampler", choices=audio.RESAMPLERS, default="resampy",
                         help="resampy gives the official numbers (default); soxr is faster, see README")
@@ -46,15 +48,20 @@ def extract_all(args):
     """Run the extraction that ``args`` describes; return the exit code."""
     from tqdm import tqdm
 
-    from airtf import extract
+    from airtf import extract, files
 
+    found = extract.find_audio(args.inputs)
+    for link in found.broken_links:
+        print(f"airtf-extract: warning: {link}: a broken symbolic link (its target is missing, or links loop); "
+              "skipped", file=sys.stderr)
     jobs, existing = [], 0
-    for path, stem in extract.find_audio(args.inputs):
+    for path, stem in found.files:
         target = extract.output_path(args.out, args.output, stem, args.format)
         if target.exists() and not args.overwrite:
             existing += 1
         else:
             jobs.append((path, target))
+    files.check_writable(Path(args.out) / args.output)
     extractor = extract.Extractor(args.output, *_model(args), batch_size=args.batch_size, pad=args.pad,
                                   resampler=args.resampler)
     with tqdm(total=len(jobs), unit="file", disable=args.quiet or not jobs) as bar:
@@ -63,8 +70,17 @@ def extract_all(args):
                 bar.write(f"airtf-extract: error: {error}", file=sys.stderr)
             bar.update()
         report = extractor.run(jobs, on_file_done=done)
-    print(f"wrote {len(report.written)} files ({report.examples} examples) to {args.out}/{args.output}"
-          + (f"; kept {existing} existing (--overwrite replaces them)" if existing else ""))
+    if report.stopped:
+        print(f"airtf-extract: error: {report.stopped}", file=sys.stderr)
+    kept = [f"kept {existing} existing (--overwrite replaces them)"] if existing else []
+    kept += [f"skipped {len(found.broken_links)} broken links"] if found.broken_links else []
+    print(f"wrote {len(report.written)} files ({report.examples} examples) to {Path(args.out) / args.output}"
+          + "".join(f"; {note}" for note in kept))
+    unwritten = len(jobs) - len(report.written) - len(report.failed)
+    if report.stopped:
+        print(f"airtf-extract: stopped: {unwritten} of {len(jobs)} files not written, "
+              f"{len(report.failed)} failed", file=sys.stderr)
+        return 1
     if report.failed:
         print(f"airtf-extract: {len(report.failed)} of {len(jobs)} files failed", file=sys.stderr)
         return 1

@@ -10,7 +10,7 @@ document instead: {file: {"instruments": {name: probability},
 import argparse
 import sys
 
-from airtf.cli.common import one_line_warnings, reports_errors
+from airtf.cli.common import add_replaced_weights, one_line_warnings, probability, reports_errors
 
 
 def parse(argv):
@@ -20,12 +20,14 @@ def parse(argv):
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("inputs", nargs="+", metavar="AUDIO", help="audio files")
     parser.add_argument("--model", required=True, metavar="EXPORT_DIR_OR_RUN_DIR",
-                        help="a SavedModel written by airtf-export, or a run directory written by airtf-eval")
-    parser.add_argument("--threshold", type=float, default=predict.THRESHOLD,
+                        help="a SavedModel written by airtf-export (loading one runs the TensorFlow operations it "
+                             "holds: load only exports you trust), or a run directory written by airtf-eval")
+    parser.add_argument("--threshold", type=probability, metavar="P", default=predict.THRESHOLD,
                         help="probability at which an instrument is present, and a frame active "
                              "(default %(default)s)")
     parser.add_argument("--json", action="store_true", help="print one JSON document for machines")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_replaced_weights(parser, "a run directory's feature set; an export holds its own")
     return parser.parse_args(argv)
 
 
@@ -43,7 +45,7 @@ def predict_all(args):
     from airtf import export, predict
     from airtf.errors import AudioError
 
-    model = export.load(args.model)
+    model = export.load(args.model, weights=args.weights, variant=args.variant, pca_params=args.pca_params)
     name_width = max(map(len, model.class_names))
     predictions, failed = {}, 0
     with tqdm(args.inputs, unit="file", disable=args.quiet or len(args.inputs) < 2) as bar:

@@ -10,7 +10,7 @@ terminal, one line per epoch otherwise.
 import argparse
 import sys
 
-from airtf.cli.common import one_line_warnings, positive, reports_errors, seed
+from airtf.cli.common import nonnegative, number, one_line_warnings, positive, reports_errors, seed
 
 PROGRAM = "airtf-pretrain"
 
@@ -20,13 +20,6 @@ class OneLineParser(argparse.ArgumentParser):
 
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
-
-
-def _probability(text):
-    value = float(text)
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"{text} is not a probability in (0, 1]")
-    return value
 
 
 def _word(text):
@@ -47,8 +40,8 @@ def parse(argv):
     parser.add_argument("--out", required=True, metavar="RUN_DIR", help="the run directory")
     parser.add_argument("--epochs", type=positive(), default=50, metavar="N", help="at most this many epochs (default %(default)s)")
     parser.add_argument("--batch-size", type=positive(), default=64, metavar="N", help="over all replicas (default %(default)s)")
-    parser.add_argument("--lr", type=float, default=1e-4, help="Adam's learning rate (default %(default)s)")
-    parser.add_argument("--patience", type=int, default=5, metavar="N",
+    parser.add_argument("--lr", type=positive(float), default=1e-4, metavar="X", help="Adam's learning rate (default %(default)s)")
+    parser.add_argument("--patience", type=nonnegative(int), default=5, metavar="N",
                         help="epochs without a lower val_loss before stopping; 0 never stops (default %(default)s)")
     parser.add_argument("--limit", type=positive(), metavar="N", help="use only the first N notes or sounds")
     parser.add_argument("--seed", type=seed, default=0, metavar="N", help="default %(default)s")
@@ -77,19 +70,19 @@ def _objective_options(group):
                        help="textual: en_core_web_md (default), a word2vec/GloVe file or a spaCy folder")
     group.add_argument("--word-map", type=_word, action="append", metavar="QUALITY=WORD", default=hidden,
                        help="textual: describe a quality by another word (repeatable)")
-    group.add_argument("--margin", type=float, default=hidden, metavar="X", help="textual: of negative pairs (0.5)")
-    group.add_argument("--stddev", type=float, default=hidden, metavar="X", help="den-add: noise standard deviation (0.1)")
-    group.add_argument("--keep-probability", type=_probability, default=hidden, metavar="P",
+    group.add_argument("--margin", type=number(float, minimum=-1, below=1), default=hidden, metavar="X", help="textual: of negative pairs (0.5)")
+    group.add_argument("--stddev", type=positive(float), default=hidden, metavar="X", help="den-add: noise standard deviation (0.1)")
+    group.add_argument("--keep-probability", type=number(float, above=0, maximum=1), default=hidden, metavar="P",
                        help="den-mul: probability of keeping a bin (0.5)")
     group.add_argument("--rescale", action="store_true", default=hidden,
                        help="den-mul: divide kept bins by the keep probability")
     group.add_argument("--vocabulary-size", type=positive(), default=hidden, metavar="K", help="align: tags kept, K (1000)")
     group.add_argument("--no-autoencoder", dest="autoencoder", action="store_false", default=hidden,
                        help="align: without COALA's tag auto-encoder")
-    group.add_argument("--temperature", type=float, default=hidden, metavar="X", help="align: NT-Xent temperature (0.1)")
-    group.add_argument("--contrastive-weight", type=float, default=hidden, metavar="X",
+    group.add_argument("--temperature", type=positive(float), default=hidden, metavar="X", help="align: NT-Xent temperature (0.1)")
+    group.add_argument("--contrastive-weight", type=nonnegative(float), default=hidden, metavar="X",
                        help="align: weight of the NT-Xent loss (10)")
-    group.add_argument("--reconstruction-weight", type=float, default=hidden, metavar="X",
+    group.add_argument("--reconstruction-weight", type=nonnegative(float), default=hidden, metavar="X",
                        help="align: weight of the tag reconstruction loss (5)")
 
 
@@ -125,8 +118,9 @@ def summary(objective, result):
     """The final line: the best validation loss, the epochs, where the backbone is."""
     resumed = f", resumed after epoch {result.resumed_at}" if result.resumed_at else ""
     replicas = f", {result.replicas} replicas" if result.replicas > 1 else ""
-    return (f"{objective}: best val_loss {result.best_val_loss:.6g} at epoch {result.best_epoch + 1} of "
-            f"{result.epochs}{resumed}{replicas}; backbone: {result.backbone}")
+    best = (f"none of {result.epochs} epochs reached a finite val_loss" if result.best_epoch is None else
+            f"best val_loss {result.best_val_loss:.6g} at epoch {result.best_epoch + 1} of {result.epochs}")
+    return f"{objective}: {best}{resumed}{replicas}; backbone: {result.backbone}"
 
 
 if __name__ == "__main__":

@@ -27,10 +27,10 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
+from airtf.audio import AUDIO_SUFFIXES
 from airtf.data import common, pipeline
 from airtf.data.pipeline import AUTOTUNE, DatasetError
 from airtf.errors import AirtfWarning
-from airtf.extract import AUDIO_SUFFIXES
 from airtf.files import write_json
 
 if TYPE_CHECKING:

@@ -17,6 +17,7 @@ notes start at their onset).
 """
 
 import os
+import re
 from pathlib import Path
 from types import MappingProxyType
 
@@ -195,8 +196,15 @@ def _quality_vector(path, note, fields):
     return qualities
 
 
+NOTE_NAME = re.compile(r"[a-z]+(?:_[a-z]+)*_[0-9]{3}-[0-9]{3}-[0-9]{3}")
+"""An NSynth note_str: instrument_str (family_source_number), pitch and velocity, e.g. bass_synthetic_033-022-050."""
+
+
 def _note_labels(path, note, fields):
     """The labels of one examples.json entry, validated."""
+    if not NOTE_NAME.fullmatch(note):  # it becomes a file name: audio/<note_str>.wav
+        raise DatasetError(f"{path}: note {note!r} is not an NSynth note_str (e.g. bass_synthetic_033-022-050); "
+                           "fix or remove it")
     if not isinstance(fields, dict):
         raise _json_problem(path, note, f"is a {type(fields).__name__}, not an object of fields")
     labels = {label: _integer_field(path, note, fields, field) for label, field in _INTEGER_LABELS.items()}

@@ -40,7 +40,7 @@ import csv
 import dataclasses
 import json
 import os
-import zipfile
+import re
 from functools import cached_property
 from pathlib import Path
 from typing import NamedTuple
@@ -49,7 +49,7 @@ import numpy as np
 from tqdm import tqdm
 
 from airtf import params
-from airtf.data import pipeline
+from airtf.data import npz, pipeline
 from airtf.data.pipeline import DatasetError
 from airtf.files import write_json
 
@@ -66,6 +66,9 @@ UNKNOWN = 0.5
 """Y_true of an entry nobody annotated."""
 FEATURE_MAX = 255.0
 """Largest value of the released, quantised features."""
+
+SAMPLE_KEY = re.compile(r"[0-9]+_[0-9]+")
+"""An OpenMIC-2018 sample key: FMA track id, underscore, start in milliseconds (e.g. 000046_3840)."""
 
 SPLIT_FILE = "split.json"
 SPLIT_SEED = 2018
@@ -102,7 +105,16 @@ class Split:
 
 @dataclasses.dataclass
 class ValidationReport:
-    """What :meth:`OpenMIC.validate` found; ``ok`` when nothing is missing or wrong."""
+    """What :meth:`OpenMIC.validate` found.
+
+    A folder serves a use when every partition key has what the use reads:
+    the released features (``pca``), or the audio (every feature set
+    computed from it, and ``airtf-extract``). Clips without audio are no
+    problem for a folder used with the released features alone, nor clips
+    without released features for one used with its audio. ``ok`` when
+    nothing required is missing or inconsistent and at least one use is
+    served.
+    """
 
     root: Path
     missing_files: list = dataclasses.field(default_factory=list)
@@ -113,21 +125,54 @@ class ValidationReport:
     keys_in_both_partitions: list = dataclasses.field(default_factory=list)
 
     @property
+    def problems(self):
+        """One line per thing that stops every use."""
+        counted = {"keys in both partitions": self.keys_in_both_partitions,
+                   **{f"{name} keys without labels": keys for name, keys in self.unlabelled_partition_keys.items()}}
+        lines = [f"missing: {path}" for path in self.missing_files]
+        lines += [f"error: {message}" for message in self.errors]
+        lines += [f"{what}: {len(keys)} (e.g. {keys[0]})" for what, keys in counted.items() if keys]
+        if not (lines or any(self.uses.values())):
+            lines.append("neither the released features nor the audio of every clip is there; "
+                         "restore vggish/ (or X in the npz) or audio/ from the release")
+        return lines
+
+    @property
+    def uses(self):
+        """Use -> whether the folder serves it: "released features" (pca), "audio" (the rest)."""
+        return {"released features": not self.keys_without_features, "audio": not self.keys_without_audio}
+
+    @property
     def ok(self):
-        """True when every part is present and consistent."""
-        return not (self.missing_files or self.errors or self.keys_without_audio or self.keys_without_features
-                    or any(self.unlabelled_partition_keys.values()) or self.keys_in_both_partitions)
+        """True when nothing stops every use (see the class docstring)."""
+        return not self.problems
 
     def __str__(self):
-        lines = [f"OpenMIC-2018 at {self.root}: {'ok' if self.ok else 'problems found'}"]
-        lines += [f"missing: {path}" for path in self.missing_files]
-        lines += [f"error: {message}" for message in self.errors]
-        counted = {"keys without audio": self.keys_without_audio,
-                   "keys without features": self.keys_without_features,
-                   "keys in both partitions": self.keys_in_both_partitions}
-        counted.update({f"{name} keys without labels": keys for name, keys in self.unlabelled_partition_keys.items()})
-        lines += [f"{what}: {len(keys)} (e.g. {keys[0]})" for what, keys in counted.items() if keys]
+        lines = [f"OpenMIC-2018 at {self.root}: {'ok' if self.ok else 'problems found'}", *self.problems]
+        if self.errors or self.missing_files:  # what is there is unknown until these are fixed
+            return "\n".join(lines)
+        served = {"released features": "airtf-eval --features pca", "audio": "airtf-eval --features norm, "
+                  "random, logmel or a pre-training run; airtf-extract"}
+        lacking = {"released features": self.keys_without_features, "audio": self.keys_without_audio}
+        for use, serves in self.uses.items():
+            if serves:
+                lines.append(f"  {use}: every clip ({served[use]})")
+            else:
+                keys = lacking[use]
+                lines.append(f"  {use}: {len(keys)} clips without (e.g. {keys[0]}), so not for {served[use]}")
         return "\n".join(lines)
+
+
+def check_key(key, where):
+    """Return ``key`` if it is an OpenMIC-2018 sample key, else raise DatasetError naming ``where``.
+
+    Keys become file paths (``audio/<key[:3]>/<key>.ogg``), so anything else
+    (``../x``, an absolute path) is refused before it is used.
+    """
+    if not isinstance(key, str) or not SAMPLE_KEY.fullmatch(key):
+        raise DatasetError(f"{where}: {key!r} is not an OpenMIC-2018 sample key (digits, an underscore, digits, "
+                           "e.g. 000046_3840); fix or remove it")
+    return key
 
 
 def _first_missing(keys, what, fix):
@@ -153,7 +198,8 @@ def read_keys(path):
     except (OSError, UnicodeDecodeError) as error:
         raise DatasetError(
             f"{path}: cannot read the key list ({error}); pass a text file of one sample key per line") from None
-    keys = [line.strip() for line in text.splitlines() if line.strip()]
+    keys = [check_key(line.strip(), f"{path}, line {number}")
+            for number, line in enumerate(text.splitlines(), start=1) if line.strip()]
     if not keys:
         raise DatasetError(f"{path}: the key list is empty; pass a text file of one sample key per line")
     return keys
@@ -248,6 +294,8 @@ def read_aggregated_labels(path, classes):
             if any(row[column] is None for column in LABEL_COLUMNS):
                 raise DatasetError(f"{path}, line {line}: too few fields; fix or remove the row")
             key, instrument = row["sample_key"].strip(), row["instrument"].strip()
+            if key:
+                check_key(key, f"{path}, line {line}")
             if instrument not in index:
                 raise DatasetError(f"{path}, line {line}: unknown instrument {instrument!r}; "
                                    f"use the names in {CLASS_MAP}: {', '.join(classes)}")
@@ -263,23 +311,6 @@ def read_aggregated_labels(path, classes):
         y_true[row_of[key], index[instrument]] = relevance
         y_mask[row_of[key], index[instrument]] = True
     return Labels(np.array(keys, dtype=str), y_true, y_mask)
-
-
-def _npz_array(path, archive, name):
-    """One array of the release npz.
-
-    The release stores sample_key as an object array, which NumPy reads only
-    with pickle allowed; pickle is allowed for that array alone.
-    """
-    try:
-        return archive[name]
-    except ValueError:
-        if name != "sample_key":
-            raise DatasetError(f"{path}: array {name!r} is not numeric; download the release's npz again") from None
-        with np.load(path, allow_pickle=True) as trusted:
-            return trusted[name]
-    except (OSError, zipfile.BadZipFile, EOFError) as error:
-        raise DatasetError(f"{path}: array {name!r} is damaged ({error}); download the release's npz again") from None
 
 
 def _check_release_arrays(path, arrays, num_classes):
@@ -299,6 +330,8 @@ def _check_release_arrays(path, arrays, num_classes):
         raise DatasetError(f"{path}: Y_mask must be boolean; download the release's npz again")
     if "X" in arrays and not _is_byte_valued(arrays["X"]):
         raise DatasetError(f"{path}: X must hold integers 0..255 (uint8); download the release's npz again")
+    for row, key in enumerate(arrays["sample_key"]):
+        check_key(key, f"{path}, sample_key[{row}]")
     if len(set(arrays["sample_key"])) != count:
         raise DatasetError(f"{path}: sample_key has repeated keys; download the release's npz again")
 
@@ -318,21 +351,19 @@ def read_release_npz(path, num_classes):
         ``sample_key`` (N,) str, ``Y_true`` (N, C) float32, ``Y_mask`` (N, C)
         bool and, when the file has it, ``X`` (N, 10, 128) uint8.
     """
-    try:
-        archive = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
-        raise DatasetError(f"{path}: not a NumPy .npz archive ({error}); download the release's npz again") from None
-    if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise DatasetError(f"{path}: a single array, not an .npz archive; download the release's npz again")
-    with archive:
-        names = set(archive.files)
-        absent = [name for name in NPZ_LABEL_ARRAYS if name not in names]
-        if absent:
-            raise DatasetError(f"{path}: array(s) {', '.join(absent)} missing (found {', '.join(sorted(names))}); "
-                               "OpenMIC-2018's npz holds X, Y_true, Y_mask and sample_key")
-        arrays = {name: _npz_array(path, archive, name) for name in (*NPZ_LABEL_ARRAYS, "X") if name in names}
+    stored = npz.read_arrays(path, "download the release's npz again")
+    absent = [name for name in NPZ_LABEL_ARRAYS if name not in stored]
+    if absent:
+        raise DatasetError(f"{path}: array(s) {', '.join(absent)} missing (found {', '.join(sorted(stored))}); "
+                           "OpenMIC-2018's npz holds X, Y_true, Y_mask and sample_key")
+    arrays = {name: stored[name] for name in (*NPZ_LABEL_ARRAYS, "X") if name in stored}
+    for name in ("Y_true", "Y_mask", "X"):
+        if name in arrays and arrays[name].dtype == object:
+            raise DatasetError(f"{path}: array {name!r} is not numeric; download the release's npz again")
+    arrays["sample_key"] = np.array([key.decode() if isinstance(key, bytes) else str(key)
+                                     for key in arrays["sample_key"].ravel()], dtype=str).reshape(
+                                         arrays["sample_key"].shape)
     _check_release_arrays(path, arrays, num_classes)
-    arrays["sample_key"] = arrays["sample_key"].astype(str)
     arrays["Y_true"] = arrays["Y_true"].astype(np.float32)
     arrays["Y_mask"] = arrays["Y_mask"].astype(bool)
     if "X" in arrays:
@@ -414,7 +445,7 @@ def read_split(path):
         if not isinstance(keys, list) or not all(isinstance(key, str) for key in keys):
             raise DatasetError(
                 f"{path}: {name!r} must be a list of sample keys; delete the file to draw the split again")
-        lists[name] = tuple(keys)
+        lists[name] = tuple(check_key(key, f"{path}, {name}[{index}]") for index, key in enumerate(keys))
     train, validation, test = (set(lists[name]) for name in ("train", "validation", "test"))
     shared = (train & validation) | (test & (train | validation))
     if shared:
@@ -700,16 +731,16 @@ class OpenMIC:
         """Check which parts are present and whether they agree.
 
         Reads the class map, labels and partitions, and looks for every
-        labelled or partitioned key's audio and features. Missing optional
-        parts and inconsistencies are reported, not raised.
+        labelled or partitioned key's audio and features. Missing parts and
+        inconsistencies are reported, not raised.
 
         Returns
         -------
         ValidationReport
         """
         report = ValidationReport(self.root)
-        optional = (RELEASE_NPZ, AGGREGATED_LABELS, *PARTITION_FILES.values())
-        report.missing_files = [os.fspath(self.root / name) for name in optional if not (self.root / name).is_file()]
+        required = [self.root / name for name in PARTITION_FILES.values()]
+        report.missing_files = [os.fspath(path) for path in required if not path.is_file()]
         if self._attempt(report, "classes") is None:
             return report
         labels = self._attempt(report, "labels")

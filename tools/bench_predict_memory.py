@@ -1,0 +1,109 @@
+"""Peak memory of airtf-predict against the length of the audio, for a log-mel and a VGGish export.
+
+Exports two untrained recognisers (log-mel features, and a random VGGish's
+embeddings), writes test audio of each length (16 kHz WAV: tones in noise),
+then runs ``airtf-predict FILE --model EXPORT`` once per export and length,
+each in its own process, and reads that process's peak resident memory
+(``ru_maxrss``). The baseline is the shortest file of the same export in the
+same run; prediction streams the audio, so the ratio of the longest to it
+should stay within --limit (1.25)::
+
+    python tools/bench_predict_memory.py                # 1, 10 and 60 minutes
+    python tools/bench_predict_memory.py --minutes 1,5  # quicker
+
+Exit status 1 when a ratio exceeds --limit.
+"""
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+SAMPLE_RATE = 16000
+KINDS = ("logmel", "random")
+MEASURE = """
+import resource, subprocess, sys
+code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL).returncode
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, code)
+"""
+
+
+def make_run(path, kind):
+    """An airtf-eval run directory with an untrained classifier over the feature set ``kind``."""
+    import keras
+
+    from airtf import attention, evaluate, features, params
+    from airtf.data.demo import OPENMIC_CLASSES
+
+    keras.utils.set_random_seed(0)
+    size = params.NUM_MEL_BINS if kind == "logmel" else params.EMBEDDING_SIZE
+    classifier = attention.AttentionClassifier(num_classes=len(OPENMIC_CLASSES))
+    classifier.build((None, None, size))
+    path.mkdir(parents=True)
+    classifier.save(path / evaluate.MODEL_NAME)
+    (path / evaluate.FEATURE_SPEC_NAME).write_text(json.dumps(features.feature_spec(kind)))
+    (path / evaluate.CLASSES_NAME).write_text(json.dumps(list(OPENMIC_CLASSES)))
+    return path
+
+
+def write_audio(path, minutes, block_seconds=60):
+    """``minutes`` of 16 kHz 16-bit mono audio, written a block at a time."""
+    import soundfile
+
+    rng = np.random.default_rng(int(minutes * 1000))
+    with soundfile.SoundFile(path, "w", SAMPLE_RATE, 1, "PCM_16") as sound:
+        for start in range(0, int(minutes * 60), block_seconds):
+            seconds = min(block_seconds, minutes * 60 - start)
+            time_axis = start + np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE
+            tone = 0.2 * np.sin(2 * np.pi * rng.uniform(100, 2000) * time_axis)
+            sound.write((tone + 0.05 * rng.standard_normal(len(time_axis))).astype(np.float32))
+    return path
+
+
+def peak_memory(command):
+    """(peak RSS of ``command`` in MiB, wall seconds), run in a process of its own."""
+    started = time.perf_counter()
+    result = subprocess.run([sys.executable, "-c", MEASURE, *command], capture_output=True, text=True, check=True)
+    peak_kib, code = map(int, result.stdout.split())
+    if code:
+        raise SystemExit(f"{' '.join(command)} exited with {code}")
+    return peak_kib / 1024, time.perf_counter() - started
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--minutes", default="1,10,60", help="audio lengths, comma-separated (default %(default)s)")
+    parser.add_argument("--limit", type=float, default=1.25, help="largest accepted ratio (default %(default)s)")
+    args = parser.parse_args(argv)
+    minutes = sorted(float(value) for value in args.minutes.split(","))
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    from airtf import export
+
+    predict = Path(sys.executable).with_name("airtf-predict")
+    worst = 0.0
+    with tempfile.TemporaryDirectory() as scratch:
+        scratch = Path(scratch)
+        exports = {kind: export.export(make_run(scratch / kind / "run", kind), scratch / kind / "export").path
+                   for kind in KINDS}
+        audio = {length: write_audio(scratch / f"{length:g}min.wav", length) for length in minutes}
+        print(f"{'export':<8} {'audio':>8} {'peak MiB':>9} {'seconds':>8} {'vs ' + format(minutes[0], 'g') + ' min':>9}")
+        for kind, model in exports.items():
+            baseline = None
+            for length, path in audio.items():
+                peak, seconds = peak_memory([str(predict), str(path), "--model", str(model), "--json", "--quiet"])
+                baseline = baseline or peak
+                worst = max(worst, peak / baseline)
+                print(f"{kind:<8} {length:>6g} m {peak:>9.0f} {seconds:>8.1f} {peak / baseline:>8.2f}x", flush=True)
+    print(f"largest ratio {worst:.2f} (limit {args.limit})")
+    return 1 if worst > args.limit else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
