@@ -1,12 +1,13 @@
-"""Peak memory of airtf-predict against the length of the audio, for a log-mel and a VGGish export.
+"""Peak memory of airtf-predict (and airtf-extract) against the length of the audio.
 
 Exports two untrained recognisers (log-mel features, and a random VGGish's
 embeddings), writes test audio of each length (16 kHz WAV: tones in noise),
 then runs ``airtf-predict FILE --model EXPORT`` once per export and length,
-each in its own process, and reads that process's peak resident memory
-(``ru_maxrss``). The baseline is the shortest file of the same export in the
-same run; prediction streams the audio, so the ratio of the longest to it
-should stay within --limit (1.25)::
+and ``airtf-extract FILE --output logmel`` (JSON) once per length, each in
+its own process, and reads that process's peak resident memory
+(``ru_maxrss``). The baseline is the shortest file of the same command in
+the same run; both commands stream the audio, so the ratio of the longest to
+it should stay within --limit (1.25)::
 
     python tools/bench_predict_memory.py                # 1, 10 and 60 minutes
     python tools/bench_predict_memory.py --minutes 1,5  # quicker
@@ -93,14 +94,21 @@ def main(argv=None):
         exports = {kind: export.export(make_run(scratch / kind / "run", kind), scratch / kind / "export").path
                    for kind in KINDS}
         audio = {length: write_audio(scratch / f"{length:g}min.wav", length) for length in minutes}
-        print(f"{'export':<8} {'audio':>8} {'peak MiB':>9} {'seconds':>8} {'vs ' + format(minutes[0], 'g') + ' min':>9}")
-        for kind, model in exports.items():
+        commands = {f"predict, {kind} export": [str(predict), "{audio}", "--model", str(model), "--json", "--quiet"]
+                    for kind, model in exports.items()}
+        commands["extract --output logmel"] = [str(predict.with_name("airtf-extract")), "{audio}", "--out",
+                                               str(scratch / "features"), "--output", "logmel", "--overwrite",
+                                               "--quiet"]
+        print(f"{'command':<26} {'audio':>8} {'peak MiB':>9} {'seconds':>8} "
+              f"{'vs ' + format(minutes[0], 'g') + ' min':>9}")
+        for name, command in commands.items():
             baseline = None
             for length, path in audio.items():
-                peak, seconds = peak_memory([str(predict), str(path), "--model", str(model), "--json", "--quiet"])
+                peak, seconds = peak_memory([part.format(audio=path) for part in command])
                 baseline = baseline or peak
                 worst = max(worst, peak / baseline)
-                print(f"{kind:<8} {length:>6g} m {peak:>9.0f} {seconds:>8.1f} {peak / baseline:>8.2f}x", flush=True)
+                print(f"{name:<26} {length:>6g} m {peak:>9.0f} {seconds:>8.1f} {peak / baseline:>8.2f}x",
+                      flush=True)
     print(f"largest ratio {worst:.2f} (limit {args.limit})")
     return 1 if worst > args.limit else 0
 

@@ -3,8 +3,12 @@
 The serving signature takes a mono 16 kHz float32 waveform of any length and
 returns the instruments' probabilities, their per-frame activity with time
 stamps, the attention, the frame features and the log-mel examples; the
-metadata signature and assets/class_names.csv give the class names. See
-airtf/export.py.
+metadata signature and assets/class_names.csv give the class names; three
+more signatures let airtf-predict run it over audio of any length in bounded
+memory. See airtf/export.py.
+
+--overwrite replaces only a folder that holds an earlier export
+(airtf-export.json), never the current folder or the run directory.
 """
 
 import argparse
@@ -36,7 +40,8 @@ def main(argv=None):
     for name, shape in info.output_shapes.items():
         print(f"    {name:<19} {_shape_text(shape, 'n' if name == 'log_mel' else 'T')}")
     print(f"  {export.METADATA_SIGNATURE}: class_names, class_names_file (assets/{export.CLASS_NAMES_ASSET}), "
-          "frame_hop_seconds, sample_rate")
+          "frame_hop_seconds, sample_rate, statistics_shape, statistics_layers")
+    print(f"  for audio of any length in bounded memory (airtf-predict): {', '.join(export.STREAMING_OUTPUTS)}")
     return 0
 
 
