@@ -69,7 +69,7 @@ from airtf import attention, features, params
 from airtf.errors import AirtfError, first_line
 from airtf.evaluate import CLASSES_NAME, FEATURE_SPEC_NAME, MODEL_NAME
 from airtf.files import atomic_directory, check_writable, write_json
-from airtf.frontend import LogMelExamples
+from airtf.vggish.audio_converter import LogMelExamples
 from airtf.runs import RunError
 
 RUN_FILES = (MODEL_NAME, FEATURE_SPEC_NAME, CLASSES_NAME)

@@ -177,7 +177,7 @@ class Extractor:
         """tf.data elements (file index, examples (n, 96, 64), kind), parallel over files."""
         import tensorflow as tf
 
-        from airtf.frontend import LogMelExamples
+        from airtf.vggish.audio_converter import LogMelExamples
 
         to_examples = LogMelExamples(pad=False)
 

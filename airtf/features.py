@@ -57,12 +57,12 @@ import numpy as np
 from tqdm import tqdm
 
 from airtf import params, vggish
-from airtf import weights as weight_files
+from airtf.vggish import presets as weight_files
 from airtf.data.openmic import EXAMPLES_PER_CLIP, FEATURE_MAX
 from airtf.data.pipeline import DatasetError, missing_files
 from airtf.errors import AirtfError, AirtfWarning
 from airtf.files import atomic_path, write_json
-from airtf.frontend import LogMelExamples
+from airtf.vggish.audio_converter import LogMelExamples
 
 KINDS = ("pca", "norm", "random", "logmel")
 """The named feature sets; anything else must be a run directory or a weights file."""
@@ -209,7 +209,7 @@ def _weights_identity(reference):
         return "official", weight_files.manifest()[weight_files.CHECKPOINT_NAME]["sha256"]
     if reference == "random":
         return "random", None
-    path = Path(weight_files.resolve(reference)).resolve()
+    path = weight_files.WeightsSource.parse(reference).file()
     if not path.is_file():
         raise FeatureError(f"{path}: not a weights file; pass a .weights.h5 file or a run directory holding "
                            f"{weight_files.RUN_WEIGHTS_NAME}")
@@ -290,7 +290,7 @@ def _backbone(spec, weights=None, variant=None):
                           f"({spec['variant']}); these come from {_weights_text(replaced)} "
                           f"({variant or spec['variant']}), so its outputs differ from the trained model's",
                           ReplacedWeightsWarning, stacklevel=4)
-        return weight_files.load_backbone(replaced, variant or spec["variant"], spec["seed"] or 0)
+        return weight_files.from_preset(replaced, variant or spec["variant"], spec["seed"] or 0)
     reference = spec["weights"]
     if reference not in ("official", "random"):
         if not Path(reference).is_file():
@@ -299,7 +299,7 @@ def _backbone(spec, weights=None, variant=None):
         if weight_files.digest(reference, "sha256") != spec["weights_sha256"]:
             raise FeatureError(f"{reference}: the weights changed since this feature set was made (sha256 "
                                "differs); restore them, or rerun airtf-eval in a new --out")
-    return weight_files.load_backbone(reference, spec["variant"], spec["seed"] or 0)
+    return weight_files.from_preset(reference, spec["variant"], spec["seed"] or 0)
 
 
 def _weights_text(reference):

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from airtf import files
-from airtf.frontend import example_time_points
+from airtf.vggish.audio_converter import example_time_points
 
 FORMATS = ("json", "npz")
 _SEPARATORS = (",", ":")

@@ -47,7 +47,6 @@ import tensorflow as tf
 from tensorboard.plugins import projector
 
 import airtf
-import airtf.weights
 from airtf import objectives, runs, vggish
 from airtf.data import nsynth
 from airtf.errors import AirtfError
@@ -153,7 +152,7 @@ def train(objective, data_dir, run_dir, *, epochs=50, batch_size=64, lr=1e-4, pa
         The backbone's starting weights when ``weights`` is None.
     weights : str or os.PathLike or None
         Start from these weights instead: anything
-        :func:`airtf.weights.load_backbone` takes (a .weights.h5 file, a TF1
+        :func:`airtf.vggish.from_preset` takes (a .weights.h5 file, a TF1
         checkpoint, a run directory).
     variant : {"audioset-2017", "audioset-2020"} or None
         The VGGish variant (default: :data:`airtf.vggish.DEFAULT_VARIANT`).
@@ -230,19 +229,19 @@ def _existing_folder(path):
 
 
 def _backbone_source(init, weights):
-    """What :func:`airtf.weights.load_backbone` should load, checked to exist."""
+    """What :func:`airtf.vggish.from_preset` should load, checked to exist."""
     if init not in INITS:
         raise PretrainError(f"unknown init {init!r}; choose one of {', '.join(INITS)}")
     if weights is not None and init != "random":
         raise PretrainError(f"both init={init!r} and weights={str(weights)!r} name the starting weights; "
                             "pass only one of --init and --weights")
     source = init if weights is None else str(weights)
-    airtf.weights.resolve(source)
+    vggish.WeightsSource.parse(source).file()  # the official weights must be on disk
     return source
 
 
 def _config_path(weights):
-    """``weights`` as config.json keeps it: None, a keyword of :func:`airtf.weights.resolve`, or an absolute path."""
+    """``weights`` as config.json keeps it: None, a keyword of :class:`airtf.vggish.WeightsSource`, or an absolute path."""
     if weights is None or str(weights) in INITS:
         return weights
     return str(Path(weights).resolve())
@@ -377,7 +376,7 @@ def build_model(module, info, build_options, backbone_source, variant, seed, lr)
     it takes one. XLA is off: on CPU it compiles VGGish for seconds, again
     for the last, smaller batch, and then runs no faster.
     """
-    backbone = airtf.weights.load_backbone(backbone_source, variant, seed)
+    backbone = vggish.from_preset(backbone_source, variant, seed)
     options = _data_options(info, build_options, module.build)
     if _takes(module.build, "seed"):
         options = {**options, "seed": seed}

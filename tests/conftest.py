@@ -34,7 +34,7 @@ def isolated_models_and_cache(tmp_path_factory, monkeypatch):
 @pytest.fixture
 def official_pca(shared_data):
     """The official PCA parameters installed (verified) into the test's models folder."""
-    from airtf import weights
+    from airtf.vggish import presets as weights
 
     weights.fetch(["vggish_pca_params.npz"], source=shared_data / "vggish")
     return weights.official_pca_params()

@@ -8,7 +8,7 @@ from airtf.data import demo
 from airtf.data.freesound import SkippedSoundsWarning, read_tags
 from airtf.data.pipeline import DatasetError
 from airtf.objectives import align
-from airtf.vggish import build_vggish
+from airtf.vggish import build_backbone
 
 
 def reference_nt_xent(audio, tags, temperature, normalise=True):
@@ -88,7 +88,7 @@ def test_tag_decoder_is_1152_512_512_to_sigmoid_tags():
 
 
 def test_branches_on_the_real_vggish():
-    model = align.build(build_vggish())
+    model = align.build(build_backbone())
     outputs = model(batch_of(3, 1000))
     assert {name: tuple(value.shape) for name, value in outputs.items()} == {
         "audio": (3, 1152), "tags": (3, 1152), "reconstruction": (3, 1000)}

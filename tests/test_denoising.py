@@ -10,7 +10,7 @@ import tensorflow as tf
 from airtf import runs
 from airtf.data import demo, nsynth
 from airtf.objectives import denoising
-from airtf.vggish import build_vggish
+from airtf.vggish import build_backbone
 
 IMAGE_NAMES = {"clean", "corrupted", "reconstructed"}
 
@@ -60,7 +60,7 @@ def test_decoder_widens_1_10_30_60_96_to_a_log_mel_example():
 
 
 def test_heads_on_the_real_vggish():
-    model = denoising.build(build_vggish(), noise="multiplicative")
+    model = denoising.build(build_backbone(), noise="multiplicative")
     log_mel = np.random.default_rng(0).normal(size=(2, 96, 64)).astype(np.float32)
     assert model.backbone(log_mel).shape == (2, 128)
     assert model(log_mel).shape == (2, 96, 64)

@@ -7,7 +7,7 @@ import pytest
 import soundfile as sf
 
 import reference_frontend
-from airtf import audio, extract, frontend, params, weights
+from airtf import audio, extract, params, vggish
 from airtf.cli import extract as extract_cli
 from airtf.errors import AudioTooShortWarning, SilentAudioWarning
 
@@ -52,20 +52,20 @@ def test_example_segments_equal_whole_waveform_framing():
     waveform = rng.standard_normal(5 * params.EXAMPLE_HOP_SAMPLES + 9000).astype(np.float32)
     cuts = np.sort(rng.choice(len(waveform), 12, replace=False))
     blocks = np.split(waveform, cuts)
-    pieces = [frontend.waveform_to_examples(segment) for segment in audio.example_segments(blocks)]
-    np.testing.assert_allclose(np.concatenate(pieces), frontend.waveform_to_examples(waveform), atol=1e-5)
+    pieces = [vggish.waveform_to_examples(segment) for segment in audio.example_segments(blocks)]
+    np.testing.assert_allclose(np.concatenate(pieces), vggish.waveform_to_examples(waveform), atol=1e-5)
 
 
 @pytest.mark.parametrize("length, pad, expected", [(15599, False, 0), (15599, True, 1), (15600, False, 1),
                                                     (40000, True, 2)])
 def test_example_segments_pad_only_short_audio(length, pad, expected):
     segments = list(audio.example_segments([np.ones(length, np.float32)], pad=pad))
-    assert sum(len(frontend.waveform_to_examples(s)) for s in segments) == expected
+    assert sum(len(vggish.waveform_to_examples(s)) for s in segments) == expected
 
 
 @pytest.fixture(scope="module")
 def backbone():
-    return weights.load_backbone("random", seed=3)
+    return vggish.from_preset("random", seed=3)
 
 
 def test_library_warns_on_short_and_silent_audio(tmp_path):
@@ -87,10 +87,10 @@ def test_batches_across_files_give_per_file_results(backbone, tmp_path):
     report = extract.Extractor("embedding", backbone, batch_size=5, block_seconds=2.0).run(jobs)
     assert not report.failed and report.examples == 14
     for path, target in jobs:
-        expected = backbone.predict(frontend.waveform_to_examples(*sf.read(path, dtype="float32")), verbose=0)
+        expected = backbone.predict(vggish.waveform_to_examples(*sf.read(path, dtype="float32")), verbose=0)
         got, times = features(target)
         np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
-        assert times == frontend.example_time_points(len(expected))
+        assert times == vggish.example_time_points(len(expected))
 
 
 def test_long_file_streams_in_blocks(tmp_path):
@@ -99,7 +99,7 @@ def test_long_file_streams_in_blocks(tmp_path):
     report = extract.Extractor("logmel", block_seconds=4.0).run([(path, tmp_path / "long.npz")])
     assert report.examples == 63
     streamed = np.load(tmp_path / "long.npz")["features"]
-    whole = frontend.waveform_to_examples(*sf.read(path, dtype="float32"))
+    whole = vggish.waveform_to_examples(*sf.read(path, dtype="float32"))
     np.testing.assert_allclose(streamed, whole, atol=1e-4)
 
 

@@ -333,7 +333,7 @@ def test_any_writer_turns_a_permission_error_into_one_line(tmp_path, monkeypatch
 
 def test_streamed_logmel_json_is_byte_identical_to_the_whole_file(tmp_path):
     from airtf import extract
-    from airtf.frontend import example_time_points
+    from airtf.vggish import example_time_points
 
     clip = write_tone(tmp_path / "long.wav", seconds=9.3)
     jobs = [(clip, tmp_path / "streamed.json"), (clip, tmp_path / "streamed.npz")]

@@ -5,7 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from airtf import features, vggish, weights
+from airtf import features, vggish
+from airtf.vggish import presets as weights
 from airtf.data import demo
 from airtf.data.openmic import OpenMIC
 from airtf.errors import WeightsNotFoundError
@@ -36,7 +37,7 @@ def cache(tmp_path_factory):
 def pretrained(tmp_path_factory):
     """A pre-training run directory holding the weights of a random VGGish (seed 5)."""
     run_dir = tmp_path_factory.mktemp("pretrain")
-    weights.load_backbone("random", seed=5).save_weights(run_dir / weights.RUN_WEIGHTS_NAME)
+    vggish.from_preset("random", seed=5).save_weights(run_dir / weights.RUN_WEIGHTS_NAME)
     return run_dir
 
 
@@ -75,7 +76,7 @@ def test_random_features_are_raw_seeded_embeddings(openmic, split, cache):
     random = features.compute_features(openmic, split.train[:3], spec, cache)
     assert random.shape == (3, 10, 128) and random.dtype == np.float32
     examples = log_mel(openmic, split.train[:3], cache).reshape(-1, 96, 64)
-    expected = weights.load_backbone("random", seed=3).predict(examples, verbose=0)
+    expected = vggish.from_preset("random", seed=3).predict(examples, verbose=0)
     np.testing.assert_allclose(random.reshape(-1, 128), expected, atol=1e-5)
     assert random.min() >= 0 and random.max() < 1  # ReLU'd, not normalised: a random VGGish gives small values
     other = features.feature_spec("random", seed=4)
@@ -156,7 +157,7 @@ def test_pca_model_is_vggish_pca_quantised_over_255(pretrained, official_pca, mo
     pca = model.predict(examples, verbose=0)
     assert pca.shape == (2, 3, 128) and pca.dtype == np.float32
     postprocess = vggish.PCAQuantize.from_file(official_pca)
-    expected = postprocess(weights.load_backbone("random", seed=5)(examples.reshape(-1, 96, 64))).numpy() / 255
+    expected = postprocess(vggish.from_preset("random", seed=5)(examples.reshape(-1, 96, 64))).numpy() / 255
     np.testing.assert_allclose(pca.reshape(-1, 128), expected, atol=1e-6)
 
 

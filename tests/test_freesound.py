@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from airtf import audio, frontend
+from airtf import audio, vggish
 from airtf.data import freesound
 from airtf.data.freesound import SkippedSoundsWarning, Vocabulary
 from airtf.data.pipeline import DatasetError
@@ -128,7 +128,7 @@ def test_dataset_elements(root):
     assert len(got) == 3
     for (example, _), sound_id in zip(got, ["101", "102", "103"]):
         path = next((root / "audio").glob(f"{sound_id}.*"))
-        reference = frontend.waveform_to_examples(audio.read(path), pad=True)[0]
+        reference = vggish.waveform_to_examples(audio.read(path), pad=True)[0]
         np.testing.assert_allclose(example, reference, atol=1e-5)
     np.testing.assert_array_equal(np.stack([target for _, target in got]), [[1, 1, 0, 0], [0, 0, 1, 0], [1, 0, 0, 1]])
 
@@ -171,7 +171,7 @@ def test_saved_vocabulary_gives_the_same_targets(root, tmp_path):
 def test_example_choice_and_limit(root):
     every = list(load_with_skips(root, examples="all").dataset.as_numpy_iterator())
     assert len(every) == 2 + 1 + 3  # 2.5 s, 0.5 s padded to one example, 3.0 s
-    reference = frontend.waveform_to_examples(audio.read(root / "audio" / "103.wav"))
+    reference = vggish.waveform_to_examples(audio.read(root / "audio" / "103.wav"))
     np.testing.assert_allclose(np.stack([example for example, _ in every[3:]]), reference, atol=1e-5)
     second = list(load_with_skips(root, examples=[1]).dataset.as_numpy_iterator())
     assert len(second) == 2  # the 0.5 s sound has no second example

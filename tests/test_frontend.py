@@ -1,4 +1,4 @@
-"""airtf.frontend against the plain-numpy reference in reference_frontend.py."""
+"""airtf.vggish.audio_converter against the plain-numpy reference in reference_frontend.py."""
 
 import math
 import warnings
@@ -11,7 +11,7 @@ import resampy
 import soundfile
 import tensorflow as tf
 
-from airtf import frontend
+from airtf.vggish import audio_converter as frontend
 from airtf.errors import AudioTooShortWarning
 from airtf.params import EXAMPLE_HOP_SAMPLES, EXAMPLE_SAMPLES, LOG_OFFSET
 

@@ -7,7 +7,7 @@ import pytest
 import soundfile as sf
 import tensorflow as tf
 
-from airtf import frontend
+from airtf import vggish
 from airtf.data import nsynth
 from airtf.data.pipeline import DatasetError
 
@@ -127,7 +127,7 @@ def test_tfrecord_elements(both_formats, notes):
     got = elements(dataset)
     assert len(got) == len(notes)
     for (example, labels), (fields, audio) in zip(got, notes):
-        np.testing.assert_allclose(example, frontend.waveform_to_examples(audio)[0], atol=1e-5)
+        np.testing.assert_allclose(example, vggish.waveform_to_examples(audio)[0], atol=1e-5)
         np.testing.assert_array_equal(labels["qualities"], fields["qualities"])
         assert labels["note_str"].decode() == fields["note_str"]
         assert (labels["pitch"], labels["velocity"], labels["instrument"]) == (
@@ -148,7 +148,7 @@ def test_both_formats_give_identical_elements(both_formats):
 @pytest.mark.parametrize("examples, positions", [("first", [0]), ("all", [0, 1, 2, 3]), ([3, 1], [3, 1])])
 def test_example_choice(both_formats, notes, examples, positions):
     fields, audio = notes[1]
-    reference = frontend.waveform_to_examples(audio)
+    reference = vggish.waveform_to_examples(audio)
     got = [(example, labels) for example, labels in elements(nsynth.load(both_formats[1], SPLIT, examples=examples))
            if labels["note_str"].decode() == fields["note_str"]]
     assert len(got) == len(positions)

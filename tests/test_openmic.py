@@ -12,7 +12,7 @@ from airtf.data import openmic, pipeline
 from airtf.data.openmic import OpenMIC
 from airtf.data.pipeline import DatasetError
 from airtf.errors import AudioError
-from airtf.frontend import LogMelExamples, waveform_to_examples
+from airtf.vggish import LogMelExamples, waveform_to_examples
 
 CLASSES = ["accordion", "banjo", "bass", "cello", "clarinet", "cymbals", "drums", "flute", "guitar",
            "mallet_percussion", "mandolin", "organ", "piano", "saxophone", "synthesizer", "trombone",

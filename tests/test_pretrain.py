@@ -24,7 +24,7 @@ import keras
 import numpy as np
 import pytest
 
-from airtf import pretrain, runs, weights
+from airtf import pretrain, runs, vggish
 from airtf.cli import extract as extract_cli
 from airtf.cli import pretrain as pretrain_cli
 from airtf.data import demo, nsynth
@@ -270,7 +270,7 @@ def test_a_run_dir_is_not_reused_for_another_config_or_trained_again(mirrored_ru
                      "choose another --out, or pass --overwrite to replace it")
     assert ended.startswith(f"airtf-pretrain: error: {run_dir}: holds a run that ended after 1 epoch(s)")
     assert "--overwrite" in ended
-    assert weights.resolve(run_dir) == run_dir / "vggish.weights.h5"
+    assert vggish.WeightsSource.parse(run_dir).path == (run_dir / "vggish.weights.h5").resolve()
 
 
 def test_align_keeps_its_vocabulary_and_labels_the_projector_by_tag(freesound_dir, run_dir):

@@ -12,7 +12,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from airtf import runs, wordvectors
 from airtf.data import demo, nsynth
 from airtf.objectives import textual
-from airtf.vggish import build_vggish
+from airtf.vggish import build_backbone
 
 SIZE = 16  # of the stand-in word vectors
 QUALITY_COUNT = len(nsynth.QUALITIES)
@@ -82,7 +82,7 @@ def test_real_vggish_with_en_core_web_md_predicts_300_d():
         vectors = wordvectors.load("en_core_web_md")
     except wordvectors.WordVectorsError as error:
         pytest.skip(str(error))
-    model = textual.build(build_vggish(), word_vectors=vectors, word_map=REPLACED)
+    model = textual.build(build_backbone(), word_vectors=vectors, word_map=REPLACED)
     predictions = model(np.random.default_rng(0).normal(size=(2, 96, 64)).astype(np.float32))
     assert tuple(predictions.shape) == (2, 300)
     assert model.backbone.output_shape == (None, 128)

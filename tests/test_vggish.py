@@ -7,6 +7,7 @@ import pytest
 
 import tf1_vggish
 from airtf import vggish
+from airtf.vggish import checkpoint as checkpoints
 from airtf.errors import CheckpointError
 
 OFFICIAL_LAYERS = ["conv1", "pool1", "conv2", "pool2", "conv3_1", "conv3_2", "pool3",
@@ -26,7 +27,7 @@ def checkpoint(request, tmp_path_factory, examples):
 
 
 def test_backbone_has_official_structure():
-    model = vggish.build_vggish()
+    model = vggish.build_backbone()
     assert model.count_params() == 72_141_184
     names = [layer.name for layer in model.layers]
     assert [name for name in names if name in OFFICIAL_LAYERS] == OFFICIAL_LAYERS
@@ -43,7 +44,7 @@ def test_v1_file_is_a_single_file(checkpoint):
 @pytest.mark.parametrize("variant", ["audioset-2017", "audioset-2020"])
 def test_checkpoint_round_trip_matches_tf1_graph(checkpoint, examples, variant):
     path, expected = checkpoint
-    model = vggish.load_checkpoint(vggish.build_vggish(variant), path)
+    model = checkpoints.load_checkpoint(vggish.build_backbone(variant), path)
     embeddings = model.predict(examples, verbose=0)
     np.testing.assert_allclose(embeddings, expected[variant], rtol=1e-5, atol=1e-4)
 
@@ -52,25 +53,25 @@ def test_variants_differ_only_by_fc2_relu(checkpoint, examples):
     path, expected = checkpoint
     linear = expected["audioset-2020"]
     assert (linear < 0).any(), "the test needs negative fc2 outputs to tell the variants apart"
-    relu = vggish.load_checkpoint(vggish.build_vggish("audioset-2017"), path).predict(examples, verbose=0)
+    relu = checkpoints.load_checkpoint(vggish.build_backbone("audioset-2017"), path).predict(examples, verbose=0)
     assert (relu >= 0).all() and not np.allclose(relu, linear, atol=1e-3)
 
 
 def test_unknown_variant_is_refused():
     with pytest.raises(ValueError, match="audioset-2017"):
-        vggish.build_vggish("audioset-2019")
+        vggish.build_backbone("audioset-2019")
 
 
 def test_missing_checkpoint_names_the_path(tmp_path):
     with pytest.raises(CheckpointError, match="nothing.ckpt.*airtf-weights fetch"):
-        vggish.read_checkpoint(tmp_path / "nothing.ckpt")
+        checkpoints.read_checkpoint(tmp_path / "nothing.ckpt")
 
 
 def test_garbage_file_is_not_a_checkpoint(tmp_path):
     path = tmp_path / "vggish_model.ckpt"
     path.write_bytes(np.random.default_rng(0).bytes(4096))
     with pytest.raises(CheckpointError, match="vggish_model.ckpt: not a TensorFlow checkpoint"):
-        vggish.read_checkpoint(path)
+        checkpoints.read_checkpoint(path)
 
 
 @pytest.mark.parametrize("version", ["V1", "V2"])
@@ -79,18 +80,18 @@ def test_missing_variable_is_named(tmp_path, version):
     tf1_vggish.write_variables(path, {"vggish/conv1/weights": np.zeros((3, 3, 1, 64), np.float32),
                                       "vggish/conv1/biases": np.zeros(64, np.float32)}, version)
     with pytest.raises(CheckpointError, match="vggish/conv2/weights is missing"):
-        vggish.read_checkpoint(path)
+        checkpoints.read_checkpoint(path)
 
 
 def test_wrong_shape_is_named(tmp_path):
     arrays = {f"{scope}/{kind}": np.zeros(1, np.float32)
-              for scope in vggish.CHECKPOINT_SCOPES.values() for kind in ("weights", "biases")}
+              for scope in checkpoints.CHECKPOINT_SCOPES.values() for kind in ("weights", "biases")}
     arrays["vggish/conv1/weights"] = np.zeros((3, 3, 1, 64), np.float32)
     arrays["vggish/conv1/biases"] = np.zeros(64, np.float32)
     path = tmp_path / "shapes.ckpt"
     tf1_vggish.write_variables(path, arrays, "V2")
     with pytest.raises(CheckpointError, match=r"vggish/conv2/weights has shape \[1\], VGGish needs \[3, 3, 64, 128\]"):
-        vggish.load_checkpoint(vggish.build_vggish(), path)
+        checkpoints.load_checkpoint(vggish.build_backbone(), path)
 
 
 def official_postprocess(embeddings, means, eigen_vectors):

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 import tf1_vggish
-from airtf import weights
+from airtf import vggish
+from airtf.vggish import presets as weights
 from airtf.cli import weights as weights_cli
 from airtf.errors import CheckpointError, WeightsNotFoundError
 
@@ -62,19 +63,19 @@ def test_convert_writes_h5_that_loads_the_same(tmp_path, monkeypatch):
     assert weights.official_weights() == tmp_path / "vggish_model.ckpt"
     assert weights_cli.main(["convert"]) == 0
     assert weights.official_weights() == tmp_path / "vggish_model.weights.h5"
-    model = weights.load_backbone("official", "audioset-2020")
+    model = vggish.from_preset("official", "audioset-2020")
     np.testing.assert_allclose(model.predict(examples, verbose=0), expected["audioset-2020"], rtol=1e-5, atol=1e-4)
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     (tmp_path / "vggish_model.weights.h5").rename(run_dir / "vggish.weights.h5")
-    from_run = weights.load_backbone(str(run_dir), "audioset-2017")
+    from_run = vggish.from_preset(str(run_dir), "audioset-2017")
     np.testing.assert_allclose(from_run.predict(examples, verbose=0), expected["audioset-2017"], rtol=1e-5, atol=1e-4)
 
 
 def test_random_weights_are_seeded():
-    first = weights.load_backbone("random", seed=5).get_layer("conv1").get_weights()[0]
-    again = weights.load_backbone("random", seed=5).get_layer("conv1").get_weights()[0]
-    other = weights.load_backbone("random", seed=6).get_layer("conv1").get_weights()[0]
+    first = vggish.from_preset("random", seed=5).get_layer("conv1").get_weights()[0]
+    again = vggish.from_preset("random", seed=5).get_layer("conv1").get_weights()[0]
+    other = vggish.from_preset("random", seed=6).get_layer("conv1").get_weights()[0]
     np.testing.assert_array_equal(first, again)
     assert not np.array_equal(first, other)
 
@@ -85,13 +86,32 @@ def test_random_weights_are_seeded():
 ])
 def test_bad_weights_arguments_are_explained(tmp_path, make, message):
     with pytest.raises(CheckpointError, match=message):
-        weights.resolve(str(make(tmp_path)))
+        vggish.WeightsSource.parse(str(make(tmp_path)))
 
 
 def test_no_official_weights_on_disk(tmp_path, monkeypatch):
     monkeypatch.setenv("AIRTF_MODELS", str(tmp_path))
+    source = vggish.WeightsSource.parse("official")  # naming them needs no file: the manifest identifies them
+    assert source.identity()["sha256"] == weights.manifest()["vggish_model.ckpt"]["sha256"]
     with pytest.raises(WeightsNotFoundError, match="airtf-weights fetch"):
-        weights.resolve("official")
+        source.file()
+
+
+def test_presets_name_the_official_weights_in_their_variant(tmp_path):
+    assert vggish.WeightsSource.parse("audioset-2020") == vggish.WeightsSource("official", "audioset-2020")
+    assert vggish.WeightsSource.parse(None, "audioset-2020").variant == "audioset-2020"
+    with pytest.raises(CheckpointError, match="--weights audioset-2017 is the audioset-2017 variant"):
+        vggish.WeightsSource.parse("audioset-2017", "audioset-2020")
+    with pytest.raises(CheckpointError, match="unknown VGGish variant 'audioset-2019'"):
+        vggish.WeightsSource.parse("random", "audioset-2019")
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    vggish.build_backbone("audioset-2020").save_weights(run_dir / "vggish.weights.h5")
+    (run_dir / "config.json").write_text('{"variant": "audioset-2020"}')
+    assert vggish.WeightsSource.parse(run_dir).variant == "audioset-2020"  # the run's own
+    assert vggish.WeightsSource.parse(run_dir, "audioset-2017").variant == "audioset-2017"
+    random = vggish.WeightsSource.parse("random", seed=4)
+    assert random.identity() == {"weights": "random", "sha256": None, "variant": "audioset-2017", "seed": 4}
 
 
 def test_foreign_h5_is_refused(tmp_path):
@@ -99,4 +119,4 @@ def test_foreign_h5_is_refused(tmp_path):
     other = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
     other.save_weights(tmp_path / "other.weights.h5")
     with pytest.raises(CheckpointError, match="other.weights.h5: cannot load as VGGish weights"):
-        weights.load_backbone(str(tmp_path / "other.weights.h5"))
+        vggish.from_preset(str(tmp_path / "other.weights.h5"))

@@ -35,9 +35,9 @@ def parse(argv=None):
 
 def python_loop(paths, resampler):
     """A pass that decodes and frames each file in turn; returns the number of examples."""
-    from airtf import audio, frontend
+    from airtf import audio, vggish
 
-    return sum(len(frontend.waveform_to_examples(audio.read(path, resampler=resampler))) for path in paths)
+    return sum(len(vggish.waveform_to_examples(audio.read(path, resampler=resampler))) for path in paths)
 
 
 def tf_data(paths, resampler, parallel):

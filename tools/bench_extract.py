@@ -91,9 +91,9 @@ def compiled_model():
     """A random VGGish and a compiled function examples -> embeddings (numpy)."""
     import tensorflow as tf
 
-    from airtf import params, weights
+    from airtf import params, vggish
 
-    backbone = weights.load_backbone("random", seed=0)
+    backbone = vggish.from_preset("random", seed=0)
     spec = tf.TensorSpec((None, params.EXAMPLE_FRAMES, params.NUM_MEL_BINS), tf.float32)
     infer = tf.function(lambda examples: backbone(examples, training=False), input_signature=[spec])
     return backbone, lambda examples: infer(examples).numpy()

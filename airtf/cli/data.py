@@ -83,9 +83,9 @@ def render(args):
 
     backbone = None
     if args.weights and "openmic" in args.sets:
-        from airtf import weights
+        from airtf import vggish
 
-        backbone = weights.load_backbone(args.weights, args.variant)
+        backbone = vggish.from_preset(args.weights, args.variant)
     sizes = {"openmic": args.openmic_clips, "nsynth": args.nsynth_notes, "freesound": args.freesound_clips}
     results = demo.render_demo(args.out, args.sets, sizes, args.seed, args.soundfont, args.overwrite, backbone,
                                args.pca_params, progress=not args.quiet)

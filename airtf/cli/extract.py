@@ -91,12 +91,12 @@ def _model(args):
     """(backbone, postprocess) for the chosen output."""
     if args.output == "logmel":
         return None, None
-    from airtf import vggish, weights
+    from airtf import vggish
 
-    backbone = weights.load_backbone(args.weights, args.variant)
+    backbone = vggish.from_preset(args.weights, args.variant)
     if args.output == "embedding":
         return backbone, None
-    return backbone, vggish.PCAQuantize.from_file(args.pca_params or weights.official_pca_params())
+    return backbone, vggish.PCAQuantize.from_file(args.pca_params or vggish.presets.official_pca_params())
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ def parse(argv):
 
 @reports_errors("airtf-weights")
 def main(argv=None):
-    from airtf import weights
+    from airtf.vggish import presets as weights
 
     args = parse(argv)
     if args.command == "fetch":
@@ -38,7 +38,7 @@ def main(argv=None):
 
 def fetch_each(args):
     """Fetch the files one by one, so that one failure does not hide the others."""
-    from airtf import weights
+    from airtf.vggish import presets as weights
     from airtf.errors import AirtfError
 
     failed = 0

@@ -343,11 +343,11 @@ def _write_openmic_labels(folder, keys, labels, train, test, features):
 
 def _openmic_features(folder, keys, backbone, pca_params, progress):
     """Released-format VGGish features of every clip: vggish/ JSON files and X (n, 10, 128) uint8."""
-    from airtf import weights
+    from airtf.vggish import presets
     from airtf.extract import Extractor
     from airtf.vggish import PCAQuantize
 
-    pca = PCAQuantize.from_file(pca_params or weights.official_pca_params())
+    pca = PCAQuantize.from_file(pca_params or presets.official_pca_params())
     targets = [folder / "vggish" / key[:3] / f"{key}.json" for key in keys]
     jobs = [(openmic_audio_path(folder, key), target) for key, target in zip(keys, targets)]
     with _bar(None, "vggish", "clip", progress, total=len(jobs)) as bar:

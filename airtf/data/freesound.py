@@ -388,7 +388,7 @@ def load(
     """
     import tensorflow as tf
 
-    from airtf.frontend import LogMelExamples
+    from airtf.vggish.audio_converter import LogMelExamples
 
     indices = common.example_indices(examples)
     tags_file = find_tags_file(root) if tags_file is None else Path(tags_file)

@@ -355,7 +355,7 @@ def _tfrecord_dataset(path, limit, num_parallel_calls):
     """Elements (examples (4, 96, 64), labels) from an NSynth TFRecord."""
     import tensorflow as tf
 
-    from airtf.frontend import LogMelExamples
+    from airtf.vggish.audio_converter import LogMelExamples
 
     _check_first_record(path)
     frontend = LogMelExamples()

@@ -685,7 +685,7 @@ class OpenMIC:
             (possibly followed by post-processing, e.g. PCA), or what
             ``--weights`` takes ("official", "random", a weights file, a
             checkpoint, a run directory), loaded with
-            :func:`airtf.weights.load_backbone`.
+            :func:`airtf.vggish.from_preset`.
         resampler, cache_dir, num_parallel_calls
             As :meth:`audio_dataset`; the cache holds the log-mel examples.
 
@@ -697,9 +697,9 @@ class OpenMIC:
         import tensorflow as tf
 
         if isinstance(model, str):
-            from airtf.weights import load_backbone
+            from airtf.vggish import from_preset
 
-            model = load_backbone(model)
+            model = from_preset(model)
         dataset = self.audio_dataset(keys, resampler=resampler, cache_dir=cache_dir,
                                      num_parallel_calls=num_parallel_calls)
 

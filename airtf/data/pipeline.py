@@ -8,7 +8,7 @@ cache_dir=None, num_parallel_calls=AUTOTUNE, deterministic=True)``
     float32 log-mel examples, shape ``(n, 96, 64)`` (``n`` fixed to
     ``num_examples`` when given). Files are decoded with
     :func:`airtf.audio.decode_tf`, turned into examples by a
-    :class:`airtf.frontend.LogMelExamples` layer in parallel map calls, and
+    :class:`airtf.vggish.LogMelExamples` layer in parallel map calls, and
     prefetched. With ``cache_dir``, each file's examples (before trimming or
     padding) are stored there once computed and read back on later passes,
     by this dataset and by any other built on the same files.
@@ -52,7 +52,7 @@ class DatasetError(AirtfError):
 
 
 def _default_frontend(frontend):
-    from airtf.frontend import LogMelExamples
+    from airtf.vggish.audio_converter import LogMelExamples
 
     return LogMelExamples() if frontend is None else frontend
 

@@ -258,7 +258,7 @@ def _examples_with_tags(sound_ids, tags, audio, vocabulary, indices, cache_dir):
     """Elements {"log_mel": (96, 64), "tags": multi-hot (K,)}, one per chosen example of each sound."""
     import tensorflow as tf
 
-    from airtf.frontend import LogMelExamples
+    from airtf.vggish.audio_converter import LogMelExamples
 
     positions = [vocabulary.indices(tags[sound_id]) for sound_id in sound_ids]
     ragged = tf.RaggedTensor.from_row_lengths(

@@ -200,7 +200,7 @@ def build(backbone, *, word_vectors=wordvectors.DEFAULT, word_map=None, margin=M
     Parameters
     ----------
     backbone : keras.Model
-        VGGish (e.g. from :func:`airtf.weights.load_backbone`).
+        VGGish (e.g. from :func:`airtf.vggish.from_preset`).
     word_vectors, word_map
         See :func:`description_vectors`.
     margin : float
