@@ -27,7 +27,7 @@ SavedModel.
 Targets travel packed: ``y = [y_true, y_mask]`` of shape (batch, 2C), made by
 :func:`pack_targets` (numpy arrays, or tensors in a tf.data map)::
 
-    dataset = openmic.features_dataset(keys).map(lambda x, t, m: (x, attention.pack_targets(t, m)))
+    dataset = openmic.released_dataset(keys).map(lambda x, t, m: (x, attention.pack_targets(t, m)))
 
 An entry is positive where ``y_true >= 0.5``; entries whose mask is False
 count in neither the loss nor the metric.

@@ -7,7 +7,7 @@ writes everything into a run directory::
 
     RUN_DIR/
         config.json          the command's settings and the FeatureSpec (see airtf.runs)
-        split.json           train / validation / test keys (airtf.data.openmic.split_for_run)
+        split.json           train / validation / test keys (airtf.runs.write_split)
         feature_spec.json    the FeatureSpec with its fitted statistics (airtf.features)
         classes.json         instrument names in class-map order
         seed-<s>/            one airtf.runs.Run per seed:
@@ -45,7 +45,7 @@ from matplotlib import colormaps
 
 import airtf
 from airtf import attention, features, metrics, plots, runs
-from airtf.data import openmic as openmic_data
+from airtf.datasets.openmic import OpenMIC
 from airtf.errors import AirtfError, AirtfWarning
 from airtf.files import atomic_path, check_writable, write_json, write_npz
 
@@ -59,7 +59,7 @@ PREDICTIONS_NAME = "test_predictions.npz"
 BEST_LOSS_WEIGHTS = "best-val-loss.weights.h5"
 INSTRUMENT_PLOT = "f1_per_instrument.png"
 SEEDS_PLOT = "f1_over_seeds.png"
-OUTPUTS = (runs.CONFIG_NAME, openmic_data.SPLIT_FILE, FEATURE_SPEC_NAME, CLASSES_NAME, SCORES_NAME, "scores.csv",
+OUTPUTS = (runs.CONFIG_NAME, runs.SPLIT_NAME, FEATURE_SPEC_NAME, CLASSES_NAME, SCORES_NAME, "scores.csv",
            INSTRUMENT_PLOT, SEEDS_PLOT, MODEL_NAME)
 """Top-level files an airtf-eval run writes (seed-<s>/ folders besides)."""
 COMMAND = "airtf-eval"
@@ -149,20 +149,20 @@ def evaluate(settings, out, cache_dir=None, overwrite=False, verbose="auto"):
     Outcome
     """
     out = Path(out)
-    dataset = openmic_data.OpenMIC(settings.data)
+    dataset = OpenMIC(settings.data)
     classes = dataset.classes
     spec = features.feature_spec(settings.features, settings.weights, settings.variant, settings.feature_seed)
     config = run_config(settings, spec, classes)
     features.check_available(dataset, spec)
-    kept_split = (out / openmic_data.SPLIT_FILE).is_file() and not overwrite
-    split = openmic_data.read_split(out) if kept_split else dataset.split()
+    kept_split = (out / runs.SPLIT_NAME).is_file() and not overwrite
+    split = runs.read_split(out) if kept_split else dataset.draw_split()
     used = limited(split, settings.limit)
     check_scorable(dataset, used.validation, classes)
-    runs.check_run_folder(out, inputs=(openmic_data.SPLIT_FILE,), command=COMMAND)
+    runs.check_run_folder(out, inputs=(runs.SPLIT_NAME,), command=COMMAND)
     if overwrite:
         clear(out)
-    runs.start(out, config, inputs=(openmic_data.SPLIT_FILE,))
-    openmic_data.write_split(out, split)
+    runs.start(out, config, inputs=(runs.SPLIT_NAME,))
+    runs.write_split(out, split)
     write_json(out / CLASSES_NAME, classes)
     if spec["kind"] != "pca":  # the others are computed from audio into the cache
         check_writable(cache_dir or features.default_cache_dir())
@@ -225,9 +225,9 @@ def limited(split, limit):
 
 def load_set(dataset, keys, spec, cache_dir):
     """A :class:`ClipSet` of ``keys``: features (cached) and labels."""
-    rows = dataset.rows(keys)
     x = features.compute_features(dataset, keys, spec, cache_dir)
-    return ClipSet(keys, x, dataset.labels.y_true[rows], dataset.labels.y_mask[rows])
+    labels = dataset.labels(keys)
+    return ClipSet(keys, x, labels.y_true, labels.y_mask)
 
 
 def check_scorable(dataset, validation_keys, classes):
@@ -251,8 +251,8 @@ def check_scorable(dataset, validation_keys, classes):
     SparseValidationWarning
         When it cannot score some instruments.
     """
-    rows = dataset.rows(validation_keys)
-    y_true, y_mask = dataset.labels.y_true[rows], dataset.labels.y_mask[rows]
+    labels = dataset.labels(validation_keys)
+    y_true, y_mask = labels.y_true, labels.y_mask
     truth = (y_true >= attention.THRESHOLD).astype(np.float32)
     scores = metrics.instrument_scores(y_true, y_mask, truth, classes)
     unscored = [name for name in classes if math.isnan(scores[name]["f1"])]

@@ -17,6 +17,7 @@ import numpy as np
 
 from airtf import audio, interrupts, params
 from airtf.errors import AirtfError, AudioTooShortWarning, SilentAudioWarning, WriteError
+from airtf.files import write_npz
 from airtf.outputs import FORMATS, FeatureFile
 
 OUTPUTS = ("logmel", "embedding", "pca")
@@ -274,3 +275,48 @@ def _inference_function(backbone, postprocess):
         return embeddings if postprocess is None else postprocess(embeddings)
 
     return lambda examples: infer(examples).numpy()
+
+
+def fill_released_features(root, backbone, pca, progress=False):
+    """Give an OpenMIC-2018 folder the released features of its clips, computed with a VGGish.
+
+    Writes ``vggish/<key[:3]>/<key>.json`` for every clip with audio and a
+    row in the labels, and adds their features as ``X`` (n, 10, 128) uint8
+    to ``openmic-2018.npz`` (rewritten atomically), so that the folder
+    serves ``--features pca`` as the release does.
+
+    Parameters
+    ----------
+    root : str or os.PathLike
+        An OpenMIC-2018 folder holding audio/ and openmic-2018.npz.
+    backbone : keras.Model
+        The VGGish.
+    pca : airtf.vggish.PCAQuantize
+        The post-processing.
+    progress : bool
+        Show a progress bar.
+
+    Raises
+    ------
+    AirtfError
+        A clip's features fail or do not have 10 examples.
+    """
+    from tqdm import tqdm
+
+    from airtf.datasets import npz, openmic
+
+    dataset = openmic.OpenMIC(root)
+    keys = list(dataset.labels().sample_key)
+    targets = [dataset.vggish_path(key) for key in keys]
+    jobs = [(dataset.audio_path(key), target) for key, target in zip(keys, targets)]
+    with tqdm(total=len(jobs), desc="vggish", unit="clip", disable=not progress) as bar:
+        report = Extractor("pca", backbone, pca).run(jobs, on_file_done=lambda path, error: bar.update())
+    if report.failed or report.stopped:
+        path, message = report.failed[0] if report.failed else (dataset.root, report.stopped)
+        raise AirtfError(f"{path}: VGGish features failed ({message})")
+    features = np.stack([openmic.read_vggish_json(target) for target in targets]) if targets else \
+        np.zeros((0, openmic.EXAMPLES_PER_CLIP, params.EMBEDDING_SIZE), np.uint8)
+    release = dataset.root / openmic.RELEASE_NPZ
+    arrays = npz.read_arrays(release, "render the demo set again")
+    write_npz(release, **{**arrays, "sample_key": arrays["sample_key"].astype(str), "X": features})
+    return len(keys)

@@ -58,8 +58,8 @@ from tqdm import tqdm
 
 from airtf import params, vggish
 from airtf.vggish import presets as weight_files
-from airtf.data.openmic import EXAMPLES_PER_CLIP, FEATURE_MAX
-from airtf.data.pipeline import DatasetError, missing_files
+from airtf.datasets.openmic import EXAMPLES_PER_CLIP, FEATURE_MAX
+from airtf.datasets.pipeline import DatasetError, missing_files
 from airtf.errors import AirtfError, AirtfWarning
 from airtf.files import atomic_path, write_json
 from airtf.vggish.audio_converter import LogMelExamples
@@ -358,7 +358,7 @@ def compute_features(openmic, keys, spec, cache_dir=None):
 
     Parameters
     ----------
-    openmic : airtf.data.openmic.OpenMIC
+    openmic : airtf.datasets.openmic.OpenMIC
     keys : sequence of str
         Sample keys.
     spec : FeatureSpec
@@ -384,7 +384,7 @@ def compute_features(openmic, keys, spec, cache_dir=None):
 
 def _released_features(openmic, keys):
     try:
-        released = openmic.feature_rows(keys)
+        released = openmic.released_features(keys)
     except DatasetError as error:
         raise FeatureError(f"{error}; the pca feature set is the release's features (X in openmic-2018.npz "
                            "or vggish/*.json): fill them (airtf-data demo --weights) or choose other --features") \
@@ -396,7 +396,7 @@ def _log_mel_frames(openmic, keys, cache_dir):
     frames = EXAMPLES_PER_CLIP * params.EXAMPLE_FRAMES
     if not keys:
         return np.zeros((0, frames, params.NUM_MEL_BINS), np.float32)
-    dataset = openmic.audio_dataset(keys, resampler=RESAMPLER, cache_dir=_log_mel_cache(cache_dir))
+    dataset = openmic.log_mel(keys, resampler=RESAMPLER, cache_dir=_log_mel_cache(cache_dir))
     examples = [clip for clip, y_true, y_mask in dataset.as_numpy_iterator()]
     return np.stack(examples).reshape(len(keys), frames, params.NUM_MEL_BINS)
 
@@ -461,7 +461,7 @@ def _clip_cache_file(folder, audio_path):
 def _embed_clips(openmic, keys, files, spec, cache_dir):
     """Run the embedding model over clips, writing each clip's embeddings to its cache file."""
     model = _extractor(json.dumps({**spec, "normalization": None}, sort_keys=True))
-    dataset = openmic.audio_dataset(keys, resampler=RESAMPLER, cache_dir=_log_mel_cache(cache_dir))
+    dataset = openmic.log_mel(keys, resampler=RESAMPLER, cache_dir=_log_mel_cache(cache_dir))
     batches = dataset.map(lambda examples, y_true, y_mask: examples).batch(CLIPS_PER_BATCH)
     pending = iter(files)
     with tqdm(total=len(keys), desc=f"{spec['kind']} features", unit="clip", disable=None) as bar:

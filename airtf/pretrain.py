@@ -48,7 +48,7 @@ from tensorboard.plugins import projector
 
 import airtf
 from airtf import objectives, runs, vggish
-from airtf.data import nsynth
+from airtf.datasets import nsynth
 from airtf.errors import AirtfError
 
 STRATEGIES = ("default", "mirrored", "multi-worker")

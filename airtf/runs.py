@@ -31,6 +31,8 @@ from airtf.files import atomic_path, write_json
 
 CONFIG_NAME = "config.json"
 BACKBONE_NAME = "vggish.weights.h5"
+SPLIT_NAME = "split.json"
+"""The train / validation / test keys a run used, so that runs sharing a directory compare on one split."""
 IGNORED_CONFIG_KEYS = ("epochs",)
 HISTOGRAM_BUCKETS = 30
 HISTOGRAMS_FOLDER = "weights"
@@ -416,3 +418,93 @@ def check_diverged(callbacks):
         if isinstance(callback, StopOnNaN) and callback.diverged:
             raise TrainingDiverged(f"{callback.diverged}; training stopped and the last good weights "
                                    "were kept: lower --lr or check the data for NaN/Inf")
+
+
+# ---------------------------------------------------------------- the data split of a run
+
+def read_split(path):
+    """Read a split written by :func:`write_split`.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A run directory (holding ``split.json``) or the JSON file itself.
+
+    Returns
+    -------
+    airtf.datasets.openmic.Split
+    """
+    from airtf.datasets.openmic import Split, check_key
+
+    path = Path(path)
+    path = path / SPLIT_NAME if path.is_dir() else path
+    try:
+        stored = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise RunError(f"{path}: split file not found; write one with write_split or pass a run directory "
+                           "that has one") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise RunError(f"{path}: unreadable split file ({error}); delete it to draw the split again") from None
+    lists = {}
+    for name in ("train", "validation", "test"):
+        keys = stored.get(name) if isinstance(stored, dict) else None
+        if not isinstance(keys, list) or not all(isinstance(key, str) for key in keys):
+            raise RunError(
+                f"{path}: {name!r} must be a list of sample keys; delete the file to draw the split again")
+        lists[name] = tuple(check_key(key, f"{path}, {name}[{index}]") for index, key in enumerate(keys))
+    train, validation, test = (set(lists[name]) for name in ("train", "validation", "test"))
+    shared = (train & validation) | (test & (train | validation))
+    if shared:
+        raise RunError(f"{path}: {len(shared)} keys are in two sets (e.g. {min(shared)}); "
+                           "delete the file to draw the split again")
+    return Split(**lists, drawn_with=stored.get("drawn_with", {}))
+
+
+def write_split(run_dir, split, overwrite=False):
+    """Write a split into a run directory as ``split.json`` (atomically).
+
+    Parameters
+    ----------
+    run_dir : str or os.PathLike
+    split : airtf.datasets.openmic.Split
+    overwrite : bool
+        Replace a different split already there; without it that raises, so
+        that runs sharing a directory keep comparing on the same split.
+
+    Returns
+    -------
+    Path
+        The file written (or found holding the same split).
+    """
+    path = Path(run_dir) / SPLIT_NAME
+    if path.exists() and not overwrite:
+        stored = read_split(path)
+        if (stored.train, stored.validation, stored.test) == (split.train, split.validation, split.test):
+            return path
+        raise RunError(f"{path}: holds a different split; use another run directory, or overwrite it "
+                           "knowing that earlier results were computed on the old split")
+    write_json(path, {"train": list(split.train), "validation": list(split.validation),
+                      "test": list(split.test), "drawn_with": split.drawn_with})
+    return path
+
+
+def split_for_run(run_dir, dataset, **draw):
+    """The run directory's split: read if it has one, else drawn and written there.
+
+    Parameters
+    ----------
+    run_dir : str or os.PathLike
+    dataset : airtf.datasets.openmic.OpenMIC
+    **draw
+        Passed to its ``draw_split`` when the split is drawn; a split
+        already in ``run_dir`` is kept as it is.
+
+    Returns
+    -------
+    airtf.datasets.openmic.Split
+    """
+    if (Path(run_dir) / SPLIT_NAME).exists():
+        return read_split(run_dir)
+    split = dataset.draw_split(**draw)
+    write_split(run_dir, split)
+    return split

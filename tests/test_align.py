@@ -4,9 +4,9 @@ import keras
 import numpy as np
 import pytest
 
-from airtf.data import demo
-from airtf.data.freesound import SkippedSoundsWarning, read_tags
-from airtf.data.pipeline import DatasetError
+from airtf.demo import sets as demo
+from airtf.datasets.freesound import SkippedSoundsWarning, read_tags
+from airtf.datasets.pipeline import DatasetError
 from airtf.objectives import align
 from airtf.vggish import build_backbone
 

@@ -12,8 +12,9 @@ import pytest
 import soundfile as sf
 
 from airtf.cli import data as data_cli
-from airtf.data import demo, gm, music, qualities
-from airtf.data.synth import SoundFont
+from airtf.demo import gm, music, qualities
+from airtf.demo import sets as demo
+from airtf.demo.synth import SoundFont
 from airtf.errors import AirtfError
 
 SIZES = {"openmic": 4, "nsynth": 9, "freesound": 6}

@@ -8,7 +8,8 @@ import pytest
 import tensorflow as tf
 
 from airtf import runs
-from airtf.data import demo, nsynth
+from airtf.datasets import nsynth
+from airtf.demo import sets as demo
 from airtf.objectives import denoising
 from airtf.vggish import build_backbone
 

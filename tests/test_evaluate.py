@@ -14,7 +14,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from airtf import attention, evaluate, runs
 from airtf.cli import compare as compare_cli
 from airtf.cli import eval as eval_cli
-from airtf.data import demo
+from airtf.demo import sets as demo
 from airtf.files import write_json, write_npz
 
 CLASSES = list(demo.OPENMIC_CLASSES)

@@ -29,8 +29,8 @@ from airtf.cli import predict as predict_cli
 from airtf.cli import pretrain as pretrain_cli
 from airtf.cli import weights as weights_cli
 from airtf.cli.common import reports_errors
-from airtf.data import nsynth, openmic
-from airtf.data.pipeline import DatasetError
+from airtf.datasets import nsynth, openmic
+from airtf.datasets.pipeline import DatasetError
 from airtf.errors import WriteError
 from test_export import make_run, openmic_class_names
 from test_openmic import TRAIN_KEYS, write_release
@@ -84,7 +84,7 @@ def test_a_crafted_npz_runs_no_code_and_names_the_file(tmp_path, capsys):
     target = tmp_path / "pwned"
     root = crafted_release(tmp_path / "openmic", target)
     with pytest.raises(DatasetError, match=r"openmic-2018.npz: array 'sample_key' is refused \(it names "):
-        openmic.OpenMIC(root).labels
+        openmic.OpenMIC(root).labels()
     assert data_cli.main(["check", "--openmic", str(root)]) == 1
     assert "openmic-2018.npz: array 'sample_key' is refused" in capsys.readouterr().out
     assert eval_cli.main(["--features", "pca", "--data", str(root), "--out", str(tmp_path / "run")]) == 2
@@ -99,7 +99,7 @@ def test_the_release_object_array_of_str_still_loads(tmp_path):
     with np.load(root / "openmic-2018.npz") as stored:
         with pytest.raises(ValueError, match="allow_pickle"):
             stored["sample_key"]  # as released: an object array that NumPy reads only with pickle
-    labels = openmic.OpenMIC(root).labels
+    labels = openmic.OpenMIC(root).labels()
     assert list(labels.sample_key[:2]) == sorted(labels.sample_key)[:2] and labels.sample_key.dtype.kind == "U"
 
 
@@ -111,10 +111,10 @@ def test_object_arrays_hold_strings_only(tmp_path, content):
     np.savez(root / "openmic-2018.npz", **{**arrays, "sample_key": np.array(content, dtype=object)})
     dataset = openmic.OpenMIC(root)
     if isinstance(content[0], bytes):
-        assert list(dataset.labels.sample_key) == ["000001_0", "000002_0"]
+        assert list(dataset.labels().sample_key) == ["000001_0", "000002_0"]
     else:
         with pytest.raises(DatasetError, match="holds a int where only strings belong"):
-            dataset.labels
+            dataset.labels()
 
 
 # ---------------------------------------------------------------- 2. the export guard
@@ -160,7 +160,7 @@ def test_keys_that_leave_the_data_root_are_refused(tmp_path, where):
     if where == "partition":
         path = root / "partitions" / "split01_train.csv"
         path.write_text(f"{TRAIN_KEYS[0]}\n{evil}\n")
-        expected, attribute = f"{path}, line 2: '{evil}' is not an OpenMIC-2018 sample key", "partitions"
+        expected, attribute = f"{path}, line 2: '{evil}' is not an OpenMIC-2018 sample key", "draw_split"
     elif where == "labels":
         path = root / openmic.AGGREGATED_LABELS
         path.write_text(f"sample_key,instrument,relevance,num_responses\n{evil},piano,1,3\n")
@@ -173,13 +173,13 @@ def test_keys_that_leave_the_data_root_are_refused(tmp_path, where):
         expected, attribute = f"openmic-2018.npz, sample_key[3]: '{evil}' is not", "labels"
     else:
         (tmp_path / "run").mkdir()
-        (tmp_path / "run" / openmic.SPLIT_FILE).write_text(json.dumps(
+        (tmp_path / "run" / runs.SPLIT_NAME).write_text(json.dumps(
             {"train": [TRAIN_KEYS[0]], "validation": [evil], "test": []}))
         with pytest.raises(DatasetError, match=r"split.json, validation\[0\]: '\.\./\.\./etc/passwd' is not"):
-            openmic.read_split(tmp_path / "run")
+            runs.read_split(tmp_path / "run")
         return
     with pytest.raises(DatasetError, match=re.escape(expected)):
-        getattr(openmic.OpenMIC(root), attribute)
+        getattr(openmic.OpenMIC(root), attribute)()
 
 
 def test_nsynth_note_names_that_are_paths_are_refused(tmp_path):

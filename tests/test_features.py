@@ -7,8 +7,8 @@ import pytest
 
 from airtf import features, vggish
 from airtf.vggish import presets as weights
-from airtf.data import demo
-from airtf.data.openmic import OpenMIC
+from airtf.demo import sets as demo
+from airtf.datasets.openmic import OpenMIC
 from airtf.errors import WeightsNotFoundError
 from airtf.files import write_json, write_npz
 
@@ -25,7 +25,7 @@ def openmic(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def split(openmic):
-    return openmic.split()
+    return openmic.draw_split()
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +57,7 @@ def synthetic_release(root, count=6):
 
 def log_mel(openmic, keys, cache):
     return np.stack([examples for examples, _, _ in
-                     openmic.audio_dataset(keys, cache_dir=cache / "log-mel").as_numpy_iterator()])
+                     openmic.log_mel(keys, cache_dir=cache / "log-mel").as_numpy_iterator()])
 
 
 def test_pca_is_the_released_x_over_255(tmp_path):

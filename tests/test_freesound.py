@@ -8,9 +8,9 @@ import pytest
 import soundfile as sf
 
 from airtf import audio, vggish
-from airtf.data import freesound
-from airtf.data.freesound import SkippedSoundsWarning, Vocabulary
-from airtf.data.pipeline import DatasetError
+from airtf.datasets import freesound
+from airtf.datasets.freesound import SkippedSoundsWarning, Vocabulary
+from airtf.datasets.pipeline import DatasetError
 
 TAGS_CSV = """sound_id,tags
 101,guitar acoustic Strum
@@ -208,7 +208,7 @@ def test_two_audio_files_for_one_sound(root):
 
 
 def test_demo_set_loads(tmp_path):
-    from airtf.data import demo
+    from airtf.demo import sets as demo
 
     demo.render_freesound(tmp_path, clips=6)
     data = freesound.load(tmp_path)

@@ -8,8 +8,8 @@ import soundfile as sf
 import tensorflow as tf
 
 from airtf import vggish
-from airtf.data import nsynth
-from airtf.data.pipeline import DatasetError
+from airtf.datasets import nsynth
+from airtf.datasets.pipeline import DatasetError
 
 SPLIT = "valid"
 
@@ -60,16 +60,16 @@ def serialized(fields, audio):
     return tf.train.Example(features=tf.train.Features(feature=features)).SerializeToString()
 
 
-def write_tfrecord(root, records):
-    path = nsynth.split_files(root, SPLIT)["tfrecord"]
+def write_tfrecord(root, records, split=SPLIT):
+    path = nsynth.split_files(root, split)["tfrecord"]
     with tf.io.TFRecordWriter(str(path)) as writer:
         for record in records:
             writer.write(record)
     return path
 
 
-def write_json_wav(root, notes):
-    folder = root / f"nsynth-{SPLIT}"
+def write_json_wav(root, notes, split=SPLIT):
+    folder = root / f"nsynth-{split}"
     (folder / "audio").mkdir(parents=True)
     for fields, audio in notes:
         sf.write(folder / "audio" / f"{fields['note_str']}.wav", audio, 16000, subtype="PCM_16")
@@ -266,7 +266,7 @@ def test_tfrecord_not_at_16_khz(tmp_path, notes):
 
 
 def test_demo_set_loads(tmp_path):
-    from airtf.data import demo
+    from airtf.demo import sets as demo
 
     demo.render_nsynth(tmp_path, notes=6)
     for split in ("train", "valid", "test"):

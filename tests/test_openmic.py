@@ -8,9 +8,10 @@ import pytest
 import soundfile
 
 from airtf import audio
-from airtf.data import openmic, pipeline
-from airtf.data.openmic import OpenMIC
-from airtf.data.pipeline import DatasetError
+from airtf import runs
+from airtf.datasets import openmic, pipeline
+from airtf.datasets.openmic import OpenMIC
+from airtf.datasets.pipeline import DatasetError
 from airtf.errors import AudioError
 from airtf.vggish import LogMelExamples, waveform_to_examples
 
@@ -85,7 +86,7 @@ def test_real_partitions_have_the_official_sizes_and_are_disjoint(real):
 
 
 def test_real_labels_come_from_the_three_aggregated_rows(real):
-    labels = real.labels
+    labels = real.labels()
     assert list(labels.sample_key) == [REAL_KEY]
     clarinet, flute, trumpet = (CLASSES.index(name) for name in ("clarinet", "flute", "trumpet"))
     assert labels.y_true[0, clarinet] == pytest.approx(0.17105)
@@ -101,19 +102,18 @@ def test_real_released_features_read_from_the_clip_json(real, shared_data):
     features = openmic.read_vggish_json(real.vggish_path(REAL_KEY))
     assert features.shape == (10, 128) and features.dtype == np.uint8
     np.testing.assert_array_equal(features, released["features"])
-    np.testing.assert_array_equal(real.features[0], features)
-    np.testing.assert_allclose(real.pca_features[0], features / 255.0, rtol=1e-6)
-    x, y_true, y_mask = next(iter(real.features_dataset([REAL_KEY])))
+    np.testing.assert_array_equal(real.released_features()[0], features)
+    x, y_true, y_mask = next(iter(real.released_dataset([REAL_KEY])))
     np.testing.assert_allclose(x.numpy(), features / 255.0, rtol=1e-6)
-    np.testing.assert_array_equal(y_true.numpy(), real.labels.y_true[0])
+    np.testing.assert_array_equal(y_true.numpy(), real.labels().y_true[0])
 
 
 def test_real_clip_audio_view_gives_ten_log_mel_examples(real):
-    examples, y_true, y_mask = next(iter(real.audio_dataset([REAL_KEY])))
+    examples, y_true, y_mask = next(iter(real.log_mel([REAL_KEY])))
     assert examples.shape == (10, 96, 64) and examples.dtype == "float32"
     expected = waveform_to_examples(audio.read(real.audio_path(REAL_KEY)))
     np.testing.assert_allclose(examples.numpy(), expected, atol=1e-5)
-    np.testing.assert_array_equal(y_mask.numpy(), real.labels.y_mask[0])
+    np.testing.assert_array_equal(y_mask.numpy(), real.labels().y_mask[0])
 
 
 def test_real_validate_reports_what_is_absent_without_raising(real):
@@ -135,24 +135,24 @@ def test_real_validate_reports_what_is_absent_without_raising(real):
 def test_npz_gives_labels_features_and_positives(release):
     dataset = OpenMIC(release)
     x, y_true, y_mask = release_arrays(len(sample_keys()))
-    assert list(dataset.labels.sample_key) == sample_keys()
-    np.testing.assert_array_equal(dataset.labels.y_true, y_true.astype(np.float32))
-    np.testing.assert_array_equal(dataset.labels.y_mask, y_mask)
+    assert list(dataset.labels().sample_key) == sample_keys()
+    np.testing.assert_array_equal(dataset.labels().y_true, y_true.astype(np.float32))
+    np.testing.assert_array_equal(dataset.labels().y_mask, y_mask)
     np.testing.assert_array_equal(dataset.positives, (y_true >= 0.5) & y_mask)
-    np.testing.assert_array_equal(dataset.features, x)
-    assert dataset.pca_features.dtype == np.float32
-    np.testing.assert_allclose(dataset.pca_features, x / 255.0, rtol=1e-6)
+    np.testing.assert_array_equal(dataset.released_features(), x)
+    assert dataset.released_features().dtype == np.uint8
+    np.testing.assert_array_equal(dataset.released_features(), x)
     rows = dataset.rows(["001203_0", "000101_0"])
-    np.testing.assert_array_equal(dataset.feature_rows(["001203_0", "000101_0"]), x[rows])
+    np.testing.assert_array_equal(dataset.released_features(["001203_0", "000101_0"]), x[rows])
 
 
 def test_npz_takes_precedence_over_the_aggregated_labels(tmp_path):
     root = write_release(tmp_path, clips={})
     (root / "openmic-2018-aggregated-labels.csv").write_text(
         "sample_key,instrument,relevance,num_responses\n000101_0,piano,1.0,3\n")
-    assert len(OpenMIC(root).labels.sample_key) == len(sample_keys())
+    assert len(OpenMIC(root).labels().sample_key) == len(sample_keys())
     (root / "openmic-2018.npz").unlink()
-    labels = OpenMIC(root).labels
+    labels = OpenMIC(root).labels()
     assert list(labels.sample_key) == ["000101_0"] and labels.y_true[0, CLASSES.index("piano")] == 1.0
 
 
@@ -164,53 +164,53 @@ def test_release_without_x_reads_features_from_the_clip_json(tmp_path):
     path = OpenMIC(root).vggish_path(key)
     path.parent.mkdir(parents=True)
     path.write_text(json.dumps({"time_points": [0.0] * 10, "features": x[0].tolist()}))
-    np.testing.assert_array_equal(OpenMIC(root).feature_rows([key]), x[:1])
+    np.testing.assert_array_equal(OpenMIC(root).released_features([key]), x[:1])
 
 
 # --- splits ------------------------------------------------------------------------------------
 
 def test_split_draws_fifteen_percent_of_train_deterministically(release):
     dataset = OpenMIC(release)
-    split = dataset.split()
+    split = dataset.draw_split()
     train = dataset.partitions["train"]
     assert len(split.validation) == round(0.15 * len(train))
     assert set(split.train) | set(split.validation) == set(train)
     assert not set(split.train) & set(split.validation)
     assert not (set(split.train) | set(split.validation)) & set(split.test)
     assert split.test == tuple(dataset.partitions["test"])
-    assert dataset.split() == split
-    assert dataset.split(seed=1).validation != split.validation
+    assert dataset.draw_split() == split
+    assert dataset.draw_split(seed=1).validation != split.validation
     assert split.drawn_with == {"seed": openmic.SPLIT_SEED, "validation_fraction": 0.15}
 
 
 def test_split_is_written_into_a_run_directory_and_read_back(release, tmp_path):
     dataset = OpenMIC(release)
-    split = dataset.split()
-    path = openmic.write_split(tmp_path / "run", split)
+    split = dataset.draw_split()
+    path = runs.write_split(tmp_path / "run", split)
     assert path == tmp_path / "run" / "split.json"
-    assert openmic.read_split(tmp_path / "run") == split
-    assert openmic.read_split(path) == split
-    assert openmic.write_split(tmp_path / "run", split) == path  # the same split: nothing to do
-    with pytest.raises(DatasetError, match="different split"):
-        openmic.write_split(tmp_path / "run", dataset.split(seed=1))
-    assert openmic.split_for_run(tmp_path / "run", dataset, seed=1) == split  # the run keeps its split
-    openmic.write_split(tmp_path / "run", dataset.split(seed=1), overwrite=True)
-    assert openmic.read_split(tmp_path / "run") == dataset.split(seed=1)
-    assert openmic.split_for_run(tmp_path / "fresh", dataset) == split
-    assert openmic.read_split(tmp_path / "fresh") == split
+    assert runs.read_split(tmp_path / "run") == split
+    assert runs.read_split(path) == split
+    assert runs.write_split(tmp_path / "run", split) == path  # the same split: nothing to do
+    with pytest.raises(runs.RunError, match="different split"):
+        runs.write_split(tmp_path / "run", dataset.draw_split(seed=1))
+    assert runs.split_for_run(tmp_path / "run", dataset, seed=1) == split  # the run keeps its split
+    runs.write_split(tmp_path / "run", dataset.draw_split(seed=1), overwrite=True)
+    assert runs.read_split(tmp_path / "run") == dataset.draw_split(seed=1)
+    assert runs.split_for_run(tmp_path / "fresh", dataset) == split
+    assert runs.read_split(tmp_path / "fresh") == split
 
 
 def test_split_takes_a_user_key_list(release, tmp_path):
     dataset = OpenMIC(release)
     chosen = dataset.partitions["train"][5:25]
     (tmp_path / "validation.txt").write_text("\n".join(reversed(chosen)) + "\n\n")
-    split = dataset.split(validation_keys=tmp_path / "validation.txt")
+    split = dataset.draw_split(validation_keys=tmp_path / "validation.txt")
     assert split.validation == tuple(chosen)
     assert set(split.train) == set(dataset.partitions["train"]) - set(chosen)
     assert split.drawn_with == {"validation_keys": str(tmp_path / "validation.txt")}
     (tmp_path / "foreign.txt").write_text(TEST_KEYS[0] + "\n")
     with pytest.raises(DatasetError, match="foreign.txt: 1 validation keys are not in the train partition"):
-        dataset.split(validation_keys=tmp_path / "foreign.txt")
+        dataset.draw_split(validation_keys=tmp_path / "foreign.txt")
 
 
 # --- tf.data views -----------------------------------------------------------------------------
@@ -219,49 +219,52 @@ def test_features_view_gives_scaled_released_features_and_labels(release):
     dataset = OpenMIC(release)
     keys = ["001203_0", TRAIN_KEYS[3]]
     rows = dataset.rows(keys)
-    elements = list(dataset.features_dataset(keys))
+    elements = list(dataset.released_dataset(keys))
     assert len(elements) == 2
     for (x, y_true, y_mask), row in zip(elements, rows):
         assert (x.shape, x.dtype) == ((10, 128), "float32")
         assert (y_true.shape, y_true.dtype, y_mask.shape, y_mask.dtype) == ((20,), "float32", (20,), "bool")
-        np.testing.assert_allclose(x.numpy(), dataset.features[row] / 255.0, rtol=1e-6)
-        np.testing.assert_array_equal(y_true.numpy(), dataset.labels.y_true[row])
-        np.testing.assert_array_equal(y_mask.numpy(), dataset.labels.y_mask[row])
+        np.testing.assert_allclose(x.numpy(), dataset.released_features()[row] / 255.0, rtol=1e-6)
+        np.testing.assert_array_equal(y_true.numpy(), dataset.labels().y_true[row])
+        np.testing.assert_array_equal(y_mask.numpy(), dataset.labels().y_mask[row])
 
 
 def test_audio_view_pads_short_clips_and_trims_long_ones_to_ten_examples(release):
     dataset = OpenMIC(release)
     keys = list(CLIP_SECONDS)
-    for key, (examples, y_true, _) in zip(keys, dataset.audio_dataset(keys, num_parallel_calls=2)):
+    for key, (examples, y_true, _) in zip(keys, dataset.log_mel(keys, num_parallel_calls=2)):
         assert examples.shape == (10, 96, 64) and examples.dtype == "float32"
         expected = waveform_to_examples(audio.read(dataset.audio_path(key)))[:10]
         np.testing.assert_allclose(examples.numpy()[:len(expected)], expected, atol=1e-5)
         assert np.all(examples.numpy()[len(expected):] == np.float32(SILENCE))
-        np.testing.assert_array_equal(y_true.numpy(), dataset.labels.y_true[dataset.rows([key])[0]])
+        np.testing.assert_array_equal(y_true.numpy(), dataset.labels().y_true[dataset.rows([key])[0]])
 
 
-def test_vggish_view_applies_a_keras_model_to_the_examples(release):
+def test_feature_view_applies_a_keras_model_to_the_examples(release):
     import keras
 
     model = keras.Sequential([keras.Input((96, 64)), keras.layers.Flatten(), keras.layers.Dense(8)])
     dataset = OpenMIC(release)
     key = "000101_0"
-    features, y_true, _ = next(iter(dataset.vggish_dataset([key], model)))
-    examples, _, _ = next(iter(dataset.audio_dataset([key])))
+    features, y_true, _ = next(iter(dataset.features([key], model)))
+    examples, _, _ = next(iter(dataset.log_mel([key])))
     assert features.shape == (10, 8) and features.dtype == "float32"
     np.testing.assert_allclose(features.numpy(), model(examples).numpy(), rtol=1e-5, atol=1e-5)
 
 
-def test_vggish_view_loads_a_backbone_from_a_weights_name(release):
-    features, _, _ = next(iter(OpenMIC(release).vggish_dataset(["000101_0"], "random")))
-    assert features.shape == (10, 128) and features.dtype == "float32"
-    assert np.all(features.numpy() >= 0)  # the 2017 VGGish ends in a ReLU
+def test_a_partition_name_or_keys_select_the_labels(release):
+    dataset = OpenMIC(release)
+    assert dataset.splits == ("train", "test")
+    test = dataset.labels("test")
+    assert list(test.sample_key) == TEST_KEYS
+    np.testing.assert_array_equal(test.y_true, dataset.labels(TEST_KEYS).y_true)
+    np.testing.assert_array_equal(test.y_mask, dataset.labels().y_mask[dataset.rows(TEST_KEYS)])
 
 
 def test_feature_cache_is_read_on_the_second_pass(release, tmp_path, monkeypatch):
     dataset = OpenMIC(release)
     keys = list(CLIP_SECONDS)
-    first = [x.numpy() for x, _, _ in dataset.audio_dataset(keys, cache_dir=tmp_path)]
+    first = [x.numpy() for x, _, _ in dataset.log_mel(keys, cache_dir=tmp_path)]
     assert len(list(tmp_path.rglob("*.npy"))) == len(keys)
 
     def failing_decoder(path, resampler="resampy"):
@@ -270,11 +273,11 @@ def test_feature_cache_is_read_on_the_second_pass(release, tmp_path, monkeypatch
         return tf.reshape(tf.numpy_function(lambda _: np.float32(1 / 0), [path], tf.float32), [-1])
 
     monkeypatch.setattr(pipeline.audio, "decode_tf", failing_decoder)
-    second = [x.numpy() for x, _, _ in dataset.audio_dataset(keys, cache_dir=tmp_path)]
+    second = [x.numpy() for x, _, _ in dataset.log_mel(keys, cache_dir=tmp_path)]
     for before, after in zip(first, second):
         np.testing.assert_array_equal(before, after)
     with pytest.raises(Exception, match="division by zero"):  # the decoder is really gone
-        list(dataset.audio_dataset(keys[:1]))
+        list(dataset.log_mel(keys[:1]))
 
 
 def test_cache_key_follows_front_end_and_resampler(release, tmp_path):
@@ -315,7 +318,7 @@ def test_missing_partition_and_labels_name_the_file(tmp_path):
     with pytest.raises(DatasetError, match="split01_test.csv: cannot read the key list"):
         dataset.partitions
     with pytest.raises(DatasetError, match="neither openmic-2018.npz nor openmic-2018-aggregated-labels.csv"):
-        dataset.labels
+        dataset.labels()
     report = dataset.validate()
     assert str(root / "partitions" / "split01_test.csv") in report.missing_files
     assert any("neither" in message for message in report.errors)
@@ -325,9 +328,9 @@ def test_a_key_with_no_audio_fails_when_the_audio_view_is_built(release):
     dataset = OpenMIC(release)
     absent = dataset.audio_path(TRAIN_KEYS[0])
     with pytest.raises(DatasetError, match=f"{absent}: audio file not found \\(1 in all\\)"):
-        dataset.audio_dataset(["000101_0", TRAIN_KEYS[0]])
+        dataset.log_mel(["000101_0", TRAIN_KEYS[0]])
     with pytest.raises(DatasetError, match="999999_0: no labels in"):
-        dataset.features_dataset(["999999_0"])
+        dataset.released_dataset(["999999_0"])
 
 
 def test_corrupt_ogg_surfaces_with_its_path(tmp_path):
@@ -337,7 +340,7 @@ def test_corrupt_ogg_surfaces_with_its_path(tmp_path):
     path = OpenMIC(root).audio_path("000101_0")
     path.write_bytes(b"OggS" + bytes(300))
     with pytest.raises(tf.errors.OpError, match=f"AudioError: {path}: cannot decode"):
-        list(OpenMIC(root).audio_dataset(["000101_0"]))
+        list(OpenMIC(root).log_mel(["000101_0"]))
 
 
 def test_missing_audio_file_in_the_pipeline_is_an_audio_error(tmp_path):
@@ -379,14 +382,14 @@ def test_npz_with_wrong_arrays_is_a_clear_error(tmp_path, damage, message):
     damage(arrays)
     np.savez(root / "openmic-2018.npz", **arrays)
     with pytest.raises(DatasetError, match=f"openmic-2018.npz: {message}"):
-        OpenMIC(root).labels
+        OpenMIC(root).labels()
 
 
 def test_file_that_is_not_an_npz_is_a_clear_error(tmp_path):
     root = write_release(tmp_path, clips={}, npz=False)
     (root / "openmic-2018.npz").write_bytes(b"not an archive")
     with pytest.raises(DatasetError, match="openmic-2018.npz: not a NumPy .npz archive"):
-        OpenMIC(root).labels
+        OpenMIC(root).labels()
 
 
 HEADER = "sample_key,instrument,relevance,num_responses\n"
@@ -404,7 +407,7 @@ def test_malformed_aggregated_labels_are_a_clear_error(tmp_path, rows, message):
     root = write_release(tmp_path, clips={}, npz=False)
     (root / "openmic-2018-aggregated-labels.csv").write_text(rows)
     with pytest.raises(DatasetError, match=f"openmic-2018-aggregated-labels.csv(: |, ){message}"):
-        OpenMIC(root).labels
+        OpenMIC(root).labels()
 
 
 def test_malformed_vggish_json_names_the_file(tmp_path):

@@ -27,7 +27,8 @@ import pytest
 from airtf import pretrain, runs, vggish
 from airtf.cli import extract as extract_cli
 from airtf.cli import pretrain as pretrain_cli
-from airtf.data import demo, nsynth
+from airtf.datasets import nsynth
+from airtf.demo import sets as demo
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 TINY = ["--limit", "16", "--batch-size", "8"]
@@ -274,7 +275,7 @@ def test_a_run_dir_is_not_reused_for_another_config_or_trained_again(mirrored_ru
 
 
 def test_align_keeps_its_vocabulary_and_labels_the_projector_by_tag(freesound_dir, run_dir):
-    from airtf.data import freesound
+    from airtf.datasets import freesound
 
     result = pretrain.train("align", freesound_dir, run_dir, epochs=1, batch_size=8, limit=24, verbose=0,
                             options={"vocabulary_size": 50})

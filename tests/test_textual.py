@@ -10,7 +10,8 @@ import tensorflow as tf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from airtf import runs, wordvectors
-from airtf.data import demo, nsynth
+from airtf.datasets import nsynth
+from airtf.demo import sets as demo
 from airtf.objectives import textual
 from airtf.vggish import build_backbone
 

@@ -6,7 +6,7 @@ Writes N deterministic S-second 44.1 kHz stereo OGG/Vorbis files (the corpus
 of bench_extract.py), then, in this one process, times passes over all files:
 
   python loop     for each file: airtf.audio.read, then the log-mel front end
-  tf.data, 1      airtf.data.pipeline.log_mel_dataset with num_parallel_calls=1
+  tf.data, 1      airtf.datasets.pipeline.log_mel_dataset with num_parallel_calls=1
   tf.data, 2      the same with num_parallel_calls=2
 
 and prints examples per second and the ratio to the loop. The first pass of
@@ -42,7 +42,7 @@ def python_loop(paths, resampler):
 
 def tf_data(paths, resampler, parallel):
     """A pass over airtf's tf.data pipeline; returns the number of examples."""
-    from airtf.data import pipeline
+    from airtf.datasets import pipeline
 
     dataset = pipeline.log_mel_dataset(paths, resampler=resampler, num_parallel_calls=parallel)
     return sum(int(examples.shape[0]) for examples in dataset)

@@ -41,7 +41,7 @@ def make_run(path, kind):
     import keras
 
     from airtf import attention, evaluate, features, params
-    from airtf.data.demo import OPENMIC_CLASSES
+    from airtf.demo.sets import OPENMIC_CLASSES
 
     keras.utils.set_random_seed(0)
     size = params.NUM_MEL_BINS if kind == "logmel" else params.EMBEDDING_SIZE

@@ -6,12 +6,14 @@ loaders read as they read the real data sets.
 """
 
 import argparse
+import time
+from pathlib import Path
 
 from airtf.cli.common import positive, reports_errors, seed
 
 
 def _sets(text):
-    from airtf.data.demo import SETS
+    from airtf.demo.sets import SETS
 
     names = [name.strip() for name in text.split(",") if name.strip()]
     unknown = sorted(set(names) - set(SETS))
@@ -22,7 +24,7 @@ def _sets(text):
 
 def parse(argv):
     from airtf import vggish
-    from airtf.data.demo import DEFAULT_SIZES, SETS
+    from airtf.demo.sets import DEFAULT_SIZES, SETS
 
     parser = argparse.ArgumentParser(prog="airtf-data", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -63,15 +65,17 @@ def main(argv=None):
 
 def check(args):
     """Print what the loaders read from each folder given."""
-    from airtf.data import check as checks
+    from airtf.datasets.freesound import Freesound
+    from airtf.datasets.nsynth import NSynth
+    from airtf.datasets.openmic import OpenMIC
 
-    folders = {"openmic": args.openmic, "nsynth": args.nsynth, "freesound": args.freesound}
+    folders = {OpenMIC: args.openmic, NSynth: args.nsynth, Freesound: args.freesound}
     if not any(folders.values()):
         raise SystemExit("airtf-data check: give at least one of --openmic, --nsynth, --freesound")
     problems = 0
-    for name, folder in folders.items():
+    for kind, folder in folders.items():
         if folder:
-            lines, ok = getattr(checks, f"check_{name}")(folder)
+            lines, ok = kind(folder).check()
             print("\n".join(lines))
             problems += not ok
     return 1 if problems else 0
@@ -79,18 +83,27 @@ def check(args):
 
 def render(args):
     """Render the demo sets that ``args`` asks for."""
-    from airtf.data import demo
+    from airtf.demo import sets as demo
 
-    backbone = None
-    if args.weights and "openmic" in args.sets:
+    backbone = pca = None
+    if args.weights and "openmic" in args.sets:  # loaded first: a missing file fails before any rendering
         from airtf import vggish
 
         backbone = vggish.from_preset(args.weights, args.variant)
+        pca = vggish.PCAQuantize.from_file(args.pca_params or vggish.presets.official_pca_params())
     sizes = {"openmic": args.openmic_clips, "nsynth": args.nsynth_notes, "freesound": args.freesound_clips}
-    results = demo.render_demo(args.out, args.sets, sizes, args.seed, args.soundfont, args.overwrite, backbone,
-                               args.pca_params, progress=not args.quiet)
+    results = demo.render_demo(args.out, args.sets, sizes, args.seed, args.soundfont, args.overwrite,
+                               progress=not args.quiet)
     for result in results:
         print(f"{result.folder}: {result.summary} ({result.seconds:.1f} s)")
+    if backbone is not None:
+        from airtf import extract
+
+        began = time.perf_counter()
+        clips = extract.fill_released_features(Path(args.out) / "openmic", backbone, pca, progress=not args.quiet)
+        print(f"{Path(args.out) / 'openmic'}: X and vggish/ filled with the features of "
+              f"{vggish.WeightsSource.parse(args.weights, args.variant).describe()} for {clips} clips "
+              f"({time.perf_counter() - began:.1f} s)")
     return 0
 
 

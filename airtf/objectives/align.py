@@ -44,7 +44,7 @@ Freesound sounds with an audio file and tags are split by sound into
 training and validation (15 % of the sounds, drawn with the seed), so that
 no sound's examples fall into both. The vocabulary (the K tags on most
 training sounds) is made from the training sounds only; sounds with no tag
-in it are left out, with a :class:`~airtf.data.freesound.SkippedSoundsWarning`.
+in it are left out, with a :class:`~airtf.datasets.freesound.SkippedSoundsWarning`.
 """
 
 import warnings
@@ -54,8 +54,8 @@ import numpy as np
 from keras import ops
 
 from airtf import params
-from airtf.data import common, freesound, pipeline
-from airtf.data.pipeline import AUTOTUNE, DatasetError
+from airtf.datasets import freesound, pipeline, sounds
+from airtf.datasets.pipeline import AUTOTUNE, DatasetError
 from airtf.objectives import Datasets
 from airtf.objectives.denoising import training_batches, validation_batches
 
@@ -267,7 +267,7 @@ def _examples_with_tags(sound_ids, tags, audio, vocabulary, indices, cache_dir):
         lambda sound: tf.reduce_max(tf.one_hot(sound, len(vocabulary)), axis=0), num_parallel_calls=AUTOTUNE)
     log_mel = pipeline.log_mel_dataset([audio[sound_id] for sound_id in sound_ids],
                                        frontend=LogMelExamples(pad=True), cache_dir=cache_dir)
-    per_example = common.one_example_per_element(tf.data.Dataset.zip((log_mel, multi_hot)), indices)
+    per_example = sounds.one_example_per_element(tf.data.Dataset.zip((log_mel, multi_hot)), indices)
     return per_example.map(lambda example, target: {"log_mel": example, "tags": target})
 
 
@@ -278,7 +278,7 @@ def datasets(data_dir, *, batch_size, seed, limit=None, vocabulary_size=freesoun
     Parameters
     ----------
     data_dir : str or os.PathLike
-        A Freesound folder as :func:`airtf.data.freesound.load` reads it.
+        A Freesound folder as :func:`airtf.datasets.freesound.load` reads it.
     batch_size : int
     seed : int
         Draws the validation sounds and the training shuffle.
@@ -287,7 +287,7 @@ def datasets(data_dir, *, batch_size, seed, limit=None, vocabulary_size=freesoun
     vocabulary_size : int
         K, the number of tags kept (those on most training sounds).
     examples : {"first", "all"} or sequence of int
-        Which 0.96 s examples of each sound (see :mod:`airtf.data.common`).
+        Which 0.96 s examples of each sound (see :mod:`airtf.datasets.sounds`).
     cache_dir : str or os.PathLike or None
         Keep the log-mel of each audio file there, so later epochs skip decoding.
 
@@ -296,7 +296,7 @@ def datasets(data_dir, *, batch_size, seed, limit=None, vocabulary_size=freesoun
     Datasets
         ``train`` and ``validation`` of ``{"log_mel": (batch, 96, 64),
         "tags": (batch, K)}``; ``info`` holds ``"vocabulary"`` (the
-        :class:`~airtf.data.freesound.Vocabulary`; save it with its ``save``)
+        :class:`~airtf.datasets.freesound.Vocabulary`; save it with its ``save``)
         and ``"sounds"`` ({"train": n, "validation": n, "left_out": n}).
 
     Warns
@@ -304,7 +304,7 @@ def datasets(data_dir, *, batch_size, seed, limit=None, vocabulary_size=freesoun
     SkippedSoundsWarning
         Sounds lack audio, tags or a tag in the vocabulary.
     """
-    indices = common.example_indices(examples)
+    indices = sounds.example_indices(examples)
     usable, tags, audio, lacking = _tagged_sounds(data_dir)
     train_ids, validation_ids = split_sounds(usable[:limit], seed)
     vocabulary = freesound.Vocabulary.from_tags([tags[sound_id] for sound_id in train_ids], vocabulary_size)

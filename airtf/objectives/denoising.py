@@ -43,8 +43,8 @@ import numpy as np
 from keras import ops
 
 from airtf import params
-from airtf.data import nsynth
-from airtf.data.pipeline import AUTOTUNE
+from airtf.datasets import nsynth
+from airtf.datasets.pipeline import AUTOTUNE
 from airtf.objectives import Datasets
 
 NOISES = ("additive", "multiplicative")
@@ -197,7 +197,7 @@ def datasets(data_dir, *, batch_size, seed, limit=None, examples="first", cache_
     limit : int or None
         Use only the first ``limit`` notes of each split.
     examples : {"first", "all"} or sequence of int
-        Which 0.96 s examples of each note (see :func:`airtf.data.nsynth.load`).
+        Which 0.96 s examples of each note (see :func:`airtf.datasets.nsynth.load`).
     cache_dir : str or os.PathLike or None
         json/wav format only: keep the log-mel of each wav there, so later
         epochs skip decoding.

@@ -9,7 +9,7 @@ Glorot-uniform initialised and biases zero (the Keras defaults).
 Targets
 -------
 Each of NSynth's ten qualities is described by one word (the paper's word
-map, :func:`airtf.data.nsynth.word_map`, with the user's overrides), and the
+map, :func:`airtf.datasets.nsynth.word_map`, with the user's overrides), and the
 description's vector is that word's vector. A *pair* joins the prediction for
 a note with the description of one quality: positive when the note has the
 quality, negative when it has not.
@@ -44,8 +44,8 @@ import numpy as np
 from keras import ops
 
 from airtf import wordvectors
-from airtf.data import nsynth
-from airtf.data.pipeline import AUTOTUNE
+from airtf.datasets import nsynth
+from airtf.datasets.pipeline import AUTOTUNE
 from airtf.objectives import Datasets
 
 MARGIN = 0.5
@@ -76,7 +76,7 @@ def description_vectors(word_vectors=wordvectors.DEFAULT, word_map=None):
     Returns
     -------
     words : dict
-        Every quality of :data:`airtf.data.nsynth.QUALITIES`, in order, to its word.
+        Every quality of :data:`airtf.datasets.nsynth.QUALITIES`, in order, to its word.
     descriptions : np.ndarray
         float32 (10, D), one row per quality.
 
@@ -236,7 +236,7 @@ def datasets(data_dir, *, batch_size, seed, limit=None, word_vectors=wordvectors
         See :func:`description_vectors`; checked here, so that a missing
         word fails before any audio is read.
     examples : {"first", "all"} or sequence of int
-        Which 0.96 s examples of each note (see :func:`airtf.data.nsynth.load`).
+        Which 0.96 s examples of each note (see :func:`airtf.datasets.nsynth.load`).
 
     Returns
     -------

@@ -22,18 +22,17 @@ losses and metrics use annotated entries only.
 
 API
 ---
-``OpenMIC(root)``
-    Lazy attributes ``classes``, ``partitions``, ``labels``, ``positives``,
-    ``features`` (uint8), ``pca_features`` (features / 255, the paper's
-    "pca"); ``audio_path(key)``, ``vggish_path(key)``, ``rows(keys)``,
-    ``feature_rows(keys)``, ``split(...)``, ``validate()``; tf.data views
-    ``features_dataset``, ``audio_dataset``, ``vggish_dataset``, whose
-    unbatched elements are ``(x, y_true, y_mask)``, the mask being for a
-    loss over annotated entries only.
-``read_keys(path)``, ``draw_split(...)``, ``write_split(run_dir, split)``,
-``read_split(path)``, ``split_for_run(run_dir, dataset)``
-    The train / validation / test split, kept in a run directory so that
-    runs compare on the same split.
+``OpenMIC(root)``, a :class:`airtf.datasets.base.Dataset`
+    ``classes``, ``partitions``, ``splits`` (the partitions present),
+    ``labels(split=None)``, ``positives``, ``released_features(split=None)``
+    (uint8; / 255 is the paper's "pca"), ``audio_path(key)``,
+    ``vggish_path(key)``, ``rows(keys)``, ``draw_split(...)``,
+    ``validate()``; tf.data views ``released_dataset(split)``,
+    ``log_mel(split)`` and ``features(split, model)``, whose elements are
+    ``(x, y_true, y_mask)``, the mask being for a loss over annotated entries
+    only. A ``split`` is a partition name or a list of sample keys.
+``read_keys(path)``, ``draw_split(...)``, ``check_key(key, where)``
+    Key lists, the train / validation / test split, and the key format.
 """
 
 import csv
@@ -49,9 +48,9 @@ import numpy as np
 from tqdm import tqdm
 
 from airtf import params
-from airtf.data import npz, pipeline
-from airtf.data.pipeline import DatasetError
-from airtf.files import write_json
+from airtf.datasets import npz, pipeline
+from airtf.datasets.base import Dataset, Report
+from airtf.datasets.pipeline import DatasetError
 
 CLASS_MAP = "class-map.json"
 RELEASE_NPZ = "openmic-2018.npz"
@@ -70,7 +69,6 @@ FEATURE_MAX = 255.0
 SAMPLE_KEY = re.compile(r"[0-9]+_[0-9]+")
 """An OpenMIC-2018 sample key: FMA track id, underscore, start in milliseconds (e.g. 000046_3840)."""
 
-SPLIT_FILE = "split.json"
 SPLIT_SEED = 2018
 VALIDATION_FRACTION = 0.15
 
@@ -104,7 +102,7 @@ class Split:
 
 
 @dataclasses.dataclass
-class ValidationReport:
+class ValidationReport(Report):
     """What :meth:`OpenMIC.validate` found.
 
     A folder serves a use when every partition key has what the use reads:
@@ -115,6 +113,8 @@ class ValidationReport:
     nothing required is missing or inconsistent and at least one use is
     served.
     """
+
+    title = "OpenMIC-2018"
 
     root: Path
     missing_files: list = dataclasses.field(default_factory=list)
@@ -143,24 +143,16 @@ class ValidationReport:
         return {"released features": not self.keys_without_features, "audio": not self.keys_without_audio}
 
     @property
-    def ok(self):
-        """True when nothing stops every use (see the class docstring)."""
-        return not self.problems
-
-    def __str__(self):
-        lines = [f"OpenMIC-2018 at {self.root}: {'ok' if self.ok else 'problems found'}", *self.problems]
+    def notes(self):
+        """Which uses the folder serves (nothing while files are missing or unreadable)."""
         if self.errors or self.missing_files:  # what is there is unknown until these are fixed
-            return "\n".join(lines)
+            return []
         served = {"released features": "airtf-eval --features pca", "audio": "airtf-eval --features norm, "
                   "random, logmel or a pre-training run; airtf-extract"}
         lacking = {"released features": self.keys_without_features, "audio": self.keys_without_audio}
-        for use, serves in self.uses.items():
-            if serves:
-                lines.append(f"  {use}: every clip ({served[use]})")
-            else:
-                keys = lacking[use]
-                lines.append(f"  {use}: {len(keys)} clips without (e.g. {keys[0]}), so not for {served[use]}")
-        return "\n".join(lines)
+        return [f"{use}: every clip ({served[use]})" if serves else
+                f"{use}: {len(lacking[use])} clips without (e.g. {lacking[use][0]}), so not for {served[use]}"
+                for use, serves in self.uses.items()]
 
 
 def check_key(key, where):
@@ -418,93 +410,7 @@ def draw_split(train_keys, test_keys, *, seed=SPLIT_SEED, validation_fraction=VA
                  test=tuple(test_keys), drawn_with=drawn_with)
 
 
-def read_split(path):
-    """Read a split written by :func:`write_split`.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        A run directory (holding ``split.json``) or the JSON file itself.
-
-    Returns
-    -------
-    Split
-    """
-    path = Path(path)
-    path = path / SPLIT_FILE if path.is_dir() else path
-    try:
-        stored = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise DatasetError(f"{path}: split file not found; write one with write_split or pass a run directory "
-                           "that has one") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise DatasetError(f"{path}: unreadable split file ({error}); delete it to draw the split again") from None
-    lists = {}
-    for name in ("train", "validation", "test"):
-        keys = stored.get(name) if isinstance(stored, dict) else None
-        if not isinstance(keys, list) or not all(isinstance(key, str) for key in keys):
-            raise DatasetError(
-                f"{path}: {name!r} must be a list of sample keys; delete the file to draw the split again")
-        lists[name] = tuple(check_key(key, f"{path}, {name}[{index}]") for index, key in enumerate(keys))
-    train, validation, test = (set(lists[name]) for name in ("train", "validation", "test"))
-    shared = (train & validation) | (test & (train | validation))
-    if shared:
-        raise DatasetError(f"{path}: {len(shared)} keys are in two sets (e.g. {min(shared)}); "
-                           "delete the file to draw the split again")
-    return Split(**lists, drawn_with=stored.get("drawn_with", {}))
-
-
-def write_split(run_dir, split, overwrite=False):
-    """Write a split into a run directory as ``split.json`` (atomically).
-
-    Parameters
-    ----------
-    run_dir : str or os.PathLike
-    split : Split
-    overwrite : bool
-        Replace a different split already there; without it that raises, so
-        that runs sharing a directory keep comparing on the same split.
-
-    Returns
-    -------
-    Path
-        The file written (or found holding the same split).
-    """
-    path = Path(run_dir) / SPLIT_FILE
-    if path.exists() and not overwrite:
-        stored = read_split(path)
-        if (stored.train, stored.validation, stored.test) == (split.train, split.validation, split.test):
-            return path
-        raise DatasetError(f"{path}: holds a different split; use another run directory, or overwrite it "
-                           "knowing that earlier results were computed on the old split")
-    write_json(path, {"train": list(split.train), "validation": list(split.validation),
-                      "test": list(split.test), "drawn_with": split.drawn_with})
-    return path
-
-
-def split_for_run(run_dir, dataset, **draw):
-    """The run directory's split: read if it has one, else drawn and written there.
-
-    Parameters
-    ----------
-    run_dir : str or os.PathLike
-    dataset : OpenMIC
-    **draw
-        Passed to :meth:`OpenMIC.split` when the split is drawn; a split
-        already in ``run_dir`` is kept as it is.
-
-    Returns
-    -------
-    Split
-    """
-    if (Path(run_dir) / SPLIT_FILE).exists():
-        return read_split(run_dir)
-    split = dataset.split(**draw)
-    write_split(run_dir, split)
-    return split
-
-
-class OpenMIC:
+class OpenMIC(Dataset):
     """OpenMIC-2018 in its released layout.
 
     Parameters
@@ -518,11 +424,10 @@ class OpenMIC:
         ``root`` is not a folder, or has no ``class-map.json``.
     """
 
+    title = "OpenMIC-2018"
+
     def __init__(self, root):
-        self.root = Path(root)
-        if not self.root.is_dir():
-            raise DatasetError(
-                f"{self.root}: no such folder; pass the OpenMIC-2018 folder (the one holding {CLASS_MAP})")
+        super().__init__(root)
         if not (self.root / CLASS_MAP).is_file():
             raise DatasetError(f"{self.root / CLASS_MAP}: class map not found; pass the OpenMIC-2018 folder "
                                f"(holding {CLASS_MAP}, partitions/ and audio/) or restore the file")
@@ -551,9 +456,17 @@ class OpenMIC:
         path = self.root / RELEASE_NPZ
         return read_release_npz(path, len(self.classes)) if path.is_file() else None
 
+    @property
+    def splits(self):
+        """The partitions present: ("train", "test")."""
+        return tuple(name for name, relative in PARTITION_FILES.items() if (self.root / relative).is_file())
+
+    def _keys(self, split):
+        """The keys of a partition name, or ``split`` itself when it is a sequence of keys."""
+        return self.partitions[split] if isinstance(split, str) else list(split)
+
     @cached_property
-    def labels(self):
-        """:class:`Labels` from the npz, else from the aggregated-labels CSV."""
+    def _labels(self):
         if self._release is not None:
             return Labels(self._release["sample_key"], self._release["Y_true"], self._release["Y_mask"])
         csv_path = self.root / AGGREGATED_LABELS
@@ -562,17 +475,32 @@ class OpenMIC:
                                "the labels come from one of them — copy them from the release")
         return read_aggregated_labels(csv_path, self.classes)
 
+    def labels(self, split=None):
+        """:class:`Labels` from the npz, else from the aggregated-labels CSV.
+
+        Parameters
+        ----------
+        split : str, sequence of str or None
+            A partition ("train", "test"), sample keys, or None for every
+            labelled clip (in the labels' own order).
+        """
+        if split is None:
+            return self._labels
+        keys = self._keys(split)
+        rows = self.rows(keys)
+        return Labels(np.asarray(keys, dtype=str), self._labels.y_true[rows], self._labels.y_mask[rows])
+
     @property
     def positives(self):
-        """bool (N, classes): ``Y_true >= 0.5`` where annotated."""
-        return (self.labels.y_true >= UNKNOWN) & self.labels.y_mask
+        """bool (N, classes): ``Y_true >= 0.5`` where annotated, rows as :meth:`labels`."""
+        return (self._labels.y_true >= UNKNOWN) & self._labels.y_mask
 
     @cached_property
     def _row_of(self):
-        return {key: row for row, key in enumerate(self.labels.sample_key)}
+        return {key: row for row, key in enumerate(self._labels.sample_key)}
 
     def rows(self, keys):
-        """Rows of ``labels`` holding ``keys`` (int array); DatasetError for unlabelled keys."""
+        """Rows of :meth:`labels` holding ``keys`` (int array); DatasetError for unlabelled keys."""
         unlabelled = [key for key in keys if key not in self._row_of]
         if unlabelled:
             source = RELEASE_NPZ if self._release is not None else AGGREGATED_LABELS
@@ -580,11 +508,17 @@ class OpenMIC:
                                  "pass keys of labelled clips (validate() lists the unlabelled ones)")
         return np.array([self._row_of[key] for key in keys], dtype=np.int64)
 
-    def feature_rows(self, keys):
-        """The released features of ``keys``: uint8 (len(keys), 10, 128).
+    def released_features(self, split=None):
+        """The released features: uint8 (clips, 10, 128).
 
         From the npz's X when it has one, else from the per-clip JSON files.
+
+        Parameters
+        ----------
+        split : str, sequence of str or None
+            As :meth:`labels`.
         """
+        keys = list(self._labels.sample_key) if split is None else self._keys(split)
         if self._release is not None and "X" in self._release:
             return self._release["X"][self.rows(keys)]
         paths = [self.vggish_path(key) for key in keys]
@@ -596,17 +530,7 @@ class OpenMIC:
         features = [read_vggish_json(path) for path in tqdm(paths, desc="VGGish JSON", unit="clip", disable=None)]
         return np.stack(features) if features else np.zeros(shape, np.uint8)
 
-    @cached_property
-    def features(self):
-        """The released features of every labelled clip: uint8 (N, 10, 128), rows as ``labels``."""
-        return self.feature_rows(list(self.labels.sample_key))
-
-    @property
-    def pca_features(self):
-        """``features / 255`` as float32: the paper's "pca" features."""
-        return self.features.astype(np.float32) / FEATURE_MAX
-
-    def split(self, seed=SPLIT_SEED, validation_fraction=VALIDATION_FRACTION, validation_keys=None):
+    def draw_split(self, seed=SPLIT_SEED, validation_fraction=VALIDATION_FRACTION, validation_keys=None):
         """Train, validation and test keys from the partitions (see :func:`draw_split`)."""
         return draw_split(self.partitions["train"], self.partitions["test"], seed=seed,
                           validation_fraction=validation_fraction, validation_keys=validation_keys)
@@ -614,15 +538,16 @@ class OpenMIC:
     def _label_dataset(self, keys):
         import tensorflow as tf
 
-        rows = self.rows(keys)
-        return tf.data.Dataset.from_tensor_slices((self.labels.y_true[rows], self.labels.y_mask[rows]))
+        labels = self.labels(keys)
+        return tf.data.Dataset.from_tensor_slices((labels.y_true, labels.y_mask))
 
-    def features_dataset(self, keys):
+    def released_dataset(self, split):
         """The released features as tf.data.
 
         Parameters
         ----------
-        keys : sequence of str
+        split : str or sequence of str
+            A partition, or sample keys.
 
         Returns
         -------
@@ -632,20 +557,22 @@ class OpenMIC:
         """
         import tensorflow as tf
 
-        features = tf.data.Dataset.from_tensor_slices(self.feature_rows(keys))
+        keys = self._keys(split)
+        features = tf.data.Dataset.from_tensor_slices(self.released_features(keys))
         dataset = tf.data.Dataset.zip(features, self._label_dataset(keys))
         return dataset.map(lambda x, labels: (tf.cast(x, tf.float32) / FEATURE_MAX, *labels))
 
-    def audio_dataset(self, keys, *, resampler="resampy", cache_dir=None, num_parallel_calls=pipeline.AUTOTUNE):
+    def log_mel(self, split, *, resampler="resampy", cache_dir=None, num_parallel_calls=pipeline.AUTOTUNE):
         """Log-mel examples of the clips' audio as tf.data.
 
         Parameters
         ----------
-        keys : sequence of str
+        split : str or sequence of str
+            A partition, or sample keys.
         resampler : {"resampy", "soxr"}
             See :func:`airtf.audio.resample`.
         cache_dir : str or os.PathLike or None
-            Cache of computed examples (see :func:`airtf.data.pipeline.log_mel_dataset`).
+            Cache of computed examples (see :func:`airtf.datasets.pipeline.log_mel_dataset`).
         num_parallel_calls : int
             Clips decoded at once.
 
@@ -662,6 +589,7 @@ class OpenMIC:
         """
         import tensorflow as tf
 
+        keys = self._keys(split)
         labels = self._label_dataset(keys)
         paths = [self.audio_path(key) for key in keys]
         absent = pipeline.missing_files(paths)
@@ -672,41 +600,6 @@ class OpenMIC:
         examples = pipeline.log_mel_dataset(paths, resampler=resampler, num_examples=EXAMPLES_PER_CLIP,
                                             cache_dir=cache_dir, num_parallel_calls=num_parallel_calls)
         return tf.data.Dataset.zip(examples, labels).map(lambda x, labels: (x, *labels))
-
-    def vggish_dataset(self, keys, model="official", *, resampler="resampy", cache_dir=None,
-                       num_parallel_calls=pipeline.AUTOTUNE):
-        """Features of the clips' audio from any VGGish, as tf.data.
-
-        Parameters
-        ----------
-        keys : sequence of str
-        model : keras.Model or str
-            Applied to each clip's (10, 96, 64) log-mel examples: a backbone
-            (possibly followed by post-processing, e.g. PCA), or what
-            ``--weights`` takes ("official", "random", a weights file, a
-            checkpoint, a run directory), loaded with
-            :func:`airtf.vggish.from_preset`.
-        resampler, cache_dir, num_parallel_calls
-            As :meth:`audio_dataset`; the cache holds the log-mel examples.
-
-        Returns
-        -------
-        tf.data.Dataset
-            Elements ``(features, y_true, y_mask)``: float32 (10, D), then the labels.
-        """
-        import tensorflow as tf
-
-        if isinstance(model, str):
-            from airtf.vggish import from_preset
-
-            model = from_preset(model)
-        dataset = self.audio_dataset(keys, resampler=resampler, cache_dir=cache_dir,
-                                     num_parallel_calls=num_parallel_calls)
-
-        def embed(examples, y_true, y_mask):
-            return tf.cast(model(examples, training=False), tf.float32), y_true, y_mask
-
-        return dataset.map(embed).prefetch(pipeline.AUTOTUNE)
 
     def _attempt(self, report, attribute):
         """An attribute's value, or None with its error recorded in ``report``."""
@@ -743,7 +636,7 @@ class OpenMIC:
         report.missing_files = [os.fspath(path) for path in required if not path.is_file()]
         if self._attempt(report, "classes") is None:
             return report
-        labels = self._attempt(report, "labels")
+        labels = self._attempt(report, "_labels")
         partitions = self._present_partitions(report)
         labelled = set() if labels is None else set(labels.sample_key)
         keys = sorted(labelled.union(*partitions.values()))
@@ -757,3 +650,17 @@ class OpenMIC:
         if len(partitions) == len(PARTITION_FILES):
             report.keys_in_both_partitions = sorted(set(partitions["train"]) & set(partitions["test"]))
         return report
+
+    def summary(self):
+        """Labels and partitions counted, and the log-mel of the first training clip with audio."""
+        labels = self.labels()
+        annotated = labels.y_mask.sum()
+        lines = [f"  {len(labels.sample_key)} clips, {len(self.classes)} classes; {annotated} annotated entries "
+                 f"({self.positives.sum()} positive), {labels.y_mask.size - annotated} unknown",
+                 "  partitions: " + ", ".join(f"{name} {len(keys)}" for name, keys in self.partitions.items())]
+        first = [key for key in self.partitions["train"] if self.audio_path(key).is_file()][:1]
+        if first:
+            log_mel, _, mask = next(iter(self.log_mel(first)))
+            lines.append(f"  audio view of {first[0]}: log-mel {tuple(log_mel.shape)}, "
+                         f"{int(np.sum(mask))} labels known")
+        return lines

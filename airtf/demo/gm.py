@@ -81,8 +81,8 @@ class Voicing:
     ----------
     programs : GM programs that may play it (empty for the drum kit).
     low, high : MIDI pitch range of its material.
-    roles : kinds of material it plays (keys of :data:`airtf.data.music.ROLES`, or of
-        :data:`airtf.data.music.BEATS` for the drum kit).
+    roles : kinds of material it plays (keys of :data:`airtf.demo.music.ROLES`, or of
+        :data:`airtf.demo.music.BEATS` for the drum kit).
     """
 
     programs: tuple

@@ -1,4 +1,4 @@
-"""What the labelled loaders (nsynth, freesound) share beyond :mod:`airtf.data.pipeline`.
+"""Which examples of a sound become elements: what the NSynth and Freesound loaders share.
 
 Which examples of a sound to use
 --------------------------------
@@ -18,11 +18,9 @@ Each chosen example is its own element, carrying the labels of its sound, so
 elements are always ``(96, 64)`` examples and batch directly.
 """
 
-import json
 import numbers
-from pathlib import Path
 
-from airtf.data.pipeline import AUTOTUNE, DatasetError
+from airtf.datasets.pipeline import AUTOTUNE, DatasetError
 
 EXAMPLE_CHOICES = ("first", "all")
 """The named values of the ``examples`` option (see the module docstring)."""
@@ -104,29 +102,3 @@ def one_example_per_element(dataset, indices):
         return chosen, repeated
 
     return dataset.map(chosen_with_labels, num_parallel_calls=AUTOTUNE).unbatch().prefetch(AUTOTUNE)
-
-
-def read_json(path, fix):
-    """Parse a JSON file, turning any failure into a DatasetError naming it.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-    fix : str
-        What the user should do about a bad file, ending the message.
-
-    Returns
-    -------
-    object
-        The parsed JSON value.
-    """
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise DatasetError(f"{path}: cannot read ({error}); {fix}") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as error:
-        raise DatasetError(
-            f"{path}: not valid JSON ({error.msg} at line {error.lineno}, column {error.colno}); {fix}"
-        ) from None

@@ -31,9 +31,9 @@ import dataclasses
 
 import numpy as np
 
-from airtf.data import effects, gm
-from airtf.data.music import Note
-from airtf.data.synth import Part
+from airtf.demo import effects, gm
+from airtf.demo.music import Note
+from airtf.demo.synth import Part
 
 QUALITIES = ("bright", "dark", "distortion", "fast_decay", "long_release", "multiphonic", "nonlinear_env",
              "percussive", "reverb", "tempo-synced")
@@ -59,7 +59,7 @@ class Patch:
 
     Attributes
     ----------
-    program : GM program (0-based), a key of :data:`airtf.data.gm.PROGRAMS`.
+    program : GM program (0-based), a key of :data:`airtf.demo.gm.PROGRAMS`.
     choices : frozenset of quality names caused by rendering choices.
     seed : seeds the settings of the choices (cutoffs, rates, room).
     """
@@ -134,7 +134,7 @@ class _Settings:
 def render_note(soundfont, patch, pitch, velocity):
     """One 4 s note of ``patch``, float32 mono at the soundfont's rate.
 
-    ``soundfont`` is an :class:`airtf.data.synth.SoundFont` (NSynth's rate is
+    ``soundfont`` is an :class:`airtf.demo.synth.SoundFont` (NSynth's rate is
     16 kHz). The peak is scaled with velocity, from 0.28 (25) to 0.9 (127).
     """
     settings = _Settings.draw(patch.seed)

@@ -21,6 +21,8 @@ cache_dir=None, num_parallel_calls=AUTOTUNE, deterministic=True)``
     resampler, so that changing any of them computes the examples afresh.
 ``missing_files(paths)``
     The paths that are not files, for loaders to fail before decoding starts.
+``read_json(path, fix)``
+    A JSON file's value, or a DatasetError naming the file and ``fix``.
 ``DatasetError``
     A data set's files are missing, malformed or inconsistent.
 
@@ -265,3 +267,29 @@ def log_mel_dataset(
 
     dataset = dataset.map(examples_of, num_parallel_calls=num_parallel_calls, deterministic=deterministic)
     return dataset.prefetch(AUTOTUNE)
+
+
+def read_json(path, fix):
+    """Parse a JSON file, turning any failure into a DatasetError naming it.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    fix : str
+        What the user should do about a bad file, ending the message.
+
+    Returns
+    -------
+    object
+        The parsed JSON value.
+    """
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise DatasetError(f"{path}: cannot read ({error}); {fix}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise DatasetError(
+            f"{path}: not valid JSON ({error.msg} at line {error.lineno}, column {error.colno}); {fix}"
+        ) from None

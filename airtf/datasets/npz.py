@@ -14,7 +14,7 @@ import zipfile
 
 import numpy as np
 
-from airtf.data.pipeline import DatasetError
+from airtf.datasets.pipeline import DatasetError
 
 _ARRAY_RECONSTRUCTOR = np.ndarray.__reduce__(np.zeros(0))[0]
 """The function NumPy's pickles call to rebuild an ndarray (``numpy.core.multiarray._reconstruct``)."""

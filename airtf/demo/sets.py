@@ -13,7 +13,8 @@ loaders read unchanged::
         partitions/split01_train.csv            audio/<sound_id>.ogg
         partitions/split01_test.csv             tags.csv
 
-    (*) and openmic-2018.npz's X only when a VGGish is given.
+    (*) and openmic-2018.npz's X only when filled with a VGGish's features
+        (:func:`airtf.extract.fill_released_features`, ``airtf-data demo --weights``).
 
 Each set folder also holds ``.airtf-demo.json``: how it was made (seed,
 size, soundfont) and what each OpenMIC clip and NSynth instrument holds.
@@ -23,8 +24,6 @@ number, not in their samples).
 """
 
 import dataclasses
-import functools
-import json
 import shutil
 import time
 import zlib
@@ -34,9 +33,8 @@ import numpy as np
 import soundfile
 
 import airtf
-from airtf import params
-from airtf.data import effects, gm, music, qualities
-from airtf.data.synth import SOUNDFONT_FIX, Part, SoundFont
+from airtf.demo import effects, gm, music, qualities
+from airtf.demo.synth import SOUNDFONT_FIX, Part, SoundFont
 from airtf.errors import AirtfError
 from airtf.files import atomic_path, write_json, write_npz
 
@@ -69,8 +67,7 @@ class Rendered:
     seconds: float
 
 
-def render_demo(out, sets=SETS, sizes=None, seed=0, soundfont=None, overwrite=False, backbone=None,
-                pca_params=None, progress=False):
+def render_demo(out, sets=SETS, sizes=None, seed=0, soundfont=None, overwrite=False, progress=False):
     """Render demo sets into ``out/<set>``.
 
     Parameters
@@ -81,8 +78,6 @@ def render_demo(out, sets=SETS, sizes=None, seed=0, soundfont=None, overwrite=Fa
     seed : non-negative int; equal seeds give equal sets.
     soundfont : .sf2 file; default TimGM6mb.sf2 from pretty_midi.
     overwrite : replace set folders that an earlier demo render made.
-    backbone, pca_params : a VGGish (keras.Model) and its PCA file, to fill
-        OpenMIC's X and vggish/ (see :func:`render_openmic`).
     progress : show a progress bar per set.
 
     Returns a list of :class:`Rendered`, one per set.
@@ -93,8 +88,7 @@ def render_demo(out, sets=SETS, sizes=None, seed=0, soundfont=None, overwrite=Fa
     sizes = {**DEFAULT_SIZES, **(sizes or {})}
     for name in sets:  # fail before rendering anything
         _check_folder(Path(out) / name, overwrite)
-    renderers = {"openmic": functools.partial(render_openmic, backbone=backbone, pca_params=pca_params),
-                 "nsynth": render_nsynth, "freesound": render_freesound}
+    renderers = {"openmic": render_openmic, "nsynth": render_nsynth, "freesound": render_freesound}
     return [renderers[name](Path(out) / name, sizes[name], seed=seed, soundfont=soundfont, overwrite=overwrite,
                             progress=progress) for name in sets]
 
@@ -268,16 +262,14 @@ def openmic_keys(rng, count):
     return [f"{track:06d}_{start}" for track, start in zip(tracks, starts)]
 
 
-def render_openmic(folder, clips=DEFAULT_SIZES["openmic"], seed=0, soundfont=None, overwrite=False, backbone=None,
-                   pca_params=None, progress=False):
+def render_openmic(folder, clips=DEFAULT_SIZES["openmic"], seed=0, soundfont=None, overwrite=False, progress=False):
     """Render a demo OpenMIC-2018 set into ``folder``.
 
     10 s clips (OGG Vorbis, 44.1 kHz stereo) of 1 to 4 instruments, labels
     in the aggregated-labels CSV and in openmic-2018.npz (Y_true, Y_mask,
-    sample_key), the class map and a 75/25 train/test partition. With a
-    ``backbone`` (a VGGish), also the released-format features
-    vggish/<key[:3]>/<key>.json and the npz's X (n, 10, 128) uint8, through
-    the PCA parameters ``pca_params`` (default: the official file).
+    sample_key), the class map and a 75/25 train/test partition. The
+    released-format features (vggish/ and the npz's X) are left out:
+    :func:`airtf.extract.fill_released_features` computes them with any VGGish.
 
     Returns a :class:`Rendered`.
     """
@@ -297,15 +289,13 @@ def render_openmic(folder, clips=DEFAULT_SIZES["openmic"], seed=0, soundfont=Non
         contents[key] = [player.describe() for player in players]
     keys = sorted(keys)
     train, test = _openmic_partition(set_rng, keys)
-    features = _openmic_features(folder, keys, backbone, pca_params, progress) if backbone is not None else None
-    _write_openmic_labels(folder, keys, labels, train, test, features)
+    _write_openmic_labels(folder, keys, labels, train, test)
     _finish_set(folder, provenance, contents)
     positives = sum(relevance >= 0.5 for clip in labels.values() for relevance, _ in clip.values())
     annotations = sum(len(clip) for clip in labels.values())
     summary = (f"{clips} clips ({len(train)} train, {len(test)} test), {positives} positive and "
                f"{annotations - positives} negative annotations; "
-               + ("X and vggish/ filled" if features is not None else
-                  "X and vggish/ left out (no VGGish given; --weights fills them)"))
+               + "X and vggish/ left out (airtf-data demo --weights fills them)")
     return Rendered(folder, summary, time.perf_counter() - began)
 
 
@@ -321,7 +311,7 @@ def _openmic_partition(rng, keys):
     return sorted(map(str, shuffled[:cut])), sorted(map(str, shuffled[cut:]))
 
 
-def _write_openmic_labels(folder, keys, labels, train, test, features):
+def _write_openmic_labels(folder, keys, labels, train, test):
     write_json(folder / "class-map.json", {name: index for index, name in enumerate(OPENMIC_CLASSES)})
     _write_lines(folder / "partitions" / "split01_train.csv", train)
     _write_lines(folder / "partitions" / "split01_test.csv", test)
@@ -335,32 +325,7 @@ def _write_openmic_labels(folder, keys, labels, train, test, features):
             y_true[row, column] = relevance
             y_mask[row, column] = True
     _write_lines(folder / "openmic-2018-aggregated-labels.csv", rows)
-    arrays = {"Y_true": y_true, "Y_mask": y_mask, "sample_key": np.array(keys, dtype=str)}
-    if features is not None:
-        arrays["X"] = features
-    write_npz(folder / "openmic-2018.npz", **arrays)
-
-
-def _openmic_features(folder, keys, backbone, pca_params, progress):
-    """Released-format VGGish features of every clip: vggish/ JSON files and X (n, 10, 128) uint8."""
-    from airtf.vggish import presets
-    from airtf.extract import Extractor
-    from airtf.vggish import PCAQuantize
-
-    pca = PCAQuantize.from_file(pca_params or presets.official_pca_params())
-    targets = [folder / "vggish" / key[:3] / f"{key}.json" for key in keys]
-    jobs = [(openmic_audio_path(folder, key), target) for key, target in zip(keys, targets)]
-    with _bar(None, "vggish", "clip", progress, total=len(jobs)) as bar:
-        report = Extractor("pca", backbone, pca).run(jobs, on_file_done=lambda path, error: bar.update())
-    if report.failed:
-        path, message = report.failed[0]
-        raise AirtfError(f"{path}: VGGish features failed ({message})")
-    features = np.stack([json.loads(target.read_text())["features"] for target in targets]).astype(np.uint8)
-    examples = 1 + (int(OPENMIC_SECONDS * params.SAMPLE_RATE) - params.EXAMPLE_SAMPLES) // params.EXAMPLE_HOP_SAMPLES
-    expected = (len(keys), examples, params.EMBEDDING_SIZE)
-    if features.shape != expected:
-        raise AirtfError(f"{folder / 'vggish'}: features of shape {features.shape}, expected {expected}")
-    return features
+    write_npz(folder / "openmic-2018.npz", Y_true=y_true, Y_mask=y_mask, sample_key=np.array(keys, dtype=str))
 
 
 # ---------------------------------------------------------------- NSynth
@@ -431,7 +396,7 @@ def render_nsynth(folder, notes=DEFAULT_SIZES["nsynth"], seed=0, soundfont=None,
     4 s notes, 16 kHz mono 16-bit WAV, of about ``notes / 4`` instruments
     (at least 3 when there are 3 notes), split by instrument into
     nsynth-train, nsynth-valid and nsynth-test. Qualities are true by
-    construction (see :mod:`airtf.data.qualities`).
+    construction (see :mod:`airtf.demo.qualities`).
 
     Returns a :class:`Rendered`.
     """

@@ -12,7 +12,7 @@ import dataclasses
 
 import numpy as np
 
-from airtf.data import gm
+from airtf.demo import gm
 
 MAJOR = (0, 2, 4, 5, 7, 9, 11)
 MINOR = (0, 2, 3, 5, 7, 8, 10)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from airtf.data import gm
+from airtf.demo import gm
 from airtf.errors import AirtfError
 
 SOUNDFONT_FIX = "pass --soundfont PATH with a General MIDI .sf2 file (e.g. Debian's fluid-soundfont-gm)"
@@ -33,7 +33,7 @@ class Part:
 
     Attributes
     ----------
-    notes : sequence of :class:`airtf.data.music.Note`.
+    notes : sequence of :class:`airtf.demo.music.Note`.
     program : GM program (0-based); the kit preset when ``kit`` is set.
     kit : play on the GM percussion channel with drum kit ``program``.
     tuning : detuning in semitones.

@@ -28,8 +28,9 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 
 from airtf.audio import AUDIO_SUFFIXES
-from airtf.data import common, pipeline
-from airtf.data.pipeline import AUTOTUNE, DatasetError
+from airtf.datasets import pipeline, sounds
+from airtf.datasets.base import Dataset, Report
+from airtf.datasets.pipeline import AUTOTUNE, DatasetError
 from airtf.errors import AirtfWarning
 from airtf.files import write_json
 
@@ -90,7 +91,7 @@ def _read_tags_csv(path):
 
 def _read_tags_json(path):
     fix = 'write it as {"sound_id": ["tag", ...], ...}'
-    data = common.read_json(path, fix)
+    data = pipeline.read_json(path, fix)
     if not isinstance(data, dict):
         raise DatasetError(f"{path}: holds a JSON {type(data).__name__}, not an object; {fix}")
     for sound_id, tags in data.items():
@@ -233,7 +234,7 @@ class Vocabulary:
             The file is missing, not JSON or not ``{"tags": [unique strings]}``.
         """
         fix = 'save it with Vocabulary.save, or write it as {"tags": ["tag", ...]}'
-        data = common.read_json(path, fix)
+        data = pipeline.read_json(path, fix)
         tags = data.get("tags") if isinstance(data, dict) else None
         if not isinstance(tags, list) or not tags or not all(isinstance(tag, str) for tag in tags):
             raise DatasetError(f"{path}: not a vocabulary (a non-empty list of strings under 'tags'); {fix}")
@@ -356,7 +357,7 @@ def load(
         K, when the vocabulary is built (default 1000).
     examples : {"first", "all"} or sequence of int
         Which 0.96 s examples of each sound to use (default "first"; see
-        :mod:`airtf.data.common`). A sound shorter than one example is
+        :mod:`airtf.datasets.sounds`). A sound shorter than one example is
         zero-padded to one.
     limit : int or None
         Use only the first ``limit`` usable sounds.
@@ -364,7 +365,7 @@ def load(
         See :func:`airtf.audio.resample`.
     cache_dir : str or os.PathLike or None
         Keep each file's log-mel examples there (see
-        :func:`airtf.data.pipeline.log_mel_dataset`).
+        :func:`airtf.datasets.pipeline.log_mel_dataset`).
     num_parallel_calls : int
         Files decoded at once (default AUTOTUNE).
 
@@ -390,7 +391,7 @@ def load(
 
     from airtf.vggish.audio_converter import LogMelExamples
 
-    indices = common.example_indices(examples)
+    indices = sounds.example_indices(examples)
     tags_file = find_tags_file(root) if tags_file is None else Path(tags_file)
     tags, audio = read_tags(tags_file), find_audio(root)
     with_audio_and_tags = [tags[sound_id] for sound_id in tags if sound_id in audio and tags[sound_id]]
@@ -412,5 +413,56 @@ def load(
         num_parallel_calls=num_parallel_calls,
     )
     targets = _targets_dataset([vocabulary.indices(tags[sound_id]) for sound_id in usable], len(vocabulary))
-    sounds = tf.data.Dataset.zip((examples_of_sounds, targets))
-    return FreesoundData(common.one_example_per_element(sounds, indices), vocabulary, report)
+    per_sound = tf.data.Dataset.zip((examples_of_sounds, targets))
+    return FreesoundData(sounds.one_example_per_element(per_sound, indices), vocabulary, report)
+
+
+class Freesound(Dataset):
+    """Freesound sounds and their tags (see the module docstring).
+
+    The release has no splits: its one split is ``"all"`` (the align
+    objective draws its own training and validation sounds).
+    ``labels()`` are the tags by sound id; ``log_mel(**options)`` is
+    :func:`load`'s dataset.
+    """
+
+    title = "Freesound tags"
+
+    @property
+    def splits(self):
+        """("all",)."""
+        return ("all",)
+
+    def _check_split(self, split):
+        if split != "all":
+            raise DatasetError(f"{self.root}: Freesound tags have one split, 'all', not {split!r}")
+
+    def labels(self, split="all"):
+        """Sound id -> tags, from the tags file."""
+        self._check_split(split)
+        return read_tags(find_tags_file(self.root))
+
+    def log_mel(self, split="all", **options):
+        """:func:`load`'s dataset: (example (96, 64), multi-hot tags (K,))."""
+        self._check_split(split)
+        return load(self.root, **options).dataset
+
+    def _load_quietly(self):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SkippedSoundsWarning)
+            return load(self.root)
+
+    def validate(self):
+        """The tags file and audio read, and which sounds are used (see :class:`SkipReport`)."""
+        try:
+            data = self._load_quietly()
+        except DatasetError as error:
+            return Report(self.title, self.root, [str(error)])
+        return Report(self.title, self.root, notes=[str(data.report)])
+
+    def summary(self):
+        """The vocabulary's size and the first sound's log-mel and tags."""
+        data = self._load_quietly()
+        log_mel, targets = next(iter(data.dataset))
+        return [f"  vocabulary of {len(data.vocabulary)} tags; first sound: log-mel {tuple(log_mel.shape)}, "
+                f"{int(np.sum(targets))} tags"]

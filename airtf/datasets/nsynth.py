@@ -12,7 +12,7 @@ folder holds::
 
 A note lasts 4 s (64,000 samples) and gives four 0.96 s VGGish examples, at
 0, 0.96, 1.92 and 2.88 s; the ``examples`` option of :func:`load` chooses
-which of them are used (see :mod:`airtf.data.common`; default: the first, as
+which of them are used (see :mod:`airtf.datasets.sounds`; default: the first, as
 notes start at their onset).
 """
 
@@ -24,8 +24,9 @@ from types import MappingProxyType
 import numpy as np
 
 from airtf import params
-from airtf.data import common, pipeline
-from airtf.data.pipeline import AUTOTUNE, DatasetError
+from airtf.datasets import pipeline, sounds
+from airtf.datasets.base import Dataset, Report
+from airtf.datasets.pipeline import AUTOTUNE, DatasetError
 
 NOTE_SECONDS = 4
 NOTE_SAMPLES = NOTE_SECONDS * params.SAMPLE_RATE
@@ -55,6 +56,9 @@ PAPER_WORD_MAP = MappingProxyType({
 })
 """The word standing for each quality in the paper's textual objective."""
 
+SPLITS = ("train", "valid", "test")
+PRETRAINING_SPLITS = ("train", "valid")
+"""The splits pre-training reads; a folder without test is still usable."""
 FORMATS = ("tfrecord", "json")
 DOWNLOAD_URL = "https://magenta.tensorflow.org/datasets/nsynth"
 
@@ -122,10 +126,11 @@ def split_files(root, split):
 
 
 def _splits_present(root):
-    """Names of the splits ``root`` holds in either format."""
+    """Names of the splits ``root`` holds in either format, the released ones first in their order."""
     records = {path.name[len("nsynth-"):-len(".tfrecord")] for path in Path(root).glob("nsynth-*.tfrecord")}
     folders = {path.parent.name[len("nsynth-"):] for path in Path(root).glob("nsynth-*/examples.json")}
-    return sorted(records | folders)
+    present = records | folders
+    return [split for split in SPLITS if split in present] + sorted(present - set(SPLITS))
 
 
 def detect_format(root, split, format=None):
@@ -234,7 +239,7 @@ def read_notes(path, limit=None):
         The file is unreadable, not JSON, empty, or a note lacks a field or
         has a bad value.
     """
-    notes = common.read_json(path, f"re-download the json/wav split from {DOWNLOAD_URL}")
+    notes = pipeline.read_json(path, f"re-download the json/wav split from {DOWNLOAD_URL}")
     if not isinstance(notes, dict) or not notes:
         raise DatasetError(
             f"{path}: expected a non-empty object {{note_str: {{fields}}}}; examples.json is damaged "
@@ -394,14 +399,14 @@ def load(
         TFRecord where both are present. Both give the same elements.
     examples : {"first", "all"} or sequence of int
         Which 0.96 s examples of each note to use (default "first"; see
-        :mod:`airtf.data.common`). Indices go from 0 to 3.
+        :mod:`airtf.datasets.sounds`). Indices go from 0 to 3.
     limit : int or None
         Use only the first ``limit`` notes of the split.
     resampler : {"resampy", "soxr"}
         For wav files not at 16 kHz (see :func:`airtf.audio.resample`).
     cache_dir : str or os.PathLike or None
         json/wav format only: keep the log-mel examples of each wav there
-        (see :func:`airtf.data.pipeline.log_mel_dataset`).
+        (see :func:`airtf.datasets.pipeline.log_mel_dataset`).
     num_parallel_calls : int
         Notes decoded at once (default AUTOTUNE).
 
@@ -423,7 +428,7 @@ def load(
         length. Later records with such faults fail during iteration, with a
         ``tf.errors.InvalidArgumentError`` naming the file.
     """
-    indices = common.example_indices(examples, available=EXAMPLES_PER_NOTE)
+    indices = sounds.example_indices(examples, available=EXAMPLES_PER_NOTE)
     found = detect_format(root, split, format)
     path = split_files(root, split)[found]
     if found == "json":
@@ -435,4 +440,70 @@ def load(
         )
     else:
         notes = _tfrecord_dataset(path, limit, num_parallel_calls)
-    return common.one_example_per_element(notes, indices)
+    return sounds.one_example_per_element(notes, indices)
+
+
+def _record_labels(path, limit=None):
+    """The labels of a TFRecord's notes, as :func:`read_notes` gives those of examples.json."""
+    import tensorflow as tf
+
+    records = tf.data.TFRecordDataset(os.fspath(path))
+    records = records if limit is None else records.take(limit)
+    rows = [labels for _, labels in records.map(lambda record: parse_record(record, path)).as_numpy_iterator()]
+    labels = {label: np.asarray([row[label] for row in rows], np.int64) for label in _INTEGER_LABELS}
+    labels["qualities"] = np.asarray([row["qualities"] for row in rows], np.float32).reshape(-1, len(QUALITIES))
+    labels["note_str"] = np.asarray([row["note_str"].decode() for row in rows], str)
+    return labels
+
+
+class NSynth(Dataset):
+    """NSynth in either released format (see the module docstring).
+
+    ``splits`` are those present; ``labels(split)`` as :func:`read_notes`
+    gives them; ``log_mel(split, **options)`` is :func:`load`.
+    """
+
+    title = "NSynth"
+
+    @property
+    def splits(self):
+        """The splits the folder holds, in either format."""
+        return tuple(_splits_present(self.root))
+
+    def labels(self, split, limit=None):
+        """The labels of a split's notes, read from examples.json or from the TFRecord's records."""
+        found = detect_format(self.root, split)
+        path = split_files(self.root, split)[found]
+        return read_notes(path, limit) if found == "json" else _record_labels(path, limit)
+
+    def log_mel(self, split, **options):
+        """:func:`load` of a split."""
+        return load(self.root, split, **options)
+
+    def validate(self):
+        """Each released split read up to its first note; train and valid are needed, test is not."""
+        problems, notes = [], []
+        for split in SPLITS:
+            try:
+                found = detect_format(self.root, split)
+                path = split_files(self.root, split)[found]
+                read_notes(path) if found == "json" else _check_first_record(path)
+            except DatasetError as error:
+                if split in PRETRAINING_SPLITS:
+                    problems.append(f"{split}: {error}")
+                else:
+                    notes.append(f"{split}: {error} (pre-training does not read it)")
+        return Report(self.title, self.root, problems, notes)
+
+    def summary(self):
+        """Each split's notes counted, and its first note described."""
+        lines = []
+        for split in self.splits:
+            notes = self.log_mel(split)
+            count = sum(1 for _ in notes)
+            log_mel, labels = next(iter(notes))
+            qualities = [name for name, on in zip(QUALITIES, labels["qualities"].numpy()) if on]
+            lines.append(f"  {split}: {count} notes; first {labels['note_str'].numpy().decode()}: log-mel "
+                         f"{tuple(log_mel.shape)}, family {FAMILIES[int(labels['family'])]}, "
+                         f"qualities {', '.join(qualities) or 'none'}")
+        return lines

@@ -1,0 +1,7 @@
+"""Demo data sets rendered from a General MIDI soundfont, in the released layouts.
+
+``sets`` renders OpenMIC-2018, NSynth and Freesound sets; ``synth`` plays
+parts with tinysoundfont, ``music`` writes the parts, ``gm`` maps General
+MIDI programs to instrument classes and families, ``qualities`` and
+``effects`` give NSynth notes their qualities.
+"""
