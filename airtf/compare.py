@@ -17,14 +17,10 @@ import dataclasses
 import json
 from pathlib import Path
 
-from airtf import evaluate, metrics, plots
+from airtf import metrics, reporting
 from airtf.errors import AirtfError
 from airtf.files import check_writable, write_json
-
-JSON_NAME = "comparison.json"
-CSV_NAME = "comparison.csv"
-INSTRUMENT_PLOT = "f1_per_instrument.png"
-OVERALL_PLOT = "f1_overall.png"
+from airtf.reporting import COMPARISON_CSV, COMPARISON_JSON, INSTRUMENT_PLOT, OVERALL_PLOT, SCORES_NAME
 
 
 class CompareError(AirtfError):
@@ -63,13 +59,13 @@ def load_run(path, label=None):
         When the directory holds no finished airtf-eval run.
     """
     path = Path(path)
-    scores = path / evaluate.SCORES_NAME
+    scores = path / SCORES_NAME
     if not scores.is_file():
-        problem = "no such folder" if not path.is_dir() else f"no {evaluate.SCORES_NAME}"
+        problem = "no such folder" if not path.is_dir() else f"no {SCORES_NAME}"
         raise CompareError(f"{path}: {problem}; pass run directories of finished airtf-eval runs "
                            "(rerun airtf-eval to finish this one)")
     try:
-        summary = evaluate.read_json_scores(scores)
+        summary = reporting.read_scores(scores)
         overall = {seed: result["test"][metrics.OVERALL]["f1"] for seed, result in summary["seeds"].items()}
         return RunScores(label or path.name, path, summary["features"], summary["classes"], summary["mean"],
                          summary["std"], overall)
@@ -109,23 +105,24 @@ def compare(run_dirs, out, overwrite=False):
             raise CompareError(f"{run.path}: its classes differ from those of {runs[0].path}; "
                                "compare runs on the same data set")
     out = Path(out)
-    files = [out / name for name in (JSON_NAME, CSV_NAME, INSTRUMENT_PLOT, OVERALL_PLOT)]
+    files = [out / name for name in (COMPARISON_JSON, COMPARISON_CSV, INSTRUMENT_PLOT, OVERALL_PLOT)]
     present = [path for path in files if path.exists()]
     if present and not overwrite:
         raise CompareError(f"{present[0]}: a comparison is there already; pass --overwrite to replace it "
                            "or choose another --out")
-    if present and not (out / JSON_NAME).is_file():
-        raise CompareError(f"{present[0]}: is not part of an earlier comparison (no {JSON_NAME} beside it), so "
+    if present and not (out / COMPARISON_JSON).is_file():
+        raise CompareError(f"{present[0]}: is not part of an earlier comparison (no {COMPARISON_JSON} beside it), so "
                            "--overwrite does not replace it; choose another --out")
     check_writable(out)
     names = [*classes, metrics.OVERALL]
-    write_json(out / JSON_NAME, evaluate.json_ready({"classes": classes, "runs": [_run_entry(run) for run in runs]}))
-    evaluate.write_csv(out / CSV_NAME, csv_rows(runs, names))
-    plots.instrument_bars(out / INSTRUMENT_PLOT, names,
+    write_json(out / COMPARISON_JSON, reporting.json_ready({"classes": classes,
+                                                            "runs": [_run_entry(run) for run in runs]}))
+    reporting.write_csv(out / COMPARISON_CSV, csv_rows(runs, names))
+    reporting.instrument_bars(out / INSTRUMENT_PLOT, names,
                           {run.label: ([run.mean[name]["f1"] for name in names],
                                        [run.std[name]["f1"] for name in names]) for run in runs},
                           title="Test F1-macro per instrument, mean ± std over seeds")
-    plots.box_plot(out / OVERALL_PLOT, {run.label: list(run.overall_f1.values()) for run in runs},
+    reporting.box_plot(out / OVERALL_PLOT, {run.label: list(run.overall_f1.values()) for run in runs},
                    title="Overall test F1-macro over seeds")
     return Comparison(runs, format_table(runs, names), files)
 
@@ -145,8 +142,8 @@ def csv_rows(runs, names):
 def format_table(runs, names):
     """Test F1-macro, mean ± std over seeds, per instrument (rows) and run (columns)."""
     header = ["instrument", *(run.label for run in runs)]
-    rows = [[name, *(evaluate.mean_std(run.mean[name]["f1"], run.std[name]["f1"]) for run in runs)]
+    rows = [[name, *(reporting.mean_std(run.mean[name]["f1"], run.std[name]["f1"]) for run in runs)]
             for name in names]
     width = max(len(run.label) for run in runs)
     legend = [f"{run.label.ljust(width)}  {run.features} (seeds {', '.join(run.overall_f1)})" for run in runs]
-    return "\n".join([evaluate.text_table(header, rows), "", *legend])
+    return "\n".join([reporting.text_table(header, rows), "", *legend])

@@ -31,9 +31,7 @@ one from its last finished epoch. A different configuration is refused;
 afresh.
 """
 
-import csv
 import dataclasses
-import json
 import math
 import shutil
 import warnings
@@ -41,25 +39,18 @@ from pathlib import Path
 
 import keras
 import numpy as np
-from matplotlib import colormaps
 
 import airtf
-from airtf import attention, features, metrics, plots, runs
+from airtf import attention, features, metrics, reporting, runs
 from airtf.datasets.openmic import OpenMIC
 from airtf.errors import AirtfError, AirtfWarning
 from airtf.files import atomic_path, check_writable, write_json, write_npz
+from airtf.reporting import (BEST_LOSS_WEIGHTS, CLASSES_NAME, FEATURE_SPEC_NAME, INSTRUMENT_PLOT, MODEL_NAME,
+                             PREDICTIONS_NAME, SCORES_CSV_NAME, SCORES_NAME, SEEDS_PLOT)
 
 SEEDS = (0, 42, 1346)
 NORMS = attention.NORMS
-SCORES_NAME = "scores.json"
-FEATURE_SPEC_NAME = "feature_spec.json"
-CLASSES_NAME = "classes.json"
-MODEL_NAME = "attention.keras"
-PREDICTIONS_NAME = "test_predictions.npz"
-BEST_LOSS_WEIGHTS = "best-val-loss.weights.h5"
-INSTRUMENT_PLOT = "f1_per_instrument.png"
-SEEDS_PLOT = "f1_over_seeds.png"
-OUTPUTS = (runs.CONFIG_NAME, runs.SPLIT_NAME, FEATURE_SPEC_NAME, CLASSES_NAME, SCORES_NAME, "scores.csv",
+OUTPUTS = (runs.CONFIG_NAME, runs.SPLIT_NAME, FEATURE_SPEC_NAME, CLASSES_NAME, SCORES_NAME, SCORES_CSV_NAME,
            INSTRUMENT_PLOT, SEEDS_PLOT, MODEL_NAME)
 """Top-level files an airtf-eval run writes (seed-<s>/ folders besides)."""
 COMMAND = "airtf-eval"
@@ -151,9 +142,9 @@ def evaluate(settings, out, cache_dir=None, overwrite=False, verbose="auto"):
     out = Path(out)
     dataset = OpenMIC(settings.data)
     classes = dataset.classes
-    spec = features.feature_spec(settings.features, settings.weights, settings.variant, settings.feature_seed)
-    config = run_config(settings, spec, classes)
-    features.check_available(dataset, spec)
+    feature_set = features.parse(settings.features, settings.weights, settings.variant, settings.feature_seed)
+    config = run_config(settings, feature_set.spec, classes)
+    feature_set.check_available(dataset)
     kept_split = (out / runs.SPLIT_NAME).is_file() and not overwrite
     split = runs.read_split(out) if kept_split else dataset.draw_split()
     used = limited(split, settings.limit)
@@ -164,11 +155,12 @@ def evaluate(settings, out, cache_dir=None, overwrite=False, verbose="auto"):
     runs.start(out, config, inputs=(runs.SPLIT_NAME,))
     runs.write_split(out, split)
     write_json(out / CLASSES_NAME, classes)
-    if spec["kind"] != "pca":  # the others are computed from audio into the cache
+    if feature_set.reads_audio:
         check_writable(cache_dir or features.default_cache_dir())
-    spec = features.fit_normalization(dataset, used.train, spec, cache_dir)
-    write_json(out / FEATURE_SPEC_NAME, spec)
-    sets = {name: load_set(dataset, getattr(used, name), spec, cache_dir) for name in ("train", "validation", "test")}
+    feature_set = feature_set.fitted(dataset, used.train, cache_dir)
+    write_json(out / FEATURE_SPEC_NAME, feature_set.spec)
+    sets = {name: load_set(dataset, getattr(used, name), feature_set, cache_dir)
+            for name in ("train", "validation", "test")}
     trained, skipped = [], []
     for seed in settings.seeds:
         seed_run = runs.start(out / f"seed-{seed}", seed_config(config, seed))
@@ -177,7 +169,7 @@ def evaluate(settings, out, cache_dir=None, overwrite=False, verbose="auto"):
             continue
         train_seed(seed_run, seed, sets, classes, settings, verbose)
         trained.append(seed)
-    return Outcome(summarize(out, settings.seeds, classes, spec, config["data"]), trained, skipped)
+    return Outcome(summarize(out, settings.seeds, classes, feature_set, config["data"]), trained, skipped)
 
 
 def run_config(settings, spec, classes):
@@ -223,9 +215,9 @@ def limited(split, limit):
                                test=split.test[:limit])
 
 
-def load_set(dataset, keys, spec, cache_dir):
+def load_set(dataset, keys, feature_set, cache_dir):
     """A :class:`ClipSet` of ``keys``: features (cached) and labels."""
-    x = features.compute_features(dataset, keys, spec, cache_dir)
+    x = feature_set.compute(dataset, keys, cache_dir)
     labels = dataset.labels(keys)
     return ClipSet(keys, x, labels.y_true, labels.y_mask)
 
@@ -297,7 +289,7 @@ def train_seed(run, seed, sets, classes, settings, verbose="auto"):
         "validation_f1_macro": validation_scores[metrics.OVERALL]["f1"],
         "test": metrics.instrument_scores(test.y_true, test.y_mask, probabilities, classes),
     }
-    write_json(run.path / SCORES_NAME, json_ready(result))
+    write_json(run.path / SCORES_NAME, reporting.json_ready(result))
     return result
 
 
@@ -349,7 +341,7 @@ class AttentionImages(keras.callbacks.Callback):
             self._writer = tf.summary.create_file_writer(self.log_dir)
         description = f"rows: {', '.join(self.class_names)}; columns: frames"
         with self._writer.as_default(step=epoch):
-            for key, image in zip(self.keys, attention_images(maps)):
+            for key, image in zip(self.keys, reporting.attention_images(maps)):
                 tf.summary.image(f"attention/{key}", image[np.newaxis], description=description)
         self._writer.flush()
 
@@ -359,25 +351,15 @@ class AttentionImages(keras.callbacks.Callback):
             self._writer = None
 
 
-def attention_images(maps, height=160):
-    """RGB images (k, C * r, T * c, 3) uint8 of attention maps (k, T, C), rows scaled to their maxima."""
-    scaled = np.transpose(maps, (0, 2, 1))
-    scaled = scaled / np.maximum(scaled.max(axis=2, keepdims=True), 1e-12)
-    rows = max(1, height // scaled.shape[1])
-    columns = max(1, height // scaled.shape[2])
-    pixels = np.repeat(np.repeat(scaled, rows, axis=1), columns, axis=2)
-    return (colormaps["viridis"](pixels)[..., :3] * 255).astype(np.uint8)
-
-
 # ---------------------------------------------------------------- over seeds
 
-def summarize(out, seeds, classes, spec, data):
+def summarize(out, seeds, classes, feature_set, data):
     """Aggregate the seeds' scores; write scores.json, scores.csv, the plots and attention.keras.
 
     Returns the summary written to scores.json.
     """
     out = Path(out)
-    per_seed = {seed: read_json_scores(out / f"seed-{seed}" / SCORES_NAME) for seed in seeds}
+    per_seed = {seed: reporting.read_scores(out / f"seed-{seed}" / SCORES_NAME) for seed in seeds}
     names = [*classes, metrics.OVERALL]
     mean, std = {}, {}
     for name in names:
@@ -385,15 +367,15 @@ def summarize(out, seeds, classes, spec, data):
         mean[name] = {score: float(np.mean(column)) for score, column in values.items()}
         std[name] = {score: float(np.std(column)) for score, column in values.items()}
     best = max(seeds, key=lambda seed: _nan_low(per_seed[seed]["validation_f1_macro"]))
-    summary = {"features": features.describe(spec), "data": data,
+    summary = {"features": feature_set.describe(), "data": data,
                "classes": list(classes), "seeds": {str(seed): per_seed[seed] for seed in seeds},
                "mean": mean, "std": std, "best_seed": best}
-    write_json(out / SCORES_NAME, json_ready(summary))
-    write_csv(out / "scores.csv", summary_rows(summary))
+    write_json(out / SCORES_NAME, reporting.json_ready(summary))
+    reporting.write_csv(out / SCORES_CSV_NAME, reporting.summary_csv_rows(summary))
     f1 = [mean[name]["f1"] for name in names], [std[name]["f1"] for name in names]
-    plots.instrument_bars(out / INSTRUMENT_PLOT, names, {summary["features"]: f1},
+    reporting.instrument_bars(out / INSTRUMENT_PLOT, names, {summary["features"]: f1},
                           title=f"Test F1-macro per instrument, mean ± std over {len(seeds)} seed(s)")
-    plots.box_plot(out / SEEDS_PLOT, {summary["features"]: [per_seed[seed]["test"][metrics.OVERALL]["f1"]
+    reporting.box_plot(out / SEEDS_PLOT, {summary["features"]: [per_seed[seed]["test"][metrics.OVERALL]["f1"]
                                                              for seed in seeds]},
                    title="Overall test F1-macro over seeds")
     with atomic_path(out / MODEL_NAME) as temporary:
@@ -403,76 +385,3 @@ def summarize(out, seeds, classes, spec, data):
 
 def _nan_low(value):
     return -math.inf if math.isnan(value) else value
-
-
-def summary_rows(summary):
-    """CSV rows: instrument, mean and std of each score, then the F1 of each seed."""
-    seeds = list(summary["seeds"])
-    header = ["instrument", *(f"{score}_{what}" for score in metrics.COLUMNS for what in ("mean", "std")),
-              *(f"f1_seed{seed}" for seed in seeds)]
-    rows = [header]
-    for name in summary["mean"]:
-        statistics = [summary[what][name][score] for score in metrics.COLUMNS for what in ("mean", "std")]
-        rows.append([name, *statistics, *(summary["seeds"][seed]["test"][name]["f1"] for seed in seeds)])
-    return rows
-
-
-def format_summary(summary):
-    """The per-instrument table of a summary: mean ± std over seeds of each score."""
-    header = ["instrument", *metrics.SCORES, "present", "absent"]
-    rows = []
-    for name in summary["mean"]:
-        cells = [mean_std(summary["mean"][name][score], summary["std"][name][score]) for score in metrics.SCORES]
-        supports = [str(int(summary["mean"][name][support])) for support in metrics.SUPPORTS]
-        rows.append([name, *cells, *supports])
-    return text_table(header, rows)
-
-
-def mean_std(mean, std):
-    """``0.712 ± 0.013``, or ``n/a`` for NaN."""
-    return "n/a" if math.isnan(mean) else f"{mean:.3f} ± {std:.3f}"
-
-
-def text_table(header, rows):
-    """An aligned text table, the last row (overall) set off by a rule."""
-    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
-
-    def line(cells):
-        return "  ".join([str(cells[0]).ljust(widths[0]), *(str(c).rjust(w) for c, w in zip(cells[1:], widths[1:]))])
-
-    rule = "-" * len(line(header))
-    return "\n".join([line(header), rule, *map(line, rows[:-1]), rule, line(rows[-1])])
-
-
-# ---------------------------------------------------------------- files
-
-def json_ready(value):
-    """``value`` with NaN replaced by None (null), so that scores files are strict JSON."""
-    if isinstance(value, dict):
-        return {key: json_ready(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_ready(item) for item in value]
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value
-
-
-def from_json(value):
-    """Inverse of :func:`json_ready`: None back to NaN."""
-    if isinstance(value, dict):
-        return {key: from_json(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [from_json(item) for item in value]
-    return math.nan if value is None else value
-
-
-def read_json_scores(path):
-    """A scores.json, NaN restored."""
-    return from_json(json.loads(Path(path).read_text()))
-
-
-def write_csv(path, rows):
-    """Write CSV rows atomically."""
-    with atomic_path(path) as temporary:
-        with open(temporary, "w", newline="") as stream:
-            csv.writer(stream).writerows(rows)

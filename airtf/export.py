@@ -67,8 +67,8 @@ from keras import ops
 import airtf
 from airtf import attention, features, params
 from airtf.errors import AirtfError, first_line
-from airtf.evaluate import CLASSES_NAME, FEATURE_SPEC_NAME, MODEL_NAME
 from airtf.files import atomic_directory, check_writable, write_json
+from airtf.reporting import CLASSES_NAME, FEATURE_SPEC_NAME, MODEL_NAME
 from airtf.vggish.audio_converter import LogMelExamples
 from airtf.runs import RunError
 
@@ -131,7 +131,7 @@ class Pipeline:
         """The pipeline of an ``airtf-eval`` run directory.
 
         Reads ``attention.keras`` (the classifier), ``feature_spec.json``
-        (rebuilt with :func:`airtf.features.build_feature_model`) and
+        (rebuilt with :meth:`airtf.features.FeatureSet.model`) and
         ``classes.json`` (the class names in order).
 
         Parameters
@@ -139,7 +139,7 @@ class Pipeline:
         run_dir : str or Path
         weights, variant, pca_params
             Replace the feature set's VGGish and PCA file (see
-            :func:`airtf.features.build_feature_model`).
+            :meth:`airtf.features.FeatureSet.model`).
 
         Raises
         ------
@@ -164,7 +164,7 @@ class Pipeline:
         if len(class_names) != classifier.num_classes:
             raise RunError(f"{run_dir / CLASSES_NAME}: {len(class_names)} class names for a classifier of "
                            f"{classifier.num_classes} classes; the run directory mixes two runs")
-        feature_model = features.build_feature_model(spec, weights=weights, variant=variant, pca_params=pca_params)
+        feature_model = features.from_spec(spec).model(weights=weights, variant=variant, pca_params=pca_params)
         return cls(feature_model, classifier, class_names)
 
     def _log_mel_and_features(self, waveform):
@@ -308,7 +308,7 @@ def export(run_dir, out, overwrite=False, weights=None, variant=None, pca_params
         Replace ``out`` if it holds an earlier export (see :func:`check_target`).
     weights, variant, pca_params
         Replace the feature set's VGGish and PCA file (see
-        :func:`airtf.features.build_feature_model`).
+        :meth:`airtf.features.FeatureSet.model`).
 
     Returns
     -------
@@ -506,7 +506,7 @@ def load(path, weights=None, variant=None, pca_params=None):
     path : str or Path
     weights, variant, pca_params
         For a run directory: replace its feature set's VGGish and PCA file
-        (see :func:`airtf.features.build_feature_model`). An export holds
+        (see :meth:`airtf.features.FeatureSet.model`). An export holds
         its own.
 
     Returns

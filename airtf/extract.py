@@ -18,7 +18,7 @@ import numpy as np
 from airtf import audio, interrupts, params
 from airtf.errors import AirtfError, AudioTooShortWarning, SilentAudioWarning, WriteError
 from airtf.files import write_npz
-from airtf.outputs import FORMATS, FeatureFile
+from airtf.outputs import FeatureFile
 
 OUTPUTS = ("logmel", "embedding", "pca")
 SEGMENT, END, FAILED = 0, 1, 2  # what a pipeline element carries

@@ -26,10 +26,6 @@ API
 ``instrument_scores(y_true, y_mask, y_prob, class_names, threshold=0.5) -> dict``
     ``{instrument: {score: value}, ..., "overall": {score: value}}``, in
     class order, values plain floats and ints (JSON-ready).
-``format_table(scores) -> str``
-    An aligned table for a terminal.
-``to_csv_rows(scores) -> list of list``
-    A header row, then one row per instrument and ``overall``, for ``csv.writer(...).writerows``.
 ``ValidationF1(validation_data, class_names, log_dir=None)``
     A keras callback that scores the validation set after each epoch and
     writes ``val_f1_macro`` and ``val_f1_<instrument>`` into the epoch's logs.
@@ -121,42 +117,6 @@ def instrument_scores(y_true, y_mask, y_prob, class_names, threshold=THRESHOLD):
     per_instrument = [_one_instrument(y_true[annotated[:, i], i] >= THRESHOLD, y_prob[annotated[:, i], i], threshold)
                       for i in range(len(class_names))]
     return {**dict(zip(class_names, per_instrument)), OVERALL: _overall(per_instrument)}
-
-
-def _cell(value):
-    if isinstance(value, int):
-        return str(value)
-    return "n/a" if math.isnan(value) else f"{value:.3f}"
-
-
-def format_table(scores):
-    """Scores from :func:`instrument_scores` as an aligned table (NaN shown as n/a).
-
-    Returns
-    -------
-    str
-        One line per instrument and a last ``overall`` line, under a header.
-    """
-    header = ("instrument",) + COLUMNS
-    rows = [[name] + [_cell(values[column]) for column in COLUMNS] for name, values in scores.items()]
-    widths = [max(len(row[i]) for row in [list(header)] + rows) for i in range(len(header))]
-
-    def line(cells):
-        aligned = [cell.rjust(width) for cell, width in zip(cells[1:], widths[1:])]
-        return "  ".join([cells[0].ljust(widths[0]), *aligned])
-
-    body = [line(row) for row in rows]
-    rule = "-" * len(body[-1])
-    return "\n".join([line(header), rule, *body[:-1], rule, body[-1]])
-
-
-def to_csv_rows(scores):
-    """Scores from :func:`instrument_scores` as CSV rows: a header, then one row per entry.
-
-    Values are floats (NaN where not scored) and ints, for ``csv.writer``.
-    """
-    return [["instrument", *COLUMNS], *([name, *(values[column] for column in COLUMNS)]
-                                        for name, values in scores.items())]
 
 
 def _labels(targets):

@@ -30,10 +30,8 @@ or diverged) is not trained again unless ``overwrite`` is given, which
 clears what it made and starts afresh.
 """
 
-import csv
 import dataclasses
 import importlib.metadata
-import inspect
 import json
 import os
 import platform
@@ -42,13 +40,11 @@ import warnings
 from pathlib import Path
 
 import keras
-import numpy as np
 import tensorflow as tf
 from tensorboard.plugins import projector
 
 import airtf
 from airtf import objectives, runs, vggish
-from airtf.datasets import nsynth
 from airtf.errors import AirtfError
 
 STRATEGIES = ("default", "mirrored", "multi-worker")
@@ -62,7 +58,6 @@ MONITOR = "val_loss"
 PROJECTOR_EXAMPLES = 1000
 """Validation examples shown in the TensorBoard embedding projector (at most)."""
 
-VOCABULARY_NAME = "vocabulary.json"
 PROJECTOR_CHECKPOINT = "embedding"
 PROJECTOR_METADATA = "metadata.tsv"
 VERSIONED_PACKAGES = ("tensorflow", "keras", "numpy", "tensorboard")
@@ -70,8 +65,9 @@ VERSIONED_PACKAGES = ("tensorflow", "keras", "numpy", "tensorboard")
 UNKNOWN_LENGTH_WARNING = "Your input ran out of data"
 """Keras warns so at the end of every epoch of a dataset of unknown length (ours: they are read lazily)."""
 
-_MADE_BY_A_RUN = ("logs", "backup", "checkpoints", "history.csv", runs.BACKBONE_NAME, VOCABULARY_NAME)
-"""What :func:`train` writes into a run directory besides config.json (``overwrite`` clears them)."""
+_MADE_BY_A_RUN = ("logs", "backup", "checkpoints", "history.csv", runs.BACKBONE_NAME)
+"""What :func:`train` writes into a run directory besides config.json and the objectives' own files
+(``overwrite`` clears them)."""
 
 
 class PretrainError(AirtfError):
@@ -128,8 +124,9 @@ def train(objective, data_dir, run_dir, *, epochs=50, batch_size=64, lr=1e-4, pa
 
     Parameters
     ----------
-    objective : {"textual", "den-add", "den-mul", "align"}
-        See :data:`airtf.objectives.OBJECTIVES`.
+    objective : str or airtf.objectives.Objective
+        A registered objective's name ("textual", "den-add", "den-mul",
+        "align", ...; see :func:`airtf.objectives.classes`), or an objective.
     data_dir : str or os.PathLike
         The data set in its released layout: NSynth (textual, den-*) or
         Freesound tags (align).
@@ -166,9 +163,8 @@ def train(objective, data_dir, run_dir, *, epochs=50, batch_size=64, lr=1e-4, pa
         Clear a run directory holding another configuration or an ended run
         and train afresh.
     options : dict or None
-        The objective's own options (e.g. ``{"word_map": {"multiphonic":
-        "polyphonic"}}``), each given to whichever of the objective's
-        ``build`` and ``datasets`` takes it.
+        With a name: the objective's own options, the fields of its config
+        (e.g. ``{"word_map": {"multiphonic": "polyphonic"}}``).
     verbose : "auto", 0, 1 or 2
         Keras's progress output.
 
@@ -188,35 +184,39 @@ def train(objective, data_dir, run_dir, *, epochs=50, batch_size=64, lr=1e-4, pa
         The loss became NaN or infinite; the last good weights are in
         ``RUN_DIR/checkpoints``.
     """
-    module, fixed_options = _objective(objective)
+    chosen = _objective(objective, options)
     data_dir = _existing_folder(data_dir)
     backbone_source = _backbone_source(init, weights)
-    options = dict(options or {})
-    dataset_options, build_options = _route_options(objective, module, options, fixed_options)
     distribution = make_strategy(strategy)
     variant = variant or vggish.DEFAULT_VARIANT
-    config = {"command": COMMAND, "objective": objective, "data": str(data_dir), "epochs": epochs, "batch_size": batch_size, "lr": lr,
-              "patience": patience, "limit": limit, "seed": seed, "init": init, "weights": _config_path(weights),
-              "variant": variant, "strategy": strategy, "options": options, "versions": versions()}
+    config = {"command": COMMAND, "objective": chosen.name, "data": str(data_dir), "epochs": epochs,
+              "batch_size": batch_size, "lr": lr, "patience": patience, "limit": limit, "seed": seed, "init": init,
+              "weights": _config_path(weights), "variant": variant, "strategy": strategy,
+              "options": chosen.config.to_json(), "versions": versions()}
     run = open_run(run_dir, config, overwrite)
     previous = runs.read_history(run.history)
     keras.utils.set_random_seed(seed)
-    data = module.datasets(data_dir, batch_size=batch_size, seed=seed, limit=limit, **dataset_options)
-    _save_vocabulary(run, data.info)
+    data = chosen.datasets(data_dir, batch_size=batch_size, seed=seed, limit=limit)
+    chosen.save(run, data)
     with distribution.scope():
-        model = build_model(module, data.info, build_options, backbone_source, variant, seed, lr)
-    _fit(model, run, module.tensorboard_callbacks(run, model, data), data, epochs, patience, verbose)
+        model = build_model(chosen, data, backbone_source, variant, seed, lr)
+    _fit(model, run, chosen.tensorboard_callbacks(run, model, data), data, epochs, patience, verbose)
     _save_backbone(run, model)
-    examples, labels = labelled_validation(data_dir, data, limit, dataset_options.get("examples", "first"))
+    examples, labels = chosen.projector_examples(data_dir, data, limit, PROJECTOR_EXAMPLES)
     write_projector(run.logs, examples, labels, model.backbone, batch_size)
     return Result(run, runs.read_history(run.history), len(previous.get("epoch", ())), distribution.num_replicas_in_sync)
 
 
-def _objective(name):
-    """The objective's module and fixed options, or a PretrainError naming the choices."""
-    if name not in objectives.OBJECTIVES:
-        raise PretrainError(f"unknown objective {name!r}; choose one of {', '.join(objectives.OBJECTIVES)}")
-    return objectives.load(name)
+def _objective(objective, options):
+    """The objective to train: ``objective`` itself, or the one it names with ``options``."""
+    if isinstance(objective, objectives.Objective):
+        if options:
+            raise PretrainError("options go with an objective's name; an objective holds its own config")
+        return objective
+    try:
+        return objectives.get(objective, **dict(options or {}))
+    except objectives.ObjectiveError as error:
+        raise PretrainError(str(error)) from None
 
 
 def _existing_folder(path):
@@ -245,36 +245,6 @@ def _config_path(weights):
     if weights is None or str(weights) in INITS:
         return weights
     return str(Path(weights).resolve())
-
-
-def _parameters(function):
-    """Names of the parameters of ``function``."""
-    return set(inspect.signature(function).parameters)
-
-
-def _takes(function, name):
-    return name in _parameters(function)
-
-
-def _route_options(objective, module, options, fixed_options):
-    """Split the options into those for the module's ``datasets`` and those for its ``build``.
-
-    An option goes to each function that takes it (both, if both do); the
-    options that the objective's name fixes go with them.
-    """
-    fixed = sorted(set(options) & set(fixed_options))
-    if fixed:
-        raise PretrainError(f"the {objective} objective fixes {', '.join(fixed)}; leave it out of the options")
-    options = {**fixed_options, **options}
-    unknown = sorted(name for name in options
-                     if not _takes(module.datasets, name) and not _takes(module.build, name))
-    if unknown:
-        taken = _parameters(module.datasets) | _parameters(module.build)
-        taken -= {*fixed_options, "data_dir", "batch_size", "seed", "limit", "backbone"}
-        raise PretrainError(f"the {objective} objective takes no option {', '.join(unknown)}; "
-                            f"its options are {', '.join(sorted(taken))}")
-    return ({name: value for name, value in options.items() if _takes(module.datasets, name)},
-            {name: value for name, value in options.items() if _takes(module.build, name)})
 
 
 def make_strategy(name):
@@ -347,7 +317,8 @@ def open_run(run_dir, config, overwrite=False):
 
 def _clear(run):
     """Remove what an earlier run left in the directory (config.json stays: it is the new one)."""
-    for name in _MADE_BY_A_RUN:
+    saved = {name for cls in objectives.classes().values() for name in cls.saved_files}
+    for name in (*_MADE_BY_A_RUN, *sorted(saved)):
         path = run.path / name
         if path.is_dir():
             shutil.rmtree(path)
@@ -355,32 +326,16 @@ def _clear(run):
             path.unlink(missing_ok=True)
 
 
-def _save_vocabulary(run, info):
-    """Keep the vocabulary of the targets (align) beside the weights, for evaluating with the same tags."""
-    if "vocabulary" in info:
-        info["vocabulary"].save(run.path / VOCABULARY_NAME)
-
-
-def _data_options(info, build_options, build):
-    """Model options that the data fixes: K, the size of the tag vocabulary (align)."""
-    if "vocabulary" in info and _takes(build, "vocabulary_size"):
-        return {**build_options, "vocabulary_size": len(info["vocabulary"])}
-    return build_options
-
-
-def build_model(module, info, build_options, backbone_source, variant, seed, lr):
+def build_model(objective, data, backbone_source, variant, seed, lr):
     """The objective's model around a VGGish, compiled with Adam (call within the strategy's scope).
 
     The backbone is built with ``seed`` and loaded from ``backbone_source``
-    ("random", "official" or a path); ``seed`` also goes to ``build`` where
-    it takes one. XLA is off: on CPU it compiles VGGish for seconds, again
-    for the last, smaller batch, and then runs no faster.
+    ("random", "official" or a path); ``seed`` also seeds the objective's
+    own draws. XLA is off: on CPU it compiles VGGish for seconds, again for
+    the last, smaller batch, and then runs no faster.
     """
     backbone = vggish.from_preset(backbone_source, variant, seed)
-    options = _data_options(info, build_options, module.build)
-    if _takes(module.build, "seed"):
-        options = {**options, "seed": seed}
-    model = module.build(backbone, **options)
+    model = objective.build(backbone, data, seed)
     model.compile(optimizer=keras.optimizers.Adam(lr), jit_compile=False)
     return model
 
@@ -408,29 +363,6 @@ def _raise_if_diverged(run, callbacks):
         runs.check_diverged(callbacks)
     except runs.TrainingDiverged as error:
         raise runs.TrainingDiverged(f"{run.path}: {error}") from None
-
-
-def labelled_validation(data_dir, data, limit, examples="first", count=PROJECTOR_EXAMPLES):
-    """Up to ``count`` validation log-mel examples and a label for each, for the projector.
-
-    Freesound objectives (those with a vocabulary in ``data.info``) label an
-    example by its sound's most frequent tag (its first in vocabulary
-    order); NSynth objectives by its note's instrument family, read from
-    NSynth's valid split as the objective reads it (``limit``, ``examples``).
-
-    Returns
-    -------
-    examples : np.ndarray (n, 96, 64)
-    labels : list of str
-    """
-    if "vocabulary" in data.info:
-        tags = data.info["vocabulary"].tags
-        pairs = [(element["log_mel"].numpy(), tags[int(np.argmax(element["tags"]))])
-                 for element in data.validation.unbatch().take(count)]
-    else:
-        notes = nsynth.load(data_dir, "valid", examples=examples, limit=limit)
-        pairs = [(example.numpy(), nsynth.FAMILIES[int(labels["family"])]) for example, labels in notes.take(count)]
-    return np.stack([example for example, _ in pairs]), [label for _, label in pairs]
 
 
 def write_projector(log_dir, examples, labels, backbone, batch_size):

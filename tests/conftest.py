@@ -38,3 +38,23 @@ def official_pca(shared_data):
 
     weights.fetch(["vggish_pca_params.npz"], source=shared_data / "vggish")
     return weights.official_pca_params()
+
+
+@pytest.fixture(scope="session")
+def nsynth_dir(tmp_path_factory):
+    """A demo NSynth: 20 instruments, 16 of them (128 notes) in train and 2 (16 notes) in valid."""
+    from airtf.demo import sets as demo
+
+    out = tmp_path_factory.mktemp("demo")
+    demo.render_demo(out, sets=("nsynth",), sizes={"nsynth": 160})
+    return out / "nsynth"
+
+
+@pytest.fixture(scope="session")
+def freesound_dir(tmp_path_factory):
+    """A demo Freesound set of 40 tagged clips."""
+    from airtf.demo import sets as demo
+
+    out = tmp_path_factory.mktemp("demo")
+    demo.render_demo(out, sets=("freesound",), sizes={"freesound": 40})
+    return out / "freesound"

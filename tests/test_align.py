@@ -170,7 +170,7 @@ def test_training_lowers_the_validation_loss(data):
 
 
 def test_there_are_no_extra_tensorboard_views(data):
-    assert align.tensorboard_callbacks(None, None, data) == []
+    assert align.Align().tensorboard_callbacks(None, None, data) == []
 
 
 def test_sounds_without_audio_are_a_clear_error(tmp_path):

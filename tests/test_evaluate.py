@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from airtf import attention, evaluate, runs
+from airtf import attention, evaluate, reporting, runs
 from airtf.cli import compare as compare_cli
 from airtf.cli import eval as eval_cli
 from airtf.demo import sets as demo
@@ -250,4 +250,4 @@ def test_overwrite_clears_only_airtf_eval_outputs(tmp_path):
     runs.start(run_dir / "seed-0", {"x": 1})
     evaluate.clear(run_dir)
     assert sorted(path.name for path in run_dir.iterdir()) == ["notes.txt"]
-    assert math.isnan(evaluate.from_json(evaluate.json_ready(math.nan)))
+    assert math.isnan(reporting._from_json(reporting.json_ready(math.nan)))

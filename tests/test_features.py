@@ -62,97 +62,98 @@ def log_mel(openmic, keys, cache):
 
 def test_pca_is_the_released_x_over_255(tmp_path):
     dataset, keys, x = synthetic_release(tmp_path)
-    spec = features.feature_spec("pca")
+    feature_set = features.parse("pca")
+    spec = feature_set.spec
     assert (spec["kind"], spec["postprocess"], spec["weights"]) == ("pca", "pca", "official")
     assert spec["weights_sha256"] == weights.manifest()[weights.CHECKPOINT_NAME]["sha256"]
-    pca = features.compute_features(dataset, keys[1:3], spec, tmp_path / "cache")
+    pca = feature_set.compute(dataset, keys[1:3], tmp_path / "cache")
     assert pca.shape == (2, 10, 128) and pca.dtype == np.float32
     np.testing.assert_allclose(pca, x[1:3] / 255.0, rtol=1e-6)
 
 
 def test_random_features_are_raw_seeded_embeddings(openmic, split, cache):
-    spec = features.feature_spec("random", seed=3)
-    assert spec["postprocess"] is None and spec["weights_sha256"] is None
-    random = features.compute_features(openmic, split.train[:3], spec, cache)
+    spec = features.parse("random", seed=3)
+    assert spec.spec["postprocess"] is None and spec.spec["weights_sha256"] is None
+    random = spec.compute(openmic, split.train[:3], cache)
     assert random.shape == (3, 10, 128) and random.dtype == np.float32
     examples = log_mel(openmic, split.train[:3], cache).reshape(-1, 96, 64)
     expected = vggish.from_preset("random", seed=3).predict(examples, verbose=0)
     np.testing.assert_allclose(random.reshape(-1, 128), expected, atol=1e-5)
     assert random.min() >= 0 and random.max() < 1  # ReLU'd, not normalised: a random VGGish gives small values
-    other = features.feature_spec("random", seed=4)
-    assert features.feature_cache_folder(other, cache) != features.feature_cache_folder(spec, cache)
+    other = features.parse("random", seed=4)
+    assert other.cache_folder(cache) != spec.cache_folder(cache)
 
 
 def test_norm_is_fitted_on_the_training_split_only(openmic, split, cache):
-    spec = features.feature_spec("norm", weights="random", seed=3)
+    spec = features.parse("norm", weights="random", seed=3)
     with pytest.raises(features.FeatureError, match="not normalised yet"):
-        features.build_feature_model(spec)
-    fitted = features.fit_normalization(openmic, split.train, spec, cache)
+        spec.model()
+    fitted = spec.fitted(openmic, split.train, cache)
     raw_train = features.cached_embeddings(openmic, split.train, spec, cache)
-    np.testing.assert_array_equal(fitted["normalization"]["minimum"], raw_train.min(axis=(0, 1)))
-    np.testing.assert_array_equal(fitted["normalization"]["maximum"], raw_train.max(axis=(0, 1)))
-    train = features.compute_features(openmic, split.train, fitted, cache)
+    np.testing.assert_array_equal(fitted.spec["normalization"]["minimum"], raw_train.min(axis=(0, 1)))
+    np.testing.assert_array_equal(fitted.spec["normalization"]["maximum"], raw_train.max(axis=(0, 1)))
+    train = fitted.compute(openmic, split.train, cache)
     assert train.shape == (len(split.train), 10, 128)
     varying = raw_train.max(axis=(0, 1)) > raw_train.min(axis=(0, 1))
     np.testing.assert_allclose(train.min(axis=(0, 1))[varying], 0, atol=1e-6)
     np.testing.assert_allclose(train.max(axis=(0, 1))[varying], 1, atol=1e-6)
     raw_test = features.cached_embeddings(openmic, split.test, spec, cache)
-    test = features.compute_features(openmic, split.test, fitted, cache)
+    test = fitted.compute(openmic, split.test, cache)
     span = np.where(varying, raw_train.max(axis=(0, 1)) - raw_train.min(axis=(0, 1)), 1)
     np.testing.assert_allclose(test, (raw_test - raw_train.min(axis=(0, 1))) / span, rtol=1e-4, atol=1e-5)
     assert test.min() < 0 or test.max() > 1  # the test clips fall outside the training range somewhere
 
 
 def test_logmel_features_are_the_frames(openmic, split, cache):
-    frames = features.compute_features(openmic, split.test[:2], features.feature_spec("logmel"), cache)
+    frames = features.parse("logmel").compute(openmic, split.test[:2], cache)
     assert frames.shape == (2, 960, 64) and frames.dtype == np.float32
     np.testing.assert_array_equal(frames, log_mel(openmic, split.test[:2], cache).reshape(2, 960, 64))
 
 
 def test_a_second_call_reads_the_cache(openmic, split, cache, monkeypatch):
-    spec = features.feature_spec("random", seed=11)
-    first = features.compute_features(openmic, split.test, spec, cache)
-    folder = features.feature_cache_folder(spec, cache)
+    spec = features.parse("random", seed=11)
+    first = spec.compute(openmic, split.test, cache)
+    folder = spec.cache_folder(cache)
     assert len(list(folder.rglob("*.npy"))) == len(split.test)
-    assert json.loads((folder / "identity.json").read_text())["frontend"] == spec["frontend"]
+    assert json.loads((folder / "identity.json").read_text())["frontend"] == spec.spec["frontend"]
 
-    def fail(spec):
+    def fail(*args):
         raise AssertionError("the model ran although the features were cached")
 
-    monkeypatch.setattr(features, "embedding_model", fail)
-    monkeypatch.setattr(features, "build_feature_model", fail)
-    np.testing.assert_array_equal(features.compute_features(openmic, split.test, spec, cache), first)
-    np.testing.assert_array_equal(features.compute_features(openmic, split.test[1:], spec, cache), first[1:])
+    monkeypatch.setattr(features.VGGishFeatures, "embedding_model", fail)
+    monkeypatch.setattr(features.FeatureSet, "model", fail)
+    np.testing.assert_array_equal(spec.compute(openmic, split.test, cache), first)
+    np.testing.assert_array_equal(spec.compute(openmic, split.test[1:], cache), first[1:])
 
 
 def test_pretrained_run_dir_gives_its_vggish_normalised(openmic, split, cache, pretrained):
-    spec = features.feature_spec(str(pretrained))
+    feature_set = features.parse(str(pretrained))
+    spec = feature_set.spec
     assert spec["kind"] == "pretrained" and spec["postprocess"] == "minmax"
     assert spec["weights"] == str((pretrained / weights.RUN_WEIGHTS_NAME).resolve())
     assert spec["weights_sha256"] == weights.digest(pretrained / weights.RUN_WEIGHTS_NAME, "sha256")
     assert spec["variant"] == "audioset-2017"
     write_json(pretrained / "config.json", {"variant": "audioset-2020"})
-    assert features.feature_spec(str(pretrained))["variant"] == "audioset-2020"  # as the pre-training run says
+    assert features.parse(str(pretrained)).spec["variant"] == "audioset-2020"  # as the pre-training run says
     (pretrained / "config.json").unlink()
-    raw = features.cached_embeddings(openmic, split.test[:2], spec, cache)
-    same_weights = features.feature_spec("random", seed=5)
-    np.testing.assert_allclose(raw, features.compute_features(openmic, split.test[:2], same_weights, cache), atol=1e-5)
+    raw = features.cached_embeddings(openmic, split.test[:2], feature_set, cache)
+    same_weights = features.parse("random", seed=5)
+    np.testing.assert_allclose(raw, same_weights.compute(openmic, split.test[:2], cache), atol=1e-5)
 
 
 def test_feature_model_reproduces_cached_features(openmic, split, cache, pretrained):
-    fitted = features.fit_normalization(openmic, split.train[:3], features.feature_spec(str(pretrained)), cache)
-    fitted = json.loads(json.dumps(fitted))  # as export reads feature_spec.json
-    model = features.build_feature_model(fitted)
+    fitted = features.parse(str(pretrained)).fitted(openmic, split.train[:3], cache)
+    model = features.from_spec(json.loads(json.dumps(fitted.spec))).model()  # as export reads feature_spec.json
     examples = log_mel(openmic, split.test[:2], cache)
     np.testing.assert_allclose(model.predict(examples, verbose=0),
-                               features.compute_features(openmic, split.test[:2], fitted, cache), atol=1e-5)
-    logmel = features.build_feature_model(features.feature_spec("logmel"))
+                               fitted.compute(openmic, split.test[:2], cache), atol=1e-5)
+    logmel = features.parse("logmel").model()
     assert logmel.predict(examples, verbose=0).shape == (2, 960, 64)
 
 
 def test_pca_model_is_vggish_pca_quantised_over_255(pretrained, official_pca, monkeypatch):
     monkeypatch.setattr(weights, "official_weights", lambda: pretrained / weights.RUN_WEIGHTS_NAME)
-    model = features.build_feature_model(features.feature_spec("pca"))
+    model = features.parse("pca").model()
     examples = np.random.default_rng(0).normal(size=(2, 3, 96, 64)).astype(np.float32)
     pca = model.predict(examples, verbose=0)
     assert pca.shape == (2, 3, 128) and pca.dtype == np.float32
@@ -164,11 +165,11 @@ def test_pca_model_is_vggish_pca_quantised_over_255(pretrained, official_pca, mo
 def test_changed_weights_are_refused(tmp_path, pretrained):
     copy = tmp_path / "backbone.weights.h5"
     copy.write_bytes((pretrained / weights.RUN_WEIGHTS_NAME).read_bytes())
-    spec = features.feature_spec(str(copy))
+    spec = features.parse(str(copy))
     with open(copy, "ab") as stream:
         stream.write(b"\0")
     with pytest.raises(features.FeatureError, match="weights changed since"):
-        features.embedding_model(spec)
+        spec.embedding_model()
 
 
 @pytest.mark.parametrize("arguments, message", [
@@ -179,13 +180,13 @@ def test_changed_weights_are_refused(tmp_path, pretrained):
 ])
 def test_bad_feature_sets_are_clear_errors(arguments, message):
     with pytest.raises(features.FeatureError, match=message):
-        features.feature_spec(*arguments)
+        features.parse(*arguments)
 
 
 def test_missing_inputs_are_found_before_any_work(openmic, monkeypatch):
     with pytest.raises(features.FeatureError, match="pca feature set is the release's features"):
-        features.check_available(openmic, features.feature_spec("pca"))
+        features.parse("pca").check_available(openmic)
     monkeypatch.setenv("AIRTF_MODELS", "/nonexistent")
     with pytest.raises(WeightsNotFoundError, match="airtf-weights fetch"):
-        features.check_available(openmic, features.feature_spec("norm"))
-    features.check_available(openmic, features.feature_spec("norm", weights="random"))
+        features.parse("norm").check_available(openmic)
+    features.parse("norm", weights="random").check_available(openmic)

@@ -1,7 +1,5 @@
 """Per-instrument scores against scikit-learn, edge cases, reports and the validation callback."""
 
-import csv
-import io
 import math
 
 import keras
@@ -10,7 +8,7 @@ import pytest
 import tensorflow as tf
 from sklearn.metrics import average_precision_score, f1_score, precision_score, recall_score
 
-from airtf import attention, metrics
+from airtf import attention, metrics, reporting
 
 NAMES = [f"instrument_{i}" for i in range(8)]
 
@@ -97,23 +95,17 @@ def test_bad_shapes_and_names_are_refused():
         metrics.instrument_scores(y_true, y_mask, y_prob, NAMES[:-1] + ["overall"])
 
 
-def test_table_and_csv_rows():
+def test_scores_print_as_one_aligned_table_nan_as_n_a():
     y_true, y_mask, y_prob = random_labels(seed=7)
     y_mask[:, 0] = False
     scores = metrics.instrument_scores(y_true, y_mask, y_prob, NAMES)
-    table = metrics.format_table(scores)
-    lines = table.splitlines()
+    rows = [[name, *(values[column] for column in metrics.COLUMNS)] for name, values in scores.items()]
+    lines = reporting.text_table(["instrument", *metrics.COLUMNS], rows).splitlines()
     assert lines[0].split() == ["instrument", *metrics.COLUMNS]
     assert len({len(line) for line in lines}) == 1
     assert lines[-1].startswith("overall") and f"{scores['overall']['f1']:.3f}" in lines[-1]
+    assert set(lines[1]) == {"-"} and set(lines[-2]) == {"-"}  # the overall row is set off by a rule
     assert "n/a" in lines[2]
-    rows = metrics.to_csv_rows(scores)
-    assert rows[0] == ["instrument", *metrics.COLUMNS]
-    assert [row[0] for row in rows[1:]] == NAMES + ["overall"]
-    assert rows[2][1] == scores[NAMES[1]]["f1"]
-    written = io.StringIO()
-    csv.writer(written).writerows(rows)
-    assert len(list(csv.reader(io.StringIO(written.getvalue())))) == len(NAMES) + 2
 
 
 def event_tags(log_dir):

@@ -28,7 +28,6 @@ from airtf import pretrain, runs, vggish
 from airtf.cli import extract as extract_cli
 from airtf.cli import pretrain as pretrain_cli
 from airtf.datasets import nsynth
-from airtf.demo import sets as demo
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 TINY = ["--limit", "16", "--batch-size", "8"]
@@ -44,24 +43,8 @@ MIRRORED_MAIN = textwrap.dedent("""
 """)
 
 
-@pytest.fixture(scope="module")
-def nsynth_dir(tmp_path_factory):
-    """A demo NSynth: 20 instruments, 16 of them (128 notes) in train and 2 (16 notes) in valid."""
-    out = tmp_path_factory.mktemp("demo")
-    demo.render_demo(out, sets=("nsynth",), sizes={"nsynth": 160})
-    return out / "nsynth"
-
-
 def environment(**variables):
     return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(REPOSITORY), **variables}
-
-
-@pytest.fixture(scope="module")
-def freesound_dir(tmp_path_factory):
-    """A demo Freesound set of 40 tagged clips."""
-    out = tmp_path_factory.mktemp("demo")
-    demo.render_demo(out, sets=("freesound",), sizes={"freesound": 40})
-    return out / "freesound"
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +98,9 @@ def test_config_holds_everything_to_rerun(mirrored_run, nsynth_dir):
     assert config == {
         "command": "airtf-pretrain", "objective": "textual", "data": str(nsynth_dir.resolve()), "epochs": 1,
         "batch_size": 8, "lr": 1e-4, "patience": 5, "limit": 16, "seed": 0, "init": "random", "weights": None, "variant": "audioset-2017",
-        "strategy": "mirrored", "options": {"word_map": {"multiphonic": "polyphonic"}}, "versions": pretrain.versions(),
+        "strategy": "mirrored", "versions": pretrain.versions(),
+        "options": {"word_vectors": "en_core_web_md", "word_map": {"multiphonic": "polyphonic"}, "margin": 0.5,
+                    "examples": "first"},
     }
     assert set(config["versions"]) == {"python", "airtf", "tensorflow", "keras", "numpy", "tensorboard"}
 
@@ -247,7 +232,7 @@ def test_a_diverging_loss_stops_with_one_line_keeping_good_weights(nsynth_dir, r
     (["--objective", "den-add", "--data", "{missing}"], "no such data folder"),
     (["--objective", "denoise", "--data", "{data}"], "argument --objective: invalid choice: 'denoise'"),
     (["--objective", "den-add", "--data", "{data}", "--word-map", "multiphonic=polyphonic"],
-     "the den-add objective takes no option word_map; its options are"),
+     "the den-add objective takes no option --word-map; its options are --stddev, --examples, --cache-dir"),
     (["--objective", "den-add", "--data", "{data}", "--init", "official", "--weights", "random"],
      "pass only one of --init and --weights"),
     (["--objective", "textual", "--data", "{data}", "--init", "official"], "official VGGish weights are not on disk"),

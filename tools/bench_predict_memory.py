@@ -18,7 +18,6 @@ Exit status 1 when a ratio exceeds --limit.
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -40,7 +39,7 @@ def make_run(path, kind):
     """An airtf-eval run directory with an untrained classifier over the feature set ``kind``."""
     import keras
 
-    from airtf import attention, evaluate, features, params
+    from airtf import attention, features, params, reporting
     from airtf.demo.sets import OPENMIC_CLASSES
 
     keras.utils.set_random_seed(0)
@@ -48,9 +47,9 @@ def make_run(path, kind):
     classifier = attention.AttentionClassifier(num_classes=len(OPENMIC_CLASSES))
     classifier.build((None, None, size))
     path.mkdir(parents=True)
-    classifier.save(path / evaluate.MODEL_NAME)
-    (path / evaluate.FEATURE_SPEC_NAME).write_text(json.dumps(features.feature_spec(kind)))
-    (path / evaluate.CLASSES_NAME).write_text(json.dumps(list(OPENMIC_CLASSES)))
+    classifier.save(path / reporting.MODEL_NAME)
+    (path / reporting.FEATURE_SPEC_NAME).write_text(json.dumps(features.parse(kind).spec))
+    (path / reporting.CLASSES_NAME).write_text(json.dumps(list(OPENMIC_CLASSES)))
     return path
 
 

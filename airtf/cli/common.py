@@ -1,14 +1,13 @@
 """What every airtf command shares: quiet TensorFlow, one-line errors."""
 
-import argparse
 import contextlib
 import functools
-import math
 import os
 import sys
 import warnings
 
 from airtf.errors import AirtfError
+from airtf.numbers import nonnegative, number, positive, probability, seed  # noqa: F401 (for the commands)
 
 
 def quiet_tensorflow():
@@ -71,56 +70,6 @@ def one_line_warnings(program):
         yield
 
 
-def number(kind=float, *, minimum=None, maximum=None, above=None, below=None):
-    """An argparse type: a finite number of ``kind`` within the bounds given.
-
-    ``minimum``/``maximum`` are inclusive bounds, ``above``/``below``
-    exclusive ones. NaN and infinities are refused, as is a float where
-    ``kind`` is int.
-    """
-    def parse(text):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not {'an integer' if kind is int else 'a number'}") \
-                from None
-        if not math.isfinite(value) or not _within(value, minimum, maximum, above, below):
-            raise argparse.ArgumentTypeError(f"{text} is not {_bounds_text(minimum, maximum, above, below)}")
-        return value
-    parse.__name__ = kind.__name__  # argparse names the type in some messages
-    return parse
-
-
-def _within(value, minimum, maximum, above, below):
-    return ((minimum is None or value >= minimum) and (maximum is None or value <= maximum)
-            and (above is None or value > above) and (below is None or value < below))
-
-
-def _bounds_text(minimum, maximum, above, below):
-    """E.g. "a finite number greater than 0", "a finite number in (0, 1]"."""
-    low = (f"[{minimum}" if minimum is not None else f"({above}" if above is not None else None)
-    high = (f"{maximum}]" if maximum is not None else f"{below})" if below is not None else None)
-    if low and high:
-        return f"a finite number in {low}, {high}"
-    if low:
-        return f"a finite number {'of' if minimum is not None else 'greater than'} {low[1:]}" + \
-            (" or more" if minimum is not None else "")
-    if high:
-        return f"a finite number {'of' if maximum is not None else 'less than'} {high[:-1]}" + \
-            (" or less" if maximum is not None else "")
-    return "a finite number"
-
-
-def positive(kind=int):
-    """An argparse type: a finite number of ``kind`` greater than zero."""
-    return number(kind, above=0)
-
-
-def nonnegative(kind=int):
-    """An argparse type: a finite number of ``kind``, zero or more."""
-    return number(kind, minimum=0)
-
-
 def add_replaced_weights(parser, applies_to):
     """--weights, --variant and --pca-params that replace a trained model's VGGish and PCA file.
 
@@ -137,10 +86,3 @@ def add_replaced_weights(parser, applies_to):
     group.add_argument("--pca-params", metavar="FILE",
                        help="vggish_pca_params.npz for pca features (default: the models folder)")
     return group
-
-
-probability = number(float, minimum=0, maximum=1)
-"""An argparse type: a probability in [0, 1]."""
-
-seed = number(int, minimum=0)
-"""An argparse type: a seed, an integer of 0 or more."""

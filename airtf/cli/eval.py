@@ -34,7 +34,8 @@ def parse(argv):
     parser = argparse.ArgumentParser(prog="airtf-eval", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--features", required=True, metavar="SET",
-                        help=f"{', '.join(features.KINDS)}, or a pre-training run directory or weights file")
+                        help=f"{', '.join(kind for kind, cls in features.FEATURE_SETS.items() if cls.named)}, or a pre-training run "
+                             "directory or weights file")
     parser.add_argument("--data", required=True, metavar="OPENMIC_DIR", help="the OpenMIC-2018 folder")
     parser.add_argument("--out", required=True, metavar="RUN_DIR", help="the run directory to write (or resume)")
     parser.add_argument("--seeds", type=_seeds, default=evaluate.SEEDS, metavar="S,S,...",
@@ -64,7 +65,7 @@ def parse(argv):
 @reports_errors("airtf-eval")
 def main(argv=None):
     args = parse(argv)
-    from airtf import evaluate
+    from airtf import evaluate, reporting
 
     settings = evaluate.Settings(features=args.features, data=args.data, seeds=args.seeds, epochs=args.epochs,
                                  batch_size=args.batch_size, learning_rate=args.lr, norm=args.norm,
@@ -78,9 +79,9 @@ def main(argv=None):
         print(f"seeds {', '.join(map(str, outcome.skipped))} were finished already and are kept")
     print(f"{summary['features']}: test scores over seeds {', '.join(summary['seeds'])} "
           f"(best validation F1-macro: seed {summary['best_seed']})")
-    print(evaluate.format_summary(summary))
-    print(f"wrote {args.out}: scores.json, scores.csv, {evaluate.INSTRUMENT_PLOT}, {evaluate.SEEDS_PLOT}, "
-          f"{evaluate.MODEL_NAME}, seed-<s>/ (TensorBoard: tensorboard --logdir {args.out})")
+    print(reporting.summary_table(summary))
+    print(f"wrote {args.out}: {reporting.SCORES_NAME}, {reporting.SCORES_CSV_NAME}, {reporting.INSTRUMENT_PLOT}, "
+          f"{reporting.SEEDS_PLOT}, {reporting.MODEL_NAME}, seed-<s>/ (TensorBoard: tensorboard --logdir {args.out})")
     return 0
 
 

@@ -12,7 +12,7 @@ from airtf.cli.common import one_line_warnings, positive, reports_errors
 
 
 def parse(argv):
-    from airtf import audio, extract, vggish
+    from airtf import audio, extract, outputs, vggish
 
     parser = argparse.ArgumentParser(prog="airtf-extract", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -26,7 +26,7 @@ def parse(argv):
     parser.add_argument("--variant", choices=sorted(vggish.VARIANTS), default=vggish.DEFAULT_VARIANT,
                         help="audioset-2017 has a ReLU after fc2 (OpenMIC-2018's features); default %(default)s")
     parser.add_argument("--pca-params", metavar="FILE", help="vggish_pca_params.npz (default: models/)")
-    parser.add_argument("--format", choices=extract.FORMATS, default="json", help="default %(default)s")
+    parser.add_argument("--format", choices=outputs.FORMATS, default="json", help="default %(default)s")
     parser.add_argument("--batch-size", type=positive(int), default=64, metavar="N",
                         help="examples per model call (default %(default)s)")
     parser.add_argument("--pad", action="store_true", help="zero-pad audio shorter than 0.96 s to one example")

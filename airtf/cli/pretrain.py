@@ -8,9 +8,10 @@ terminal, one line per epoch otherwise.
 """
 
 import argparse
+import dataclasses
 import sys
 
-from airtf.cli.common import nonnegative, number, one_line_warnings, positive, reports_errors, seed
+from airtf.cli.common import nonnegative, one_line_warnings, positive, reports_errors, seed
 
 PROGRAM = "airtf-pretrain"
 
@@ -22,21 +23,19 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def _word(text):
-    quality, separator, word = text.partition("=")
-    if not separator or not quality or not word:
-        raise argparse.ArgumentTypeError(f"{text!r} is not QUALITY=WORD (e.g. multiphonic=polyphonic)")
-    return quality, word
-
-
 def parse(argv):
     from airtf import objectives, pretrain, vggish
 
+    known = objectives.classes()
     parser = OneLineParser(prog=PROGRAM, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--objective", required=True, choices=list(objectives.OBJECTIVES),
-                        help="textual descriptions, denoising (additive, multiplicative) or audio-tag alignment")
+    parser.add_argument("--objective", required=True, choices=list(known),
+                        help="; ".join(f"{name}: {cls.summary()}" for name, cls in known.items()))
+    readers = {}
+    for name, cls in known.items():
+        readers.setdefault(cls.data, []).append(name)
     parser.add_argument("--data", required=True, metavar="DIR",
-                        help="NSynth (textual, den-*) or Freesound tags (align) in the released layout")
+                        help="the objective's data set in its released layout: "
+                             + ", ".join(f"{data} ({', '.join(names)})" for data, names in readers.items()))
     parser.add_argument("--out", required=True, metavar="RUN_DIR", help="the run directory")
     parser.add_argument("--epochs", type=positive(), default=50, metavar="N", help="at most this many epochs (default %(default)s)")
     parser.add_argument("--batch-size", type=positive(), default=64, metavar="N", help="over all replicas (default %(default)s)")
@@ -55,48 +54,58 @@ def parse(argv):
                         help="mirrored: all local devices; multi-worker: the cluster in TF_CONFIG")
     parser.add_argument("--overwrite", action="store_true",
                         help="clear RUN_DIR's earlier run (another configuration, or one that ended) and start afresh")
-    _objective_options(parser.add_argument_group("objective options (each applies where the objective takes it)"))
-    return parser.parse_args(argv)
+    dests = _objective_options(parser.add_argument_group("objective options (each applies to the objectives named)"),
+                               known)
+    args = parser.parse_args(argv)
+    args.objective_options = {dest: getattr(args, dest) for dest in dests if hasattr(args, dest)}
+    foreign = [dest for dest in args.objective_options if dest not in known[args.objective].option_names()]
+    if foreign:
+        flags = ", ".join(f"--{dest.replace('_', '-')}" for dest in known[args.objective].option_names())
+        parser.error(f"the {args.objective} objective takes no option "
+                     f"{', '.join('--' + dest.replace('_', '-') for dest in foreign)}; its options are {flags}")
+    return args
 
 
-def _objective_options(group):
-    """The objectives' own options; those not given are left to the objective's defaults."""
-    hidden = argparse.SUPPRESS
-    group.add_argument("--examples", choices=("first", "all"), default=hidden,
-                       help="which 0.96 s examples of each note or sound (default first)")
-    group.add_argument("--cache-dir", metavar="DIR", default=hidden,
-                       help="den-*, align: keep decoded log-mel there (json/wav and audio files)")
-    group.add_argument("--word-vectors", metavar="SOURCE", default=hidden,
-                       help="textual: en_core_web_md (default), a word2vec/GloVe file or a spaCy folder")
-    group.add_argument("--word-map", type=_word, action="append", metavar="QUALITY=WORD", default=hidden,
-                       help="textual: describe a quality by another word (repeatable)")
-    group.add_argument("--margin", type=number(float, minimum=-1, below=1), default=hidden, metavar="X", help="textual: of negative pairs (0.5)")
-    group.add_argument("--stddev", type=positive(float), default=hidden, metavar="X", help="den-add: noise standard deviation (0.1)")
-    group.add_argument("--keep-probability", type=number(float, above=0, maximum=1), default=hidden, metavar="P",
-                       help="den-mul: probability of keeping a bin (0.5)")
-    group.add_argument("--rescale", action="store_true", default=hidden,
-                       help="den-mul: divide kept bins by the keep probability")
-    group.add_argument("--vocabulary-size", type=positive(), default=hidden, metavar="K", help="align: tags kept, K (1000)")
-    group.add_argument("--no-autoencoder", dest="autoencoder", action="store_false", default=hidden,
-                       help="align: without COALA's tag auto-encoder")
-    group.add_argument("--temperature", type=positive(float), default=hidden, metavar="X", help="align: NT-Xent temperature (0.1)")
-    group.add_argument("--contrastive-weight", type=nonnegative(float), default=hidden, metavar="X",
-                       help="align: weight of the NT-Xent loss (10)")
-    group.add_argument("--reconstruction-weight", type=nonnegative(float), default=hidden, metavar="X",
-                       help="align: weight of the tag reconstruction loss (5)")
+def _objective_options(group, known):
+    """One option per field of the objectives' configs; each help says which objectives take it.
+
+    Returns the options' destination names. Options not given are left out
+    of the namespace, so that each objective keeps its own defaults.
+    """
+    users = {}
+    for name, cls in known.items():
+        for field in dataclasses.fields(cls.Config):
+            users.setdefault(field.name, []).append((name, field))
+    for dest, takers in users.items():
+        field = takers[0][1]
+        metadata = field.metadata
+        default = _default(field)
+        kwargs = {"dest": dest, "default": argparse.SUPPRESS,
+                  "help": f"{', '.join(name for name, _ in takers)}: {metadata['help']}{_defaults_text(takers)}"}
+        if isinstance(default, bool):
+            kwargs["action"] = "store_false" if default else "store_true"
+        elif isinstance(default, dict):
+            kwargs.update(action="append", metavar=metadata["metavar"])
+        else:
+            kwargs.update(type=metadata["check"], metavar=metadata["metavar"], choices=metadata["choices"])
+        group.add_argument(metadata["flag"] or f"--{dest.replace('_', '-')}", **kwargs)
+    return list(users)
 
 
-OBJECTIVE_OPTIONS = ("examples", "cache_dir", "word_vectors", "word_map", "margin", "stddev", "keep_probability",
-                     "rescale", "vocabulary_size", "autoencoder", "temperature", "contrastive_weight",
-                     "reconstruction_weight")
+def _default(field):
+    return field.default if field.default is not dataclasses.MISSING else field.default_factory()
 
 
-def objective_options(args):
-    """The objective options given on the command line, as :func:`airtf.pretrain.train` takes them."""
-    options = {name: getattr(args, name) for name in OBJECTIVE_OPTIONS if hasattr(args, name)}
-    if "word_map" in options:
-        options["word_map"] = dict(options["word_map"])
-    return options
+def _defaults_text(takers):
+    """" (default 0.1)", or the default of each objective where they differ; "" for no default."""
+    defaults = {name: _default(field) for name, field in takers}
+    shown = {name: value for name, value in defaults.items() if value not in (None, {}) and
+             not isinstance(value, bool)}
+    if not shown:
+        return ""
+    if len(set(map(repr, shown.values()))) == 1:
+        return f" (default {next(iter(shown.values()))})"
+    return " (default " + ", ".join(f"{name} {value}" for name, value in shown.items()) + ")"
 
 
 @reports_errors(PROGRAM)
@@ -108,7 +117,7 @@ def main(argv=None):
         result = pretrain.train(args.objective, args.data, args.out, epochs=args.epochs, batch_size=args.batch_size,
                                 lr=args.lr, patience=args.patience, limit=args.limit, seed=args.seed, init=args.init,
                                 weights=args.weights, variant=args.variant, strategy=args.strategy,
-                                overwrite=args.overwrite, options=objective_options(args),
+                                overwrite=args.overwrite, options=args.objective_options,
                                 verbose=1 if sys.stdout.isatty() else 2)
     print(summary(args.objective, result))
     return 0

@@ -20,7 +20,7 @@ elements are always ``(96, 64)`` examples and batch directly.
 
 import numbers
 
-from airtf.datasets.pipeline import AUTOTUNE, DatasetError
+from airtf.datasets.pipeline import AUTOTUNE
 
 EXAMPLE_CHOICES = ("first", "all")
 """The named values of the ``examples`` option (see the module docstring)."""

@@ -36,7 +36,7 @@ Besides ``loss``, the model reports ``contrastive_loss`` (NT-Xent,
 unweighted), ``retrieval_accuracy`` (how often an audio embedding's most
 similar tag embedding within the batch is its own sound's) and, with the
 autoencoder, ``reconstruction_loss`` (BCE, unweighted); Keras's TensorBoard
-callback logs them all, so :func:`tensorboard_callbacks` adds nothing.
+callback logs them all.
 
 Data
 ----
@@ -47,17 +47,19 @@ training sounds) is made from the training sounds only; sounds with no tag
 in it are left out, with a :class:`~airtf.datasets.freesound.SkippedSoundsWarning`.
 """
 
+import dataclasses
 import warnings
 
 import keras
 import numpy as np
 from keras import ops
 
-from airtf import params
+from airtf import numbers, params
 from airtf.datasets import freesound, pipeline, sounds
 from airtf.datasets.pipeline import AUTOTUNE, DatasetError
-from airtf.objectives import Datasets
-from airtf.objectives.denoising import training_batches, validation_batches
+from airtf.objectives.base import Config, Datasets, Objective, option, register
+from airtf.objectives.batching import training_batches, validation_batches
+from airtf.objectives.notes import CACHE_OPTION, EXAMPLES_OPTION
 
 EMBEDDING_SIZE = 1152
 HIDDEN_SIZES = (512, 512)
@@ -140,7 +142,7 @@ class NTXent(keras.losses.Loss):
         return {**super().get_config(), "temperature": self.temperature}
 
 
-class Align(keras.Model):
+class AlignModel(keras.Model):
     """VGGish aligned with a tag encoder by contrastive learning (see the module docstring).
 
     Inputs are dicts ``{"log_mel": (batch, 96, 64), "tags": (batch, K)}``;
@@ -209,8 +211,8 @@ class Align(keras.Model):
 
 def build(backbone, vocabulary_size=freesound.DEFAULT_VOCABULARY_SIZE, autoencoder=True, temperature=TEMPERATURE,
           contrastive_weight=CONTRASTIVE_WEIGHT, reconstruction_weight=RECONSTRUCTION_WEIGHT):
-    """The alignment objective around ``backbone`` (see :class:`Align`)."""
-    return Align(backbone, vocabulary_size=vocabulary_size, autoencoder=autoencoder, temperature=temperature,
+    """The alignment model around ``backbone`` (see :class:`AlignModel`)."""
+    return AlignModel(backbone, vocabulary_size=vocabulary_size, autoencoder=autoencoder, temperature=temperature,
                  contrastive_weight=contrastive_weight, reconstruction_weight=reconstruction_weight, name="align")
 
 
@@ -324,6 +326,56 @@ def datasets(data_dir, *, batch_size, seed, limit=None, vocabulary_size=freesoun
     return Datasets(training_batches(train, batch_size, seed), validation_batches(validation, batch_size), info)
 
 
-def tensorboard_callbacks(run, model, datasets):
-    """None: the contrastive, reconstruction and retrieval scores are metrics, logged by Keras's TensorBoard."""
-    return []
+VOCABULARY_NAME = "vocabulary.json"
+"""The tags of the targets, kept in the run directory beside the backbone."""
+
+
+@dataclasses.dataclass(frozen=True)
+class AlignConfig(Config):
+    """Options of ``align``."""
+
+    vocabulary_size: int = option(freesound.DEFAULT_VOCABULARY_SIZE, "tags kept, K", numbers.positive(int),
+                                  metavar="K")
+    autoencoder: bool = option(True, "without COALA's tag auto-encoder", flag="--no-autoencoder")
+    temperature: float = option(TEMPERATURE, "NT-Xent temperature", numbers.positive(float), metavar="X")
+    contrastive_weight: float = option(CONTRASTIVE_WEIGHT, "weight of the NT-Xent loss", numbers.nonnegative(float),
+                                       metavar="X")
+    reconstruction_weight: float = option(RECONSTRUCTION_WEIGHT, "weight of the tag reconstruction loss",
+                                          numbers.nonnegative(float), metavar="X")
+    examples: str = EXAMPLES_OPTION
+    cache_dir: str = CACHE_OPTION
+
+
+@register
+class Align(Objective):
+    """``align``: align audio with its Freesound tags, contrastively.
+
+    The contrastive, reconstruction and retrieval scores are metrics, which
+    Keras's TensorBoard callback logs.
+    """
+
+    name = "align"
+    data = "Freesound tags"
+    Config = AlignConfig
+    saved_files = (VOCABULARY_NAME,)
+
+    def datasets(self, data_dir, *, batch_size, seed, limit=None):
+        return datasets(data_dir, batch_size=batch_size, seed=seed, limit=limit,
+                        vocabulary_size=self.config.vocabulary_size, examples=self.config.examples,
+                        cache_dir=self.config.cache_dir)
+
+    def build(self, backbone, data, seed):
+        return build(backbone, vocabulary_size=len(data.info["vocabulary"]), autoencoder=self.config.autoencoder,
+                     temperature=self.config.temperature, contrastive_weight=self.config.contrastive_weight,
+                     reconstruction_weight=self.config.reconstruction_weight)
+
+    def projector_examples(self, data_dir, data, limit, count):
+        """Validation examples labelled by their sound's most frequent tag (its first in vocabulary order)."""
+        tags = data.info["vocabulary"].tags
+        pairs = [(element["log_mel"].numpy(), tags[int(np.argmax(element["tags"]))])
+                 for element in data.validation.unbatch().take(count)]
+        return np.stack([example for example, _ in pairs]), [label for _, label in pairs]
+
+    def save(self, run, data):
+        """The vocabulary of the targets, ``RUN_DIR/vocabulary.json``, for evaluating with the same tags."""
+        data.info["vocabulary"].save(run.path / VOCABULARY_NAME)

@@ -33,19 +33,21 @@ frames of an example with its 64 mel bands as channels::
 
 with LeakyReLU (negative slopes 0.1, 0.25, 0.5) after the first three
 layers and none after the last.
-
-This module also holds the batching that the objectives share
-(:func:`training_batches`, :func:`validation_batches`).
 """
+
+import dataclasses
 
 import keras
 import numpy as np
 from keras import ops
 
-from airtf import params
+from airtf import numbers, params
 from airtf.datasets import nsynth
 from airtf.datasets.pipeline import AUTOTUNE
-from airtf.objectives import Datasets
+from airtf.objectives import notes
+from airtf.objectives.base import Config, Datasets, Objective, option, register
+from airtf.objectives.batching import training_batches, validation_batches
+from airtf.objectives.notes import CACHE_OPTION, EXAMPLES_OPTION
 
 NOISES = ("additive", "multiplicative")
 """The ``noise`` of :func:`build`: ``den-add`` is additive, ``den-mul`` multiplicative."""
@@ -56,8 +58,8 @@ DECODER_LAYERS = (  # (filters, kernel size, LeakyReLU negative slope or None fo
     (64, 31, 0.5),
     (params.NUM_MEL_BINS, 37, None),
 )
-SHUFFLE_BUFFER = 1024
-"""Examples held by the training shuffle."""
+STDDEV = 0.1
+KEEP_PROBABILITY = 0.5
 IMAGE_EXAMPLES = 4
 """Validation examples shown in TensorBoard."""
 IMAGES_FOLDER = "images"
@@ -82,7 +84,7 @@ def build_decoder(name="decoder"):
     return keras.Model(embedding, x, name=name)
 
 
-def corrupt(log_mel, noise, seed, stddev=0.1, keep_probability=0.5, rescale=False):
+def corrupt(log_mel, noise, seed, stddev=STDDEV, keep_probability=KEEP_PROBABILITY, rescale=False):
     """Corrupt log-mel examples with additive Gaussian or multiplicative Bernoulli noise.
 
     Parameters
@@ -110,7 +112,7 @@ def corrupt(log_mel, noise, seed, stddev=0.1, keep_probability=0.5, rescale=Fals
     return log_mel * kept / keep_probability if rescale else log_mel * kept
 
 
-class Denoising(keras.Model):
+class DenoisingModel(keras.Model):
     """VGGish trained to reconstruct clean log-mel examples from corrupted ones.
 
     Calling the model corrupts its input (fresh noise with ``training=True``,
@@ -134,8 +136,8 @@ class Denoising(keras.Model):
         Seeds the training noise; validation noise uses ``seed + 1``.
     """
 
-    def __init__(self, backbone, noise="additive", stddev=0.1, keep_probability=0.5, rescale=False, seed=0,
-                 **kwargs):
+    def __init__(self, backbone, noise="additive", stddev=STDDEV, keep_probability=KEEP_PROBABILITY, rescale=False,
+                 seed=0, **kwargs):
         if noise not in NOISES:
             raise ValueError(f"noise={noise!r}: choose one of {NOISES}")
         if not 0 < keep_probability <= 1:
@@ -168,20 +170,10 @@ class Denoising(keras.Model):
         return self.reconstruction_loss(x, y_pred)
 
 
-def build(backbone, noise="additive", stddev=0.1, keep_probability=0.5, rescale=False, seed=0):
-    """The denoising objective around ``backbone`` (see :class:`Denoising`)."""
-    return Denoising(backbone, noise=noise, stddev=stddev, keep_probability=keep_probability, rescale=rescale,
-                     seed=seed, name=f"denoising_{noise}")
-
-
-def training_batches(dataset, batch_size, seed):
-    """Shuffle (reshuffled every epoch, from ``seed``), batch and prefetch a training set."""
-    return dataset.shuffle(SHUFFLE_BUFFER, seed=seed).batch(batch_size).prefetch(AUTOTUNE)
-
-
-def validation_batches(dataset, batch_size):
-    """Batch and prefetch a validation set, in its order, so that every evaluation sees the same batches."""
-    return dataset.batch(batch_size).prefetch(AUTOTUNE)
+def build(backbone, noise="additive", stddev=STDDEV, keep_probability=KEEP_PROBABILITY, rescale=False, seed=0):
+    """The denoising model around ``backbone`` (see :class:`DenoisingModel`)."""
+    return DenoisingModel(backbone, noise=noise, stddev=stddev, keep_probability=keep_probability, rescale=rescale,
+                          seed=seed, name=f"denoising_{noise}")
 
 
 def datasets(data_dir, *, batch_size, seed, limit=None, examples="first", cache_dir=None):
@@ -287,8 +279,68 @@ class ReconstructionImages(keras.callbacks.Callback):
 def tensorboard_callbacks(run, model, datasets):
     """Images of :data:`IMAGE_EXAMPLES` validation examples per epoch, in ``run.logs / "images"``.
 
-    See :class:`ReconstructionImages`; ``model`` is the :class:`Denoising`
+    See :class:`ReconstructionImages`; ``model`` is the :class:`DenoisingModel`
     that fit trains (the callback reads it from Keras).
     """
     batch = next(iter(datasets.validation.unbatch().take(IMAGE_EXAMPLES).batch(IMAGE_EXAMPLES)))
     return [ReconstructionImages(run.logs / IMAGES_FOLDER, ops.convert_to_numpy(batch))]
+
+
+@dataclasses.dataclass(frozen=True)
+class DenAddConfig(Config):
+    """Options of ``den-add``."""
+
+    stddev: float = option(STDDEV, "noise standard deviation", numbers.positive(float), metavar="X")
+    examples: str = EXAMPLES_OPTION
+    cache_dir: str = CACHE_OPTION
+
+
+@dataclasses.dataclass(frozen=True)
+class DenMulConfig(Config):
+    """Options of ``den-mul``."""
+
+    keep_probability: float = option(KEEP_PROBABILITY, "probability of keeping a bin",
+                                     numbers.number(float, above=0, maximum=1), metavar="P")
+    rescale: bool = option(False, "divide kept bins by the keep probability")
+    examples: str = EXAMPLES_OPTION
+    cache_dir: str = CACHE_OPTION
+
+
+class Denoising(Objective):
+    """Denoising of NSynth log-mel examples; :class:`DenAdd` and :class:`DenMul` choose the noise."""
+
+    data = "NSynth"
+    noise = ""
+
+    def datasets(self, data_dir, *, batch_size, seed, limit=None):
+        return datasets(data_dir, batch_size=batch_size, seed=seed, limit=limit, examples=self.config.examples,
+                        cache_dir=self.config.cache_dir)
+
+    def build(self, backbone, data, seed):
+        options = {name: value for name, value in self.config.to_json().items()
+                   if name in ("stddev", "keep_probability", "rescale")}
+        return build(backbone, noise=self.noise, seed=seed, **options)
+
+    def tensorboard_callbacks(self, run, model, data):
+        return tensorboard_callbacks(run, model, data)
+
+    def projector_examples(self, data_dir, data, limit, count):
+        return notes.projector_examples(data_dir, limit, self.config.examples, count)
+
+
+@register
+class DenAdd(Denoising):
+    """``den-add``: reconstruct NSynth log-mel from a copy with additive Gaussian noise."""
+
+    name = "den-add"
+    noise = "additive"
+    Config = DenAddConfig
+
+
+@register
+class DenMul(Denoising):
+    """``den-mul``: reconstruct NSynth log-mel from a copy with bins masked at random."""
+
+    name = "den-mul"
+    noise = "multiplicative"
+    Config = DenMulConfig

@@ -37,16 +37,19 @@ Validation
     compares epochs fairly.
 """
 
+import dataclasses
 import os
 
 import keras
 import numpy as np
 from keras import ops
 
-from airtf import wordvectors
+from airtf import numbers, wordvectors
 from airtf.datasets import nsynth
-from airtf.datasets.pipeline import AUTOTUNE
-from airtf.objectives import Datasets
+from airtf.objectives import notes
+from airtf.objectives.base import Config, Datasets, Objective, option, register
+from airtf.objectives.batching import training_batches, validation_batches
+from airtf.objectives.notes import EXAMPLES_OPTION
 
 MARGIN = 0.5
 """The margin of negative pairs (the paper's)."""
@@ -149,7 +152,7 @@ def expected_pairs(qualities):
             + ops.divide_no_nan(absent, ops.sum(absent, axis=-1, keepdims=True)))
 
 
-class Textual(keras.Model):
+class TextualModel(keras.Model):
     """VGGish with a head predicting description word vectors (see the module docstring).
 
     Parameters
@@ -210,10 +213,10 @@ def build(backbone, *, word_vectors=wordvectors.DEFAULT, word_map=None, margin=M
 
     Returns
     -------
-    Textual
+    TextualModel
     """
     words, descriptions = description_vectors(word_vectors, word_map)
-    model = Textual(backbone, words, descriptions, margin=margin, seed=seed, name="textual")
+    model = TextualModel(backbone, words, descriptions, margin=margin, seed=seed, name="textual")
     model.build(backbone.input_shape)
     return model
 
@@ -251,11 +254,10 @@ def datasets(data_dir, *, batch_size, seed, limit=None, word_vectors=wordvectors
         notes = nsynth.load(data_dir, name, examples=examples, limit=limit)
         return notes.map(lambda log_mel, labels: (log_mel, labels["qualities"]))
 
-    train = split("train").shuffle(SHUFFLE_BUFFER, seed=seed, reshuffle_each_iteration=True)
     info = {"qualities": nsynth.QUALITIES, "words": words, "descriptions": descriptions,
             "families": nsynth.FAMILIES}
-    return Datasets(train.batch(batch_size).prefetch(AUTOTUNE), split("valid").batch(batch_size).prefetch(AUTOTUNE),
-                    info)
+    return Datasets(training_batches(split("train"), batch_size, seed, SHUFFLE_BUFFER),
+                    validation_batches(split("valid"), batch_size), info)
 
 
 def tensorboard_callbacks(run, model, datasets):
@@ -317,3 +319,57 @@ class NearestDescriptions(keras.callbacks.Callback):
         if self._writer is not None:
             self._writer.close()
             self._writer = None
+
+
+def _word_map_entry(text):
+    """``QUALITY=WORD`` (or a pair) -> (quality, word)."""
+    if isinstance(text, (tuple, list)) and len(text) == 2:
+        return tuple(text)
+    quality, separator, word = str(text).partition("=")
+    if not separator or not quality or not word:
+        raise ValueError(f"{text!r} is not QUALITY=WORD (e.g. multiphonic=polyphonic)")
+    return quality, word
+
+
+def _word_map(value):
+    """A word map from a mapping, or from QUALITY=WORD entries; checked against NSynth's qualities."""
+    entries = value.items() if isinstance(value, dict) else map(_word_map_entry, value)
+    overrides = dict(entries)
+    nsynth.word_map(overrides)  # refuses unknown qualities and empty words
+    return overrides
+
+
+@dataclasses.dataclass(frozen=True)
+class TextualConfig(Config):
+    """Options of ``textual``."""
+
+    word_vectors: str = option(wordvectors.DEFAULT, "en_core_web_md, a word2vec/GloVe file or a spaCy folder",
+                               metavar="SOURCE")
+    word_map: dict = option({}, "describe a quality by another word (repeatable)", _word_map,
+                            metavar="QUALITY=WORD")
+    margin: float = option(MARGIN, "of negative pairs", numbers.number(float, minimum=-1, below=1), metavar="X")
+    examples: str = EXAMPLES_OPTION
+
+
+@register
+class Textual(Objective):
+    """``textual``: predict the word vectors of an NSynth note's quality descriptions."""
+
+    name = "textual"
+    data = "NSynth"
+    Config = TextualConfig
+
+    def datasets(self, data_dir, *, batch_size, seed, limit=None):
+        return datasets(data_dir, batch_size=batch_size, seed=seed, limit=limit,
+                        word_vectors=self.config.word_vectors, word_map=self.config.word_map,
+                        examples=self.config.examples)
+
+    def build(self, backbone, data, seed):
+        return build(backbone, word_vectors=self.config.word_vectors, word_map=self.config.word_map,
+                     margin=self.config.margin, seed=seed)
+
+    def tensorboard_callbacks(self, run, model, data):
+        return tensorboard_callbacks(run, model, data)
+
+    def projector_examples(self, data_dir, data, limit, count):
+        return notes.projector_examples(data_dir, limit, self.config.examples, count)

@@ -1,0 +1,26 @@
+"""What the objectives on NSynth notes (and Freesound sounds) share: their data options and labelled examples."""
+
+import numpy as np
+
+from airtf.datasets import nsynth
+from airtf.objectives.base import option
+
+EXAMPLES_OPTION = option("first", "which 0.96 s examples of each note or sound", choices=("first", "all"))
+"""The ``examples`` option: see :mod:`airtf.datasets.sounds`."""
+CACHE_OPTION = option(None, "keep decoded log-mel there (json/wav and audio files)", metavar="DIR")
+"""The ``cache_dir`` option: see :func:`airtf.datasets.pipeline.log_mel_dataset`."""
+
+
+def projector_examples(data_dir, limit, examples, count):
+    """Up to ``count`` of NSynth's validation examples, each labelled by its note's instrument family.
+
+    Read as the objectives read the split (``limit``, ``examples``).
+
+    Returns
+    -------
+    examples : np.ndarray (n, 96, 64)
+    labels : list of str
+    """
+    notes = nsynth.load(data_dir, "valid", examples=examples, limit=limit)
+    pairs = [(example.numpy(), nsynth.FAMILIES[int(labels["family"])]) for example, labels in notes.take(count)]
+    return np.stack([example for example, _ in pairs]), [label for _, label in pairs]

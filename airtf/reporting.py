@@ -1,0 +1,230 @@
+"""Reporting in one place: the files of an evaluation run, text tables, JSON and CSV, figures.
+
+``airtf-eval`` writes, ``airtf-compare`` and ``airtf-export`` read, and
+everybody prints through here:
+
+- the names of the files an airtf-eval run directory holds;
+- :func:`text_table`, the one table formatter (numbers right-aligned, the
+  last rows, e.g. ``overall``, set off by a rule), with :func:`cell` and
+  :func:`mean_std` for its cells (NaN shown as ``n/a``);
+- :func:`json_ready` / :func:`read_scores` (NaN as JSON null and back) and
+  :func:`write_csv`;
+- figures drawn with matplotlib's object-oriented API on the Agg canvas (no
+  pyplot, no display, no global backend switch), written atomically: NaN
+  values (instruments that cannot be scored) get no bar.
+"""
+
+import csv
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+from matplotlib import colormaps
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from airtf import metrics
+from airtf.files import atomic_path
+
+SCORES_NAME = "scores.json"
+SCORES_CSV_NAME = "scores.csv"
+FEATURE_SPEC_NAME = "feature_spec.json"
+CLASSES_NAME = "classes.json"
+MODEL_NAME = "attention.keras"
+PREDICTIONS_NAME = "test_predictions.npz"
+BEST_LOSS_WEIGHTS = "best-val-loss.weights.h5"
+INSTRUMENT_PLOT = "f1_per_instrument.png"
+SEEDS_PLOT = "f1_over_seeds.png"
+COMPARISON_JSON = "comparison.json"
+COMPARISON_CSV = "comparison.csv"
+OVERALL_PLOT = "f1_overall.png"
+DPI = 120
+
+
+# ---------------------------------------------------------------- text
+
+def cell(value):
+    """A table cell: ints as they are, floats to 3 decimals, NaN as ``n/a``, text as it is."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, np.integer)):
+        return str(value)
+    return "n/a" if math.isnan(value) else f"{value:.3f}"
+
+
+def mean_std(mean, std):
+    """``0.712 ± 0.013``, or ``n/a`` for NaN."""
+    return "n/a" if math.isnan(mean) else f"{mean:.3f} ± {std:.3f}"
+
+
+def text_table(header, rows, footer=1):
+    """An aligned text table: the first column left-aligned, the others right-aligned.
+
+    Parameters
+    ----------
+    header : sequence
+    rows : sequence of sequences
+        Cells are passed through :func:`cell`.
+    footer : int
+        How many last rows (``overall``) are set off by a rule.
+
+    Returns
+    -------
+    str
+    """
+    rows = [[cell(value) for value in row] for row in [header, *rows]]
+    widths = [max(len(row[index]) for row in rows) for index in range(len(header))]
+
+    def line(cells):
+        aligned = (text.rjust(width) for text, width in zip(cells[1:], widths[1:]))
+        return "  ".join([cells[0].ljust(widths[0]), *aligned])
+
+    rule = "-" * len(line(rows[0]))
+    body = [line(row) for row in rows[1:]]
+    split = len(body) - footer
+    return "\n".join([line(rows[0]), rule, *body[:split], *([rule] if footer else []), *body[split:]])
+
+
+# ---------------------------------------------------------------- the tables of airtf-eval
+
+def summary_csv_rows(summary):
+    """CSV rows: instrument, mean and std of each score, then the F1 of each seed."""
+    seeds = list(summary["seeds"])
+    header = ["instrument", *(f"{score}_{what}" for score in metrics.COLUMNS for what in ("mean", "std")),
+              *(f"f1_seed{seed}" for seed in seeds)]
+    rows = [header]
+    for name in summary["mean"]:
+        statistics = [summary[what][name][score] for score in metrics.COLUMNS for what in ("mean", "std")]
+        rows.append([name, *statistics, *(summary["seeds"][seed]["test"][name]["f1"] for seed in seeds)])
+    return rows
+
+
+def summary_table(summary):
+    """The per-instrument table of a summary: mean ± std over seeds of each score."""
+    header = ["instrument", *metrics.SCORES, "present", "absent"]
+    rows = []
+    for name in summary["mean"]:
+        cells = [mean_std(summary["mean"][name][score], summary["std"][name][score])
+                 for score in metrics.SCORES]
+        supports = [str(int(summary["mean"][name][support])) for support in metrics.SUPPORTS]
+        rows.append([name, *cells, *supports])
+    return text_table(header, rows)
+
+
+# ---------------------------------------------------------------- files
+
+def json_ready(value):
+    """``value`` with NaN replaced by None (null), so that scores files are strict JSON."""
+    if isinstance(value, dict):
+        return {key: json_ready(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_ready(item) for item in value]
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def _from_json(value):
+    """Inverse of :func:`json_ready`: None back to NaN."""
+    if isinstance(value, dict):
+        return {key: _from_json(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_from_json(item) for item in value]
+    return math.nan if value is None else value
+
+
+def read_scores(path):
+    """A scores or comparison JSON file, NaN restored."""
+    return _from_json(json.loads(Path(path).read_text()))
+
+
+def write_csv(path, rows):
+    """Write CSV rows atomically."""
+    with atomic_path(path) as temporary:
+        with open(temporary, "w", newline="") as stream:
+            csv.writer(stream).writerows(rows)
+
+
+# ---------------------------------------------------------------- figures
+
+
+def _save(figure, path):
+    """Write ``figure`` to ``path`` (PNG) atomically; returns the path."""
+    FigureCanvasAgg(figure)
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, format="png", dpi=DPI, bbox_inches="tight")
+    return path
+
+
+def instrument_bars(path, names, groups, title, ylabel="F1-macro"):
+    """Bars per instrument with error bars, one bar per group (run) side by side.
+
+    Parameters
+    ----------
+    path : str or Path
+        The PNG file.
+    names : sequence of str
+        Instruments (and "overall"), left to right.
+    groups : dict
+        Label -> (means, stds), each a sequence aligned with ``names``.
+    title, ylabel : str
+
+    Returns
+    -------
+    Path
+    """
+    figure = Figure(figsize=(max(8.0, len(names) * (0.3 + 0.12 * len(groups)) + 2), 4.5))
+    axes = figure.add_subplot()
+    positions = np.arange(len(names))
+    width = 0.8 / len(groups)
+    for index, (label, (means, stds)) in enumerate(groups.items()):
+        means, stds = np.asarray(means, dtype=float), np.asarray(stds, dtype=float)
+        scored = ~np.isnan(means)
+        offsets = positions - 0.4 + width * (index + 0.5)
+        axes.bar(offsets[scored], means[scored], width, yerr=stds[scored], capsize=2, label=label)
+    axes.set_xticks(positions, names, rotation=60, ha="right")
+    axes.set_ylim(0, 1)
+    axes.set_ylabel(ylabel)
+    axes.set_title(title)
+    axes.grid(axis="y", alpha=0.3)
+    if len(groups) > 1:
+        axes.legend(fontsize="small", ncol=min(4, len(groups)))
+    return _save(figure, path)
+
+
+def box_plot(path, groups, title, ylabel="F1-macro"):
+    """One box per group (run) of its values over seeds, the values drawn as dots.
+
+    Parameters
+    ----------
+    path : str or Path
+    groups : dict
+        Label -> values (one per seed).
+    title, ylabel : str
+
+    Returns
+    -------
+    Path
+    """
+    figure = Figure(figsize=(max(4.0, 1.4 * len(groups) + 1.5), 4.5))
+    axes = figure.add_subplot()
+    values = [[value for value in column if not math.isnan(value)] for column in groups.values()]
+    axes.boxplot(values, showmeans=True)
+    for position, column in enumerate(values, start=1):
+        axes.scatter(np.full(len(column), position), column, s=12, color="black", zorder=3)
+    axes.set_xticks(np.arange(1, len(groups) + 1), list(groups), rotation=20, ha="right")
+    axes.set_ylabel(ylabel)
+    axes.set_title(title)
+    axes.grid(axis="y", alpha=0.3)
+    return _save(figure, path)
+
+
+def attention_images(maps, height=160):
+    """RGB images (k, C * r, T * c, 3) uint8 of attention maps (k, T, C), rows scaled to their maxima."""
+    scaled = np.transpose(maps, (0, 2, 1))
+    scaled = scaled / np.maximum(scaled.max(axis=2, keepdims=True), 1e-12)
+    rows = max(1, height // scaled.shape[1])
+    columns = max(1, height // scaled.shape[2])
+    pixels = np.repeat(np.repeat(scaled, rows, axis=1), columns, axis=2)
+    return (colormaps["viridis"](pixels)[..., :3] * 255).astype(np.uint8)
