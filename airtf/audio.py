@@ -77,6 +77,26 @@ _TFIO_OFFSET_AND_SCALE = {
 _TFIO_DTYPES = tuple(_TFIO_OFFSET_AND_SCALE)
 
 
+class Waveform(NamedTuple):
+    """Samples already in memory, to be read as a file is (see :func:`stream`).
+
+    Attributes
+    ----------
+    samples : array_like
+        Shape (frames,) or (frames, channels), float in [-1, 1].
+    sample_rate : int
+    name : str
+        How messages name it.
+    """
+
+    samples: np.ndarray
+    sample_rate: int
+    name: str = "<waveform>"
+
+    def __str__(self):
+        return self.name
+
+
 class AudioInfo(NamedTuple):
     """What soundfile reports about an audio file."""
 
@@ -470,12 +490,13 @@ def stream(path, *, block_seconds=60.0, resampler="resampy") -> Iterator[np.ndar
 
     The file is read once, front to back, keeping only one block and its
     context in memory; the blocks concatenated equal :func:`read` (to about
-    1e-6).
+    1e-6). A :class:`Waveform` gives one block: its samples averaged over
+    channels and resampled as :func:`read` does a file's.
 
     Parameters
     ----------
-    path : str or os.PathLike
-        The audio file.
+    path : str, os.PathLike or Waveform
+        The audio file, or samples in memory.
     block_seconds : float
         Approximate length of each block, in seconds of input (rounded to
         where input and output samples align; default 60).
@@ -496,9 +517,21 @@ def stream(path, *, block_seconds=60.0, resampler="resampy") -> Iterator[np.ndar
     _check_resampler(resampler)
     if not block_seconds > 0:
         raise ValueError(f"block_seconds must be positive, got {block_seconds}")
+    if isinstance(path, Waveform):
+        return iter([_waveform_samples(path, resampler)])
     sound = _open(path)
     plan = _block_plan(sound.samplerate, block_seconds)
     return _resampled_blocks(sound, plan, resampler)
+
+
+def _waveform_samples(waveform, resampler):
+    """A Waveform's samples as float32 mono 16 kHz, checked as a file's are."""
+    samples = np.asarray(waveform.samples, dtype=np.float32)
+    if samples.ndim not in (1, 2) or samples.size == 0:
+        raise AudioError(f"{waveform}: samples of shape {samples.shape}; pass a non-empty array of shape "
+                         "(frames,) or (frames, channels)")
+    mono = _finite_mono(samples, waveform.name)
+    return resample(mono, waveform.sample_rate, resampler=resampler)
 
 
 def _resampled_blocks(sound, plan, resampler) -> Iterator[np.ndarray]:

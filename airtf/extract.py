@@ -18,7 +18,7 @@ import numpy as np
 from airtf import audio, interrupts, params
 from airtf.errors import AirtfError, AudioTooShortWarning, SilentAudioWarning, WriteError
 from airtf.files import write_npz
-from airtf.outputs import FeatureFile
+from airtf.outputs import FeatureArray, FeatureFile
 
 OUTPUTS = ("logmel", "embedding", "pca")
 SEGMENT, END, FAILED = 0, 1, 2  # what a pipeline element carries
@@ -84,8 +84,8 @@ class Report:
 
 @dataclasses.dataclass
 class _FileState:
-    path: Path
-    output: FeatureFile
+    path: object  # Path or audio.Waveform
+    output: object  # FeatureFile or FeatureArray
     samples: int = 0
     peak: float = 0.0
     queued: int = 0  # examples waiting for the model
@@ -128,10 +128,34 @@ class Extractor:
         self.parallel = parallel
         self._infer = None if output == "logmel" else _inference_function(backbone, postprocess)
 
-    def _feature_file(self, target):
-        if self.output == "logmel":
-            return FeatureFile(target, np.float32, (params.EXAMPLE_FRAMES, params.NUM_MEL_BINS))
-        return FeatureFile(target, np.uint8 if self.output == "pca" else np.float32, (params.EMBEDDING_SIZE,))
+    @property
+    def dtype(self):
+        """Of the features: uint8 for pca, float32 otherwise."""
+        return np.uint8 if self.output == "pca" else np.float32
+
+    @property
+    def row_shape(self):
+        """Of one example's features: (96, 64) for logmel, (128,) otherwise."""
+        return (params.EXAMPLE_FRAMES, params.NUM_MEL_BINS) if self.output == "logmel" else (params.EMBEDDING_SIZE,)
+
+    def arrays(self, sources):
+        """The features of each source (a path or an :class:`airtf.audio.Waveform`), in memory.
+
+        Returns
+        -------
+        list of np.ndarray
+            (n, *row_shape) per source, in order.
+
+        Raises
+        ------
+        AirtfError
+            The first source that failed, its message naming it.
+        """
+        sinks = [FeatureArray(str(source), self.dtype, self.row_shape) for source in sources]
+        report = self._run(list(zip(sources, sinks)))
+        if report.failed:
+            raise AirtfError(report.failed[0][1])
+        return [sink.features for sink in sinks]
 
     def run(self, jobs, on_file_done=None):
         """Extract features for ``jobs``, a list of (audio path, output path).
@@ -143,8 +167,14 @@ class Extractor:
         error)`` is called after each file (error is None or its one-line
         message), for progress bars and logs.
         """
+        return self._run([(source, FeatureFile(target, self.dtype, self.row_shape)) for source, target in jobs],
+                         on_file_done)
+
+    def _run(self, jobs, on_file_done=None):
+        """:meth:`run` with the sink of each source given: a FeatureFile or a FeatureArray."""
         report = Report()
-        states = [_FileState(Path(source), self._feature_file(target)) for source, target in jobs]
+        states = [_FileState(source if isinstance(source, audio.Waveform) else Path(source), sink)
+                  for source, sink in jobs]
         queue = []  # (file index, examples) awaiting the model, in arrival order
         ended = set()  # files whose audio is all read but whose features are not written yet
         try:

@@ -1,4 +1,4 @@
-"""Feature files in the layout of OpenMIC-2018's released features, written as the features stream in.
+"""Where extracted features go: files in OpenMIC-2018's layout, written as they stream in, or arrays.
 
 ``NAME.json`` holds ``{"time_points": [0.0, 0.96, ...], "features": [...]}``
 (the release's key order and compact separators); ``NAME.npz`` holds the
@@ -102,3 +102,42 @@ class FeatureFile:
         if self._scratch is not None:
             with open(self._scratch, "rb") as scratch:
                 shutil.copyfileobj(scratch, stream, _COPY_BYTES)
+
+
+class FeatureArray:
+    """One input's features kept in memory, with :class:`FeatureFile`'s interface (for :func:`airtf.embed`).
+
+    Parameters
+    ----------
+    name : str
+        What reports call it.
+    dtype, row_shape
+        As :class:`FeatureFile`'s.
+
+    Attributes
+    ----------
+    features : np.ndarray or None
+        (n, *row_shape) once committed.
+    """
+
+    def __init__(self, name, dtype, row_shape):
+        self.path = name
+        self.dtype = np.dtype(dtype)
+        self.row_shape = tuple(row_shape)
+        self.features = None
+        self._chunks = []
+
+    def append(self, features):
+        """Keep the features of the next examples."""
+        self._chunks.append(np.asarray(features).astype(self.dtype, copy=False))
+
+    def commit(self):
+        """Join the chunks into :attr:`features`; return the example count."""
+        self.features = (np.concatenate(self._chunks) if self._chunks
+                         else np.zeros((0, *self.row_shape), self.dtype))
+        self._chunks = []
+        return len(self.features)
+
+    def discard(self):
+        """Forget the chunks of an input that failed."""
+        self._chunks = []

@@ -187,7 +187,7 @@ def classify(model, features, chunk_frames=CHUNK_FRAMES, attention=True):
 
 
 def stream_outputs(model, path, block_seconds=BLOCK_SECONDS):
-    """The classifier's outputs for an audio file, read in blocks (see the module docstring).
+    """The classifier's outputs for an audio file (or an :class:`airtf.audio.Waveform`), read in blocks.
 
     Returns
     -------
@@ -211,7 +211,7 @@ def stream_outputs(model, path, block_seconds=BLOCK_SECONDS):
             samples += len(block)
             yield block
 
-    expected = _expected_examples(audio.info(path))
+    expected = _expected_examples(path)
     blocks = counted(audio.stream(path, block_seconds=block_seconds))
     features, filled = None, 0
     for segment in audio.example_segments(blocks, pad=True):
@@ -234,11 +234,16 @@ def _segment_examples(samples):
     return max(1, 1 + (samples - params.EXAMPLE_SAMPLES) // params.EXAMPLE_HOP_SAMPLES)
 
 
-def _expected_examples(info):
-    """Examples in a file, from its header's length (see :func:`airtf.audio.info`)."""
+def _expected_examples(path):
+    """Examples in a file, from its header's length (see :func:`airtf.audio.info`), or in a Waveform."""
     from airtf import audio
 
-    return _segment_examples(audio.resampled_length(info.frames, info.sample_rate))
+    if isinstance(path, audio.Waveform):
+        frames, sample_rate = len(path.samples), path.sample_rate
+    else:
+        described = audio.info(path)
+        frames, sample_rate = described.frames, described.sample_rate
+    return _segment_examples(audio.resampled_length(frames, sample_rate))
 
 
 def predict(model, waveform, threshold=THRESHOLD):

@@ -403,12 +403,13 @@ def test_ctrl_c_during_extraction_exits_130_keeping_finished_outputs(tmp_path):
     for index in range(40):
         write_tone(inputs / f"clip{index:02d}.wav", seconds=6.0)
     command = [sys.executable, "-m", "airtf.cli.extract", str(inputs), "--out", str(tmp_path / "out"),
-               "--weights", "random", "--quiet"]
+               "--weights", "random", "--batch-size", "8", "--quiet"]
     for attempt in range(3):
+        before = len(list((tmp_path / "out").rglob("*.json")))
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                    env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
         deadline = time.monotonic() + 120
-        while not list((tmp_path / "out").rglob("*.json")) and time.monotonic() < deadline:
+        while len(list((tmp_path / "out").rglob("*.json"))) == before and time.monotonic() < deadline:
             time.sleep(0.05)
         time.sleep(0.2 * attempt)
         process.send_signal(signal.SIGINT)

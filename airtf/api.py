@@ -1,0 +1,144 @@
+"""The public API: embeddings of audio, and a recogniser to predict instruments, from Python.
+
+Both keep what they load: the model of the last weights asked for stays
+loaded for the next call (so a loop over files loads it once), and
+:func:`load_recognizer` returns an object to call again and again.
+"""
+
+import functools
+
+OUTPUTS = ("logmel", "embedding", "pca")
+
+
+@functools.lru_cache(maxsize=1)
+def _extractor(output, weights, variant, pca_params, pad, resampler):
+    """The Extractor of these settings, kept for the next call (only the last one: memory stays bounded)."""
+    from airtf import extract, vggish
+
+    backbone = postprocess = None
+    if output != "logmel":
+        backbone = vggish.from_preset(weights, variant)
+    if output == "pca":
+        postprocess = vggish.PCAQuantize.from_file(pca_params or vggish.presets.official_pca_params())
+    return extract.Extractor(output, backbone, postprocess, pad=pad, resampler=resampler)
+
+
+def embed(audio_or_path, sample_rate=None, output="embedding", weights="official", variant=None, pca_params=None,
+          pad=False, resampler="resampy"):
+    """VGGish features of audio, with their time points: what ``airtf-extract`` writes for a file.
+
+    Parameters
+    ----------
+    audio_or_path : str, os.PathLike or array_like
+        An audio file (any format and rate airtf reads), or samples of
+        shape (frames,) or (frames, channels) in [-1, 1].
+    sample_rate : int or None
+        The rate of the samples (required with samples; a file has its own).
+    output : {"logmel", "embedding", "pca"}
+        Log-mel examples (n, 96, 64) float32, VGGish embeddings (n, 128)
+        float32, or the official PCA features (n, 128) uint8.
+    weights : str or os.PathLike
+        What ``--weights`` takes: "official" (default), a preset name,
+        "random", a weights file, a checkpoint or a pre-training run directory.
+    variant : str or None
+        The VGGish variant (default: the weights' own, else audioset-2017).
+    pca_params : str or os.PathLike or None
+        vggish_pca_params.npz for "pca" (default: the models folder's).
+    pad : bool
+        Zero-pad audio shorter than one 0.96 s example to one example.
+    resampler : {"resampy", "soxr"}
+        "resampy" gives the official numbers.
+
+    Returns
+    -------
+    features : np.ndarray
+    time_points : list of float
+        Start of each example in seconds (0.0, 0.96, ...).
+
+    Raises
+    ------
+    AirtfError
+        Unreadable audio, missing weights; the message names the file and the fix.
+    """
+    from airtf import audio
+    from airtf.vggish import example_time_points
+
+    if output not in OUTPUTS:
+        raise ValueError(f"unknown output {output!r}; choose one of {', '.join(OUTPUTS)}")
+    if isinstance(audio_or_path, (str, bytes)) or hasattr(audio_or_path, "__fspath__"):
+        if sample_rate is not None:
+            raise ValueError("sample_rate goes with samples; a file has its own rate")
+        source = audio_or_path
+    else:
+        if sample_rate is None:
+            raise ValueError("samples need their sample_rate (e.g. 44100)")
+        source = audio.Waveform(audio_or_path, sample_rate)
+    pca_key = None if pca_params is None else str(pca_params)
+    extractor = _extractor(output, str(weights), variant, pca_key, pad, resampler)
+    [features] = extractor.arrays([source])
+    return features, example_time_points(len(features))
+
+
+class Recognizer:
+    """An export or an airtf-eval run directory, ready to predict instruments (see :func:`load_recognizer`).
+
+    Attributes
+    ----------
+    model : airtf.export.ExportedModel or airtf.export.Pipeline
+    class_names : list of str
+    """
+
+    def __init__(self, model):
+        self.model = model
+        self.class_names = model.class_names
+
+    def predict(self, audio_or_path, sample_rate=None, threshold=None):
+        """The instruments present and the time ranges where each plays.
+
+        Parameters
+        ----------
+        audio_or_path : str, os.PathLike or array_like
+            An audio file, or samples (frames,) or (frames, channels).
+        sample_rate : int or None
+            The rate of the samples.
+        threshold : float or None
+            Probability at which an instrument is present, and a frame
+            active (default 0.5).
+
+        Returns
+        -------
+        airtf.predict.Prediction
+            ``instruments`` (name -> probability), ``active`` (name ->
+            [[start, end], ...] in seconds) and ``duration``.
+        """
+        from airtf import audio, predict
+
+        threshold = predict.THRESHOLD if threshold is None else threshold
+        source = audio_or_path if sample_rate is None else audio.Waveform(audio_or_path, sample_rate)
+        return predict.predict_file(self.model, source, threshold)
+
+    def outputs(self, audio_or_path, sample_rate=None):
+        """The classifier's outputs: ``probabilities`` (C,) and ``frame_probabilities`` (T, C), numpy."""
+        from airtf import audio, predict
+
+        source = audio_or_path if sample_rate is None else audio.Waveform(audio_or_path, sample_rate)
+        return predict.stream_outputs(self.model, source)[0]
+
+
+def load_recognizer(path, weights=None, variant=None, pca_params=None):
+    """A :class:`Recognizer` for an ``airtf-export`` folder or an ``airtf-eval`` run directory.
+
+    A SavedModel is a program: loading one runs the TensorFlow operations it
+    holds. Load only exports you trust.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    weights, variant, pca_params
+        For a run directory: replace its feature set's VGGish and PCA file
+        (see :meth:`airtf.features.FeatureSet.model`).
+    """
+    from airtf import export
+
+    return Recognizer(export.load(path, weights=weights, variant=variant, pca_params=pca_params))
+
