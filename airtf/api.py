@@ -7,20 +7,17 @@ loaded for the next call (so a loop over files loads it once), and
 
 import functools
 
-OUTPUTS = ("logmel", "embedding", "pca")
+from airtf import params
+
+OUTPUTS = params.EXTRACT_OUTPUTS
 
 
 @functools.lru_cache(maxsize=1)
 def _extractor(output, weights, variant, pca_params, pad, resampler):
     """The Extractor of these settings, kept for the next call (only the last one: memory stays bounded)."""
-    from airtf import extract, vggish
+    from airtf import extract
 
-    backbone = postprocess = None
-    if output != "logmel":
-        backbone = vggish.from_preset(weights, variant)
-    if output == "pca":
-        postprocess = vggish.PCAQuantize.from_file(pca_params or vggish.presets.official_pca_params())
-    return extract.Extractor(output, backbone, postprocess, pad=pad, resampler=resampler)
+    return extract.make_extractor(output, weights, variant, pca_params, pad=pad, resampler=resampler)
 
 
 def embed(audio_or_path, sample_rate=None, output="embedding", weights="official", variant=None, pca_params=None,

@@ -62,20 +62,22 @@ import keras
 import numpy as np
 from keras import ops
 
+from airtf import params
+
 NUM_CLASSES = 20
 UNITS = 128
 LAYERS = 3
 DROPOUT = 0.6
-NORMS = ("group", "batch")
+NORMS = params.CLASSIFIER_NORMS
 GROUPS = 32
 ATTENTION_EPSILON = 1e-7
 NORM_EPSILON = 1e-5
 BATCH_NORM_MOMENTUM = 0.9
 
-LEARNING_RATE = 5e-4
-BATCH_SIZE = 128
-EPOCHS = 350
-THRESHOLD = 0.5
+LEARNING_RATE = params.CLASSIFIER_LEARNING_RATE
+BATCH_SIZE = params.CLASSIFIER_BATCH_SIZE
+EPOCHS = params.CLASSIFIER_EPOCHS
+THRESHOLD = params.THRESHOLD
 """An entry is positive where y_true >= THRESHOLD; a prediction where the probability is."""
 STEPS_PER_EXECUTION = 16
 """Training steps per call of the compiled function (see tools/bench_attention.py)."""

@@ -28,9 +28,8 @@ from airtf.errors import AudioError
 if TYPE_CHECKING:
     import tensorflow as tf
 
-RESAMPLERS = ("resampy", "soxr")
+RESAMPLERS = params.RESAMPLERS
 DECODERS = ("soundfile", "tfio")
-"""Resampler names: "resampy" (the official one, exact) and "soxr" (fast, HQ)."""
 
 SUPPORTED_FORMATS = "WAV, FLAC, OGG/Vorbis, MP3"
 AUDIO_SUFFIXES = {".wav", ".wave", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff", ".au", ".w64", ".caf"}

@@ -41,14 +41,14 @@ import keras
 import numpy as np
 
 import airtf
-from airtf import attention, features, metrics, reporting, runs
+from airtf import attention, features, metrics, params, reporting, runs
 from airtf.datasets.openmic import OpenMIC
 from airtf.errors import AirtfError, AirtfWarning
-from airtf.files import atomic_path, check_writable, write_json, write_npz
+from airtf.files import atomic_path, check_writable, feature_cache, write_json, write_npz
 from airtf.reporting import (BEST_LOSS_WEIGHTS, CLASSES_NAME, FEATURE_SPEC_NAME, INSTRUMENT_PLOT, MODEL_NAME,
                              PREDICTIONS_NAME, SCORES_CSV_NAME, SCORES_NAME, SEEDS_PLOT)
 
-SEEDS = (0, 42, 1346)
+SEEDS = params.CLASSIFIER_SEEDS
 NORMS = attention.NORMS
 OUTPUTS = (runs.CONFIG_NAME, runs.SPLIT_NAME, FEATURE_SPEC_NAME, CLASSES_NAME, SCORES_NAME, SCORES_CSV_NAME,
            INSTRUMENT_PLOT, SEEDS_PLOT, MODEL_NAME)
@@ -129,7 +129,7 @@ def evaluate(settings, out, cache_dir=None, overwrite=False, verbose="auto"):
     out : str or Path
         The run directory (see the module docstring).
     cache_dir : str or Path or None
-        Feature cache (default :func:`airtf.features.default_cache_dir`).
+        Feature cache (default :func:`airtf.files.feature_cache`).
     overwrite : bool
         Delete an earlier airtf-eval's outputs in ``out`` and start afresh.
     verbose : "auto", 0, 1 or 2
@@ -156,7 +156,7 @@ def evaluate(settings, out, cache_dir=None, overwrite=False, verbose="auto"):
     runs.write_split(out, split)
     write_json(out / CLASSES_NAME, classes)
     if feature_set.reads_audio:
-        check_writable(cache_dir or features.default_cache_dir())
+        check_writable(cache_dir or feature_cache())
     feature_set = feature_set.fitted(dataset, used.train, cache_dir)
     write_json(out / FEATURE_SPEC_NAME, feature_set.spec)
     sets = {name: load_set(dataset, getattr(used, name), feature_set, cache_dir)

@@ -20,7 +20,7 @@ from airtf.errors import AirtfError, AudioTooShortWarning, SilentAudioWarning, W
 from airtf.files import write_npz
 from airtf.outputs import FeatureArray, FeatureFile
 
-OUTPUTS = ("logmel", "embedding", "pca")
+OUTPUTS = params.EXTRACT_OUTPUTS
 SEGMENT, END, FAILED = 0, 1, 2  # what a pipeline element carries
 
 
@@ -68,6 +68,48 @@ def find_audio(inputs):
 def output_path(out_dir, output, stem, fmt="json"):
     """Where the features of one file go: ``OUT/<output>/<stem>.<fmt>``."""
     return Path(out_dir) / output / f"{stem}.{fmt}"
+
+
+class Plan(NamedTuple):
+    """What :func:`plan` found to do."""
+
+    jobs: list
+    """(audio path, output path) of each file to extract."""
+    existing: int
+    """Files whose output is there already (kept without ``overwrite``)."""
+    broken_links: list
+    """See :class:`AudioFiles`."""
+
+
+def plan(inputs, out_dir, output, fmt="json", overwrite=False):
+    """The files of ``inputs`` (see :func:`find_audio`) and where their features go, existing outputs kept.
+
+    Returns
+    -------
+    Plan
+    """
+    found = find_audio(inputs)
+    jobs, existing = [], 0
+    for path, stem in found.files:
+        target = output_path(out_dir, output, stem, fmt)
+        if target.exists() and not overwrite:
+            existing += 1
+        else:
+            jobs.append((path, target))
+    return Plan(jobs, existing, found.broken_links)
+
+
+def make_extractor(output, weights="official", variant=None, pca_params=None, **options):
+    """An :class:`Extractor` of ``output`` on the VGGish and PCA file that ``--weights``, ``--variant``
+    and ``--pca-params`` name (see :func:`airtf.vggish.from_preset`); ``options`` go to the Extractor."""
+    backbone = postprocess = None
+    if output != "logmel":
+        from airtf import vggish
+
+        backbone = vggish.from_preset(weights, variant)
+        if output == "pca":
+            postprocess = vggish.PCAQuantize.from_file(pca_params or vggish.presets.official_pca_params())
+    return Extractor(output, backbone, postprocess, **options)
 
 
 @dataclasses.dataclass

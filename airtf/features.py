@@ -36,7 +36,7 @@ export ships.
 Cache
 -----
 Features computed from audio are cached under ``cache_dir`` (default
-:func:`default_cache_dir`): ``log-mel/`` holds the decoded log-mel examples
+:func:`airtf.files.feature_cache`): ``log-mel/`` holds the decoded log-mel examples
 of every clip, shared by all feature sets (and the ``logmel`` set's only
 cache); ``vggish-<weights>-<variant>-<hash>/`` holds one ``.npy`` per clip of
 a backbone's raw embeddings, before normalisation, so that a change of
@@ -49,7 +49,6 @@ keeps the clips already done.
 import functools
 import hashlib
 import json
-import os
 import warnings
 from pathlib import Path
 from typing import TypedDict
@@ -62,7 +61,7 @@ from airtf import interrupts, params, vggish
 from airtf.datasets.openmic import EXAMPLES_PER_CLIP, FEATURE_MAX
 from airtf.datasets.pipeline import DatasetError, missing_files
 from airtf.errors import AirtfError, AirtfWarning, CheckpointError
-from airtf.files import atomic_path, write_json
+from airtf.files import atomic_path, feature_cache, write_json
 from airtf.vggish import presets
 from airtf.vggish.audio_converter import LogMelExamples
 
@@ -111,13 +110,6 @@ class FeatureSpec(TypedDict):
     pca_params_sha256: str | None
     normalization: dict | None
     frontend: dict
-
-
-def default_cache_dir():
-    """$AIRTF_CACHE, else $XDG_CACHE_HOME/airtf, else ~/.cache/airtf."""
-    if os.environ.get("AIRTF_CACHE"):
-        return Path(os.environ["AIRTF_CACHE"])
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "airtf"
 
 
 def frontend_settings():
@@ -355,7 +347,7 @@ class VGGishFeatures(FeatureSet):
         digest = _sha256(identity)
         label = f"random{spec['seed']}" if random else ("official" if spec["weights"] == "official"
                                                          else spec["weights_sha256"][:12])
-        folder = Path(cache_dir or default_cache_dir()) / f"vggish-{label}-{spec['variant']}-{digest[:12]}"
+        folder = Path(cache_dir or feature_cache()) / f"vggish-{label}-{spec['variant']}-{digest[:12]}"
         if not (folder / "identity.json").is_file():
             write_json(folder / "identity.json", identity)
         return folder
@@ -473,7 +465,7 @@ def _floats(variable):
 # ---------------------------------------------------------------- the embedding cache
 
 def _log_mel_cache(cache_dir):
-    return Path(cache_dir or default_cache_dir()) / "log-mel"
+    return Path(cache_dir or feature_cache()) / "log-mel"
 
 
 def cached_embeddings(openmic, keys, feature_set, cache_dir=None):

@@ -47,6 +47,16 @@ _cleaned_folders = set()
 _ATTEMPTS = 100
 
 
+def cache_home():
+    """airtf's folder in the user cache: ``$XDG_CACHE_HOME/airtf``, else ``~/.cache/airtf``."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "airtf"
+
+
+def feature_cache():
+    """The cache of computed log-mel and features: ``$AIRTF_CACHE``, else :func:`cache_home`."""
+    return Path(os.environ["AIRTF_CACHE"]) if os.environ.get("AIRTF_CACHE") else cache_home()
+
+
 def write_error(path, error):
     """The :class:`WriteError` for an OSError met while writing ``path``.
 

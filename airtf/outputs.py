@@ -16,10 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from airtf import files
-from airtf.vggish.audio_converter import example_time_points
+from airtf import files, params
 
-FORMATS = ("json", "npz")
+FORMATS = params.FEATURE_FORMATS
 _SEPARATORS = (",", ":")
 _COPY_BYTES = 1 << 20
 
@@ -66,6 +65,8 @@ class FeatureFile:
 
     def commit(self):
         """Write the destination atomically from the scratch file, then remove it; return the example count."""
+        from airtf.vggish.audio_converter import example_time_points
+
         time_points = example_time_points(self.count)
         with files.atomic_path(self.path) as temporary:
             if self.path.suffix == ".npz":

@@ -1,8 +1,11 @@
-"""The VGGish constants, in one place.
+"""The constants airtf's defaults come from, in one place, importing nothing.
 
-Every number here is the value used by the official AudioSet VGGish
-(tensorflow/models, research/audioset/vggish). Changing one changes what
+The VGGish numbers are the values of the official AudioSet VGGish
+(tensorflow/models, research/audioset/vggish): changing one changes what
 "official numbers" means, so the rest of airtf reads them from here only.
+The names and defaults below them (outputs, resamplers, the paper's
+classifier settings) live here too, so that the command lines can offer
+them in ``--help`` without loading TensorFlow.
 """
 
 SAMPLE_RATE = 16000
@@ -41,3 +44,25 @@ PCA_MEANS_NAME = "pca_means"
 PCA_EIGEN_VECTORS_NAME = "pca_eigen_vectors"
 QUANTIZE_MIN = -2.0
 QUANTIZE_MAX = 2.0
+
+# ---------------------------------------------------------------- extraction
+
+RESAMPLERS = ("resampy", "soxr")
+"""resampy's kaiser_best gives the official numbers; soxr (HQ) is the alternative."""
+EXTRACT_OUTPUTS = ("logmel", "embedding", "pca")
+"""What airtf-extract and airtf.embed compute: log-mel examples, VGGish embeddings, the official PCA features."""
+FEATURE_FORMATS = ("json", "npz")
+"""Feature files: OpenMIC-2018's JSON layout, or .npz of the same arrays."""
+
+# ---------------------------------------------------------------- the paper's second stage
+
+FEATURE_SETS = ("pca", "norm", "random", "logmel")
+"""The feature sets airtf-eval names (a pre-training run is named by its path)."""
+CLASSIFIER_SEEDS = (0, 42, 1346)
+CLASSIFIER_EPOCHS = 350
+CLASSIFIER_BATCH_SIZE = 128
+CLASSIFIER_LEARNING_RATE = 5e-4
+CLASSIFIER_NORMS = ("group", "batch")
+"""GroupNormalization (the paper) or BatchNormalization (the original code)."""
+THRESHOLD = 0.5
+"""An instrument is present, and a frame active, where its probability reaches it."""

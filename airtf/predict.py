@@ -25,7 +25,7 @@ import numpy as np
 from airtf import interrupts, params
 from airtf.errors import AudioTooShortWarning
 
-THRESHOLD = 0.5
+THRESHOLD = params.THRESHOLD
 TIME_DECIMALS = 2
 PROBABILITY_DECIMALS = 4
 CHUNK_FRAMES = 4096

@@ -19,7 +19,7 @@ backbone, fits it on the objective's data and leaves in the run directory
         vocabulary.json      align only: the tags its targets are made of
 
 Defaults are the paper's: every parameter Glorot-uniform initialised (the
-Keras default, ``init="random"``), Adam with learning rate 1e-4, batches of
+Keras default, ``weights="random"``), Adam with learning rate 1e-4, batches of
 64, at most 50 epochs, early stopping on ``val_loss`` with patience 5 and
 the best epoch's weights kept.
 
@@ -45,13 +45,11 @@ from tensorboard.plugins import projector
 
 import airtf
 from airtf import objectives, runs, vggish
-from airtf.errors import AirtfError
+from airtf.errors import AirtfError, CheckpointError
 
 STRATEGIES = ("default", "mirrored", "multi-worker")
 """Values of ``strategy``: no distribution, MirroredStrategy, MultiWorkerMirroredStrategy."""
 
-INITS = ("random", "official")
-"""Values of ``init``: Glorot-uniform initialisation, or the official AudioSet weights."""
 
 COMMAND = "airtf-pretrain"
 MONITOR = "val_loss"
@@ -118,7 +116,7 @@ class Result:
 
 
 def train(objective, data_dir, run_dir, *, epochs=50, batch_size=64, lr=1e-4, patience=5, limit=None, seed=0,
-          init="random", weights=None, variant=None, strategy="default", overwrite=False, options=None,
+          weights="random", variant=None, strategy="default", overwrite=False, options=None,
           verbose="auto"):
     """Pre-train VGGish on ``objective`` and save the backbone into ``run_dir``.
 
@@ -145,12 +143,10 @@ def train(objective, data_dir, run_dir, *, epochs=50, batch_size=64, lr=1e-4, pa
         Use only the first ``limit`` notes or sounds (see the objective's ``datasets``).
     seed : int
         Seeds initialisation, shuffling, noise and pair draws.
-    init : {"random", "official"}
-        The backbone's starting weights when ``weights`` is None.
-    weights : str or os.PathLike or None
-        Start from these weights instead: anything
-        :func:`airtf.vggish.from_preset` takes (a .weights.h5 file, a TF1
-        checkpoint, a run directory).
+    weights : str or os.PathLike
+        The backbone's starting weights: "random" (Glorot-uniform, the
+        default), "official", or anything else :func:`airtf.vggish.from_preset`
+        takes (a .weights.h5 file, a TF1 checkpoint, a run directory).
     variant : {"audioset-2017", "audioset-2020"} or None
         The VGGish variant (default: :data:`airtf.vggish.DEFAULT_VARIANT`).
     strategy : {"default", "mirrored", "multi-worker"}
@@ -175,7 +171,7 @@ def train(objective, data_dir, run_dir, *, epochs=50, batch_size=64, lr=1e-4, pa
     Raises
     ------
     PretrainError
-        An unknown objective, strategy or init, a missing data folder, an
+        An unknown objective or strategy, a missing data folder, an
         option the objective does not take, or a run directory that holds
         an ended run.
     airtf.runs.RunError
@@ -186,12 +182,11 @@ def train(objective, data_dir, run_dir, *, epochs=50, batch_size=64, lr=1e-4, pa
     """
     chosen = _objective(objective, options)
     data_dir = _existing_folder(data_dir)
-    backbone_source = _backbone_source(init, weights)
+    backbone_source = _backbone_source(weights, variant, seed)
     distribution = make_strategy(strategy)
-    variant = variant or vggish.DEFAULT_VARIANT
     config = {"command": COMMAND, "objective": chosen.name, "data": str(data_dir), "epochs": epochs,
-              "batch_size": batch_size, "lr": lr, "patience": patience, "limit": limit, "seed": seed, "init": init,
-              "weights": _config_path(weights), "variant": variant, "strategy": strategy,
+              "batch_size": batch_size, "lr": lr, "patience": patience, "limit": limit, "seed": seed,
+              "weights": backbone_source.reference, "variant": backbone_source.variant, "strategy": strategy,
               "options": chosen.config.to_json(), "versions": versions()}
     run = open_run(run_dir, config, overwrite)
     previous = runs.read_history(run.history)
@@ -199,12 +194,13 @@ def train(objective, data_dir, run_dir, *, epochs=50, batch_size=64, lr=1e-4, pa
     data = chosen.datasets(data_dir, batch_size=batch_size, seed=seed, limit=limit)
     chosen.save(run, data)
     with distribution.scope():
-        model = build_model(chosen, data, backbone_source, variant, seed, lr)
+        model = build_model(chosen, data, backbone_source, seed, lr)
     _fit(model, run, chosen.tensorboard_callbacks(run, model, data), data, epochs, patience, verbose)
     _save_backbone(run, model)
     examples, labels = chosen.projector_examples(data_dir, data, limit, PROJECTOR_EXAMPLES)
     write_projector(run.logs, examples, labels, model.backbone, batch_size)
-    return Result(run, runs.read_history(run.history), len(previous.get("epoch", ())), distribution.num_replicas_in_sync)
+    return Result(run, runs.read_history(run.history), len(previous.get("epoch", ())),
+                  distribution.num_replicas_in_sync)
 
 
 def _objective(objective, options):
@@ -228,23 +224,14 @@ def _existing_folder(path):
     return path
 
 
-def _backbone_source(init, weights):
-    """What :func:`airtf.vggish.from_preset` should load, checked to exist."""
-    if init not in INITS:
-        raise PretrainError(f"unknown init {init!r}; choose one of {', '.join(INITS)}")
-    if weights is not None and init != "random":
-        raise PretrainError(f"both init={init!r} and weights={str(weights)!r} name the starting weights; "
-                            "pass only one of --init and --weights")
-    source = init if weights is None else str(weights)
-    vggish.WeightsSource.parse(source).file()  # the official weights must be on disk
+def _backbone_source(weights, variant, seed):
+    """The :class:`airtf.vggish.WeightsSource` to start from; official weights must be on disk."""
+    try:
+        source = vggish.WeightsSource.parse(weights, variant, seed)
+        source.file()
+    except CheckpointError as error:
+        raise PretrainError(str(error)) from None
     return source
-
-
-def _config_path(weights):
-    """``weights`` as config.json keeps it: None, a keyword of :class:`airtf.vggish.WeightsSource`, or an absolute path."""
-    if weights is None or str(weights) in INITS:
-        return weights
-    return str(Path(weights).resolve())
 
 
 def make_strategy(name):
@@ -326,15 +313,15 @@ def _clear(run):
             path.unlink(missing_ok=True)
 
 
-def build_model(objective, data, backbone_source, variant, seed, lr):
+def build_model(objective, data, backbone_source, seed, lr):
     """The objective's model around a VGGish, compiled with Adam (call within the strategy's scope).
 
-    The backbone is built with ``seed`` and loaded from ``backbone_source``
-    ("random", "official" or a path); ``seed`` also seeds the objective's
-    own draws. XLA is off: on CPU it compiles VGGish for seconds, again for
+    The backbone is built (with the source's seed) and loaded from
+    ``backbone_source``, a :class:`airtf.vggish.WeightsSource`; ``seed``
+    also seeds the objective's own draws. XLA is off: on CPU it compiles VGGish for seconds, again for
     the last, smaller batch, and then runs no faster.
     """
-    backbone = vggish.from_preset(backbone_source, variant, seed)
+    backbone = vggish.from_preset(backbone_source)
     model = objective.build(backbone, data, seed)
     model.compile(optimizer=keras.optimizers.Adam(lr), jit_compile=False)
     return model

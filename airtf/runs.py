@@ -34,9 +34,10 @@ BACKBONE_NAME = "vggish.weights.h5"
 SPLIT_NAME = "split.json"
 """The train / validation / test keys a run used, so that runs sharing a directory compare on one split."""
 IGNORED_CONFIG_KEYS = ("epochs",)
+"""Config keys that may change between resumes: training longer is continuing."""
 HISTOGRAM_BUCKETS = 30
 HISTOGRAMS_FOLDER = "weights"
-"""Subfolder of the logs (a TensorBoard run of its own) holding the weight histograms."""  # may change between resumes: training longer is continuing
+"""Subfolder of the logs (a TensorBoard run of its own) holding the weight histograms."""
 
 
 class RunError(AirtfError):

@@ -309,7 +309,9 @@ def test_an_injected_enospc_is_one_line_for_every_writer(clips, tmp_path, monkey
 
 
 def test_a_read_only_folder_is_refused_before_any_computing(clips, read_only_folder, capsys, monkeypatch):
-    monkeypatch.setattr(extract_cli, "_model", lambda args: pytest.fail("computed before checking the output"))
+    from airtf import extract
+
+    monkeypatch.setattr(extract, "make_extractor", lambda *args, **kwargs: pytest.fail("computed before checking"))
     assert extract_cli.main([str(clips), "--out", str(read_only_folder), "--weights", "random", "--quiet"]) == 2
     assert one_error_line(capsys, "airtf-extract") == (
         f"airtf-extract: error: {read_only_folder / 'embedding'}: cannot write (Read-only file system); the file "

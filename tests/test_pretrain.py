@@ -97,7 +97,7 @@ def test_config_holds_everything_to_rerun(mirrored_run, nsynth_dir):
     config = json.loads((run_dir / "config.json").read_text())
     assert config == {
         "command": "airtf-pretrain", "objective": "textual", "data": str(nsynth_dir.resolve()), "epochs": 1,
-        "batch_size": 8, "lr": 1e-4, "patience": 5, "limit": 16, "seed": 0, "init": "random", "weights": None, "variant": "audioset-2017",
+        "batch_size": 8, "lr": 1e-4, "patience": 5, "limit": 16, "seed": 0, "weights": "random", "variant": "audioset-2017",
         "strategy": "mirrored", "versions": pretrain.versions(),
         "options": {"word_vectors": "en_core_web_md", "word_map": {"multiphonic": "polyphonic"}, "margin": 0.5,
                     "examples": "first"},
@@ -233,9 +233,9 @@ def test_a_diverging_loss_stops_with_one_line_keeping_good_weights(nsynth_dir, r
     (["--objective", "denoise", "--data", "{data}"], "argument --objective: invalid choice: 'denoise'"),
     (["--objective", "den-add", "--data", "{data}", "--word-map", "multiphonic=polyphonic"],
      "the den-add objective takes no option --word-map; its options are --stddev, --examples, --cache-dir"),
-    (["--objective", "den-add", "--data", "{data}", "--init", "official", "--weights", "random"],
-     "pass only one of --init and --weights"),
-    (["--objective", "textual", "--data", "{data}", "--init", "official"], "official VGGish weights are not on disk"),
+    (["--objective", "den-add", "--data", "{data}", "--weights", "audioset-2017", "--variant", "audioset-2020"],
+     "--weights audioset-2017 is the audioset-2017 variant; leave out --variant audioset-2020"),
+    (["--objective", "textual", "--data", "{data}", "--weights", "official"], "official VGGish weights are not on disk"),
 ])
 def test_bad_input_gives_one_line(arguments, message, nsynth_dir, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("AIRTF_MODELS", str(tmp_path / "no-models"))

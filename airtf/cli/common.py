@@ -70,19 +70,52 @@ def one_line_warnings(program):
         yield
 
 
-def add_replaced_weights(parser, applies_to):
-    """--weights, --variant and --pca-params that replace a trained model's VGGish and PCA file.
+WEIGHTS_METAVAR = "FILE_OR_RUN_DIR"
+WEIGHTS_KINDS = "official, audioset-2017, audioset-2020, random, a .weights.h5, a TF1 checkpoint or a run directory"
 
-    ``applies_to`` says what they replace, for the help.
+
+def add_weights(parser, help, default=None, pca=True):
+    """--weights, --variant and (with ``pca``) --pca-params: a VGGish and its PCA file, named as everywhere.
+
+    ``help`` says what the weights are for; ``default`` is shown in it.
     """
     from airtf import params
 
-    group = parser.add_argument_group(f"features (replace those of {applies_to})")
-    group.add_argument("--weights", metavar="FILE_OR_RUN_DIR",
-                       help="compute the features with this VGGish instead: official, random, a .weights.h5, a TF1 "
-                            "checkpoint or a pre-training run directory (e.g. random where the official checkpoint "
-                            "is not on disk; the outputs then differ from the trained model's)")
-    group.add_argument("--variant", choices=params.VGGISH_VARIANTS, help="the VGGish variant to use instead")
-    group.add_argument("--pca-params", metavar="FILE",
-                       help="vggish_pca_params.npz for pca features (default: the models folder)")
+    group = parser.add_argument_group("VGGish")
+    shown = f" (default {default})" if default else ""
+    group.add_argument("--weights", default=default, metavar=WEIGHTS_METAVAR,
+                       help=f"{help}: {WEIGHTS_KINDS}{shown}")
+    group.add_argument("--variant", choices=params.VGGISH_VARIANTS,
+                       help="audioset-2017 has a ReLU after fc2 (OpenMIC-2018's features), audioset-2020 not "
+                            "(default: the weights' own, else audioset-2017)")
+    if pca:
+        group.add_argument("--pca-params", metavar="FILE",
+                           help="vggish_pca_params.npz for PCA features (default: the models folder's)")
     return group
+
+
+def add_replaced_weights(parser, applies_to):
+    """:func:`add_weights` for the commands that replace a trained model's VGGish (export, predict)."""
+    return add_weights(parser, f"compute the features with this VGGish instead of {applies_to}'s, e.g. random where "
+                               "the official checkpoint is not on disk (the outputs then differ from the trained "
+                               "model's)")
+
+
+def add_out(parser, help, metavar="DIR"):
+    """--out, required: where the command writes."""
+    parser.add_argument("--out", required=True, metavar=metavar, help=help)
+
+
+def add_overwrite(parser, help):
+    """--overwrite: what it replaces (never anything but the command's own earlier outputs)."""
+    parser.add_argument("--overwrite", action="store_true", help=help)
+
+
+def add_quiet(parser):
+    """--quiet: no progress bars."""
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def add_seed(parser, help, flag="--seed", default=0):
+    """A seed option: an integer of 0 or more."""
+    parser.add_argument(flag, type=seed, default=default, metavar="N", help=f"{help} (default {default})")

@@ -10,15 +10,15 @@ runs/logmel --out fig2.
 
 import argparse
 
-from airtf.cli.common import reports_errors
+from airtf.cli.common import add_out, add_overwrite, reports_errors
 
 
 def parse(argv):
     parser = argparse.ArgumentParser(prog="airtf-compare", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run directories written by airtf-eval")
-    parser.add_argument("--out", required=True, metavar="DIR", help="folder for the table, CSV, JSON and plots")
-    parser.add_argument("--overwrite", action="store_true", help="replace an earlier comparison in DIR")
+    add_out(parser, "folder for the table, CSV, JSON and plots")
+    add_overwrite(parser, "replace an earlier comparison in DIR (never other files)")
     return parser.parse_args(argv)
 
 

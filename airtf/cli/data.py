@@ -9,11 +9,11 @@ import argparse
 import time
 from pathlib import Path
 
-from airtf.cli.common import positive, reports_errors, seed
+from airtf.cli.common import add_out, add_overwrite, add_quiet, add_seed, add_weights, positive, reports_errors
 
 
 def _sets(text):
-    from airtf.demo.sets import SETS
+    from airtf.demo import SETS
 
     names = [name.strip() for name in text.split(",") if name.strip()]
     unknown = sorted(set(names) - set(SETS))
@@ -23,17 +23,16 @@ def _sets(text):
 
 
 def parse(argv):
-    from airtf import vggish
-    from airtf.demo.sets import DEFAULT_SIZES, SETS
+    from airtf.demo import DEFAULT_SIZES, SETS
 
     parser = argparse.ArgumentParser(prog="airtf-data", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="render demo sets from a General MIDI soundfont")
-    demo.add_argument("--out", required=True, metavar="DIR", help="folder that receives one folder per set")
+    add_out(demo, "folder that receives one folder per set")
     demo.add_argument("--sets", type=_sets, default=list(SETS), metavar="NAMES",
                       help=f"comma-separated, from {','.join(SETS)} (default: all)")
-    demo.add_argument("--seed", type=seed, default=0, help="equal seeds give equal sets (default %(default)s)")
+    add_seed(demo, "equal seeds give equal sets")
     demo.add_argument("--openmic-clips", type=positive(), default=DEFAULT_SIZES["openmic"], metavar="N",
                       help="10 s clips (default %(default)s)")
     demo.add_argument("--nsynth-notes", type=positive(), default=DEFAULT_SIZES["nsynth"], metavar="N",
@@ -41,14 +40,9 @@ def parse(argv):
     demo.add_argument("--freesound-clips", type=positive(), default=DEFAULT_SIZES["freesound"], metavar="N",
                       help="2-6 s clips (default %(default)s)")
     demo.add_argument("--soundfont", metavar="SF2", help="a General MIDI .sf2 (default: TimGM6mb.sf2 from pretty_midi)")
-    demo.add_argument("--weights", metavar="FILE_OR_RUN_DIR",
-                      help="fill OpenMIC's X and vggish/ with features of this VGGish: official, random, a "
-                           ".weights.h5, a TF1 checkpoint or a run directory (default: leave them out)")
-    demo.add_argument("--variant", choices=sorted(vggish.VARIANTS), default=vggish.DEFAULT_VARIANT,
-                      help="VGGish variant for --weights (default %(default)s)")
-    demo.add_argument("--pca-params", metavar="FILE", help="vggish_pca_params.npz for --weights (default: models/)")
-    demo.add_argument("--overwrite", action="store_true", help="replace set folders of an earlier demo render")
-    demo.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_overwrite(demo, "replace set folders of an earlier demo render (never other folders)")
+    add_quiet(demo)
+    add_weights(demo, "fill OpenMIC's X and vggish/ with the features of this VGGish (default: leave them out)")
     check = commands.add_parser("check", help="read data sets back through airtf's loaders and summarise them "
                                               "(exit status 1 when one has a problem)")
     check.add_argument("--openmic", metavar="DIR", help="an OpenMIC-2018 folder")

@@ -15,7 +15,8 @@ weights file (its VGGish, normalised like norm).
 
 import argparse
 
-from airtf.cli.common import one_line_warnings, positive, reports_errors, seed
+from airtf.cli.common import (add_out, add_overwrite, add_quiet, add_weights, one_line_warnings, positive,
+                              reports_errors, seed)
 
 
 def _seeds(text):
@@ -29,36 +30,34 @@ def _seeds(text):
 
 
 def parse(argv):
-    from airtf import attention, evaluate, features
+    from airtf import files, params
 
     parser = argparse.ArgumentParser(prog="airtf-eval", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--features", required=True, metavar="SET",
-                        help=f"{', '.join(kind for kind, cls in features.FEATURE_SETS.items() if cls.named)}, or a pre-training run "
-                             "directory or weights file")
+                        help=f"{', '.join(params.FEATURE_SETS)}, or a pre-training run directory or weights file")
     parser.add_argument("--data", required=True, metavar="OPENMIC_DIR", help="the OpenMIC-2018 folder")
-    parser.add_argument("--out", required=True, metavar="RUN_DIR", help="the run directory to write (or resume)")
-    parser.add_argument("--seeds", type=_seeds, default=evaluate.SEEDS, metavar="S,S,...",
-                        help="one classifier per seed (default %(default)s: 0,42,1346)")
-    parser.add_argument("--epochs", type=positive(int), default=attention.EPOCHS, help="default %(default)s")
-    parser.add_argument("--batch-size", type=positive(int), default=attention.BATCH_SIZE, help="default %(default)s")
-    parser.add_argument("--lr", type=positive(float), default=attention.LEARNING_RATE,
+    add_out(parser, "the run directory to write (or resume)", metavar="RUN_DIR")
+    parser.add_argument("--seeds", type=_seeds, default=params.CLASSIFIER_SEEDS, metavar="S,S,...",
+                        help="one classifier per seed (default "
+                             f"{','.join(map(str, params.CLASSIFIER_SEEDS))})")
+    parser.add_argument("--epochs", type=positive(int), default=params.CLASSIFIER_EPOCHS, metavar="N",
+                        help="default %(default)s")
+    parser.add_argument("--batch-size", type=positive(int), default=params.CLASSIFIER_BATCH_SIZE, metavar="N",
+                        help="default %(default)s")
+    parser.add_argument("--lr", type=positive(float), default=params.CLASSIFIER_LEARNING_RATE, metavar="X",
                         help="Adam's learning rate (default %(default)s)")
-    parser.add_argument("--norm", choices=attention.NORMS, default="group",
+    parser.add_argument("--norm", choices=params.CLASSIFIER_NORMS, default="group",
                         help="normalisation in the classifier: group (the paper, default) or batch (the original code)")
-    parser.add_argument("--weights", metavar="FILE_OR_RUN_DIR",
-                        help="for --features norm: official (default), random, a .weights.h5 or a run directory")
-    parser.add_argument("--variant", metavar="VARIANT",
-                        help="VGGish variant for norm, random and pre-trained features (default audioset-2017)")
-    parser.add_argument("--feature-seed", type=seed, default=0, metavar="S",
-                        help="seed of the random VGGish (default %(default)s)")
     parser.add_argument("--limit", type=positive(int), metavar="N",
                         help="at most N clips of each of train, validation and test (smoke runs)")
     parser.add_argument("--cache-dir", metavar="DIR",
-                        help=f"feature cache, shared by runs (default {features.default_cache_dir()})")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="delete an earlier airtf-eval's outputs in RUN_DIR and start afresh")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+                        help=f"feature cache, shared by runs (default $AIRTF_CACHE, else {files.cache_home()})")
+    add_overwrite(parser, "delete an earlier airtf-eval's outputs in RUN_DIR and start afresh (never other files)")
+    add_quiet(parser)
+    weights = add_weights(parser, "--features norm's VGGish (default official)", pca=False)
+    weights.add_argument("--feature-seed", type=seed, default=0, metavar="N",
+                         help="seed of a random VGGish (default %(default)s)")
     return parser.parse_args(argv)
 
 

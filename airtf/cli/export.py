@@ -13,25 +13,24 @@ memory. See airtf/export.py.
 
 import argparse
 
-from airtf.cli.common import add_replaced_weights, one_line_warnings, reports_errors
+from airtf.cli.common import add_out, add_overwrite, add_replaced_weights, one_line_warnings, reports_errors
 
 
 def parse(argv):
     parser = argparse.ArgumentParser(prog="airtf-export", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run_dir", metavar="RUN_DIR", help="a run directory written by airtf-eval")
-    parser.add_argument("--out", required=True, metavar="EXPORT_DIR", help="the SavedModel directory to write")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="replace EXPORT_DIR if it holds an earlier export (never other files)")
-    add_replaced_weights(parser, "the run's feature set")
+    add_out(parser, "the SavedModel directory to write", metavar="EXPORT_DIR")
+    add_overwrite(parser, "replace EXPORT_DIR if it holds an earlier export (never other files)")
+    add_replaced_weights(parser, "the run")
     return parser.parse_args(argv)
 
 
 @reports_errors("airtf-export")
 def main(argv=None):
+    args = parse(argv)
     from airtf import export
 
-    args = parse(argv)
     with one_line_warnings("airtf-export"):
         info = export.export(args.run_dir, args.out, overwrite=args.overwrite, weights=args.weights,
                              variant=args.variant, pca_params=args.pca_params)

@@ -10,11 +10,11 @@ document instead: {file: {"instruments": {name: probability},
 import argparse
 import sys
 
-from airtf.cli.common import add_replaced_weights, one_line_warnings, probability, reports_errors
+from airtf.cli.common import add_quiet, add_replaced_weights, one_line_warnings, probability, reports_errors
 
 
 def parse(argv):
-    from airtf import predict
+    from airtf import params
 
     parser = argparse.ArgumentParser(prog="airtf-predict", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -22,12 +22,12 @@ def parse(argv):
     parser.add_argument("--model", required=True, metavar="EXPORT_DIR_OR_RUN_DIR",
                         help="a SavedModel written by airtf-export (loading one runs the TensorFlow operations it "
                              "holds: load only exports you trust), or a run directory written by airtf-eval")
-    parser.add_argument("--threshold", type=probability, metavar="P", default=predict.THRESHOLD,
+    parser.add_argument("--threshold", type=probability, metavar="P", default=params.THRESHOLD,
                         help="probability at which an instrument is present, and a frame active "
                              "(default %(default)s)")
     parser.add_argument("--json", action="store_true", help="print one JSON document for machines")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    add_replaced_weights(parser, "a run directory's feature set; an export holds its own")
+    add_quiet(parser)
+    add_replaced_weights(parser, "a run directory (an export holds its own)")
     return parser.parse_args(argv)
 
 

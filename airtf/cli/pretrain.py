@@ -11,7 +11,8 @@ import argparse
 import dataclasses
 import sys
 
-from airtf.cli.common import nonnegative, one_line_warnings, positive, reports_errors, seed
+from airtf.cli.common import (add_out, add_overwrite, add_seed, add_weights, nonnegative, one_line_warnings, positive,
+                              reports_errors)
 
 PROGRAM = "airtf-pretrain"
 
@@ -24,7 +25,7 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def parse(argv):
-    from airtf import objectives, pretrain, vggish
+    from airtf import objectives, pretrain
 
     known = objectives.classes()
     parser = OneLineParser(prog=PROGRAM, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -36,24 +37,21 @@ def parse(argv):
     parser.add_argument("--data", required=True, metavar="DIR",
                         help="the objective's data set in its released layout: "
                              + ", ".join(f"{data} ({', '.join(names)})" for data, names in readers.items()))
-    parser.add_argument("--out", required=True, metavar="RUN_DIR", help="the run directory")
-    parser.add_argument("--epochs", type=positive(), default=50, metavar="N", help="at most this many epochs (default %(default)s)")
-    parser.add_argument("--batch-size", type=positive(), default=64, metavar="N", help="over all replicas (default %(default)s)")
-    parser.add_argument("--lr", type=positive(float), default=1e-4, metavar="X", help="Adam's learning rate (default %(default)s)")
+    add_out(parser, "the run directory", metavar="RUN_DIR")
+    parser.add_argument("--epochs", type=positive(), default=50, metavar="N",
+                        help="at most this many epochs (default %(default)s)")
+    parser.add_argument("--batch-size", type=positive(), default=64, metavar="N",
+                        help="over all replicas (default %(default)s)")
+    parser.add_argument("--lr", type=positive(float), default=1e-4, metavar="X",
+                        help="Adam's learning rate (default %(default)s)")
     parser.add_argument("--patience", type=nonnegative(int), default=5, metavar="N",
                         help="epochs without a lower val_loss before stopping; 0 never stops (default %(default)s)")
     parser.add_argument("--limit", type=positive(), metavar="N", help="use only the first N notes or sounds")
-    parser.add_argument("--seed", type=seed, default=0, metavar="N", help="default %(default)s")
-    parser.add_argument("--init", choices=pretrain.INITS, default="random",
-                        help="random: Glorot-uniform (default); official: the AudioSet weights")
-    parser.add_argument("--weights", metavar="FILE_OR_RUN_DIR",
-                        help="start from these weights instead: a .weights.h5, a TF1 checkpoint or a run directory")
-    parser.add_argument("--variant", choices=sorted(vggish.VARIANTS), default=vggish.DEFAULT_VARIANT,
-                        help="audioset-2017 has a ReLU after fc2 (default %(default)s)")
+    add_seed(parser, "seeds initialisation, shuffling, noise and pair draws")
     parser.add_argument("--strategy", choices=pretrain.STRATEGIES, default="default",
                         help="mirrored: all local devices; multi-worker: the cluster in TF_CONFIG")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="clear RUN_DIR's earlier run (another configuration, or one that ended) and start afresh")
+    add_overwrite(parser, "clear RUN_DIR's earlier run (another configuration, or one that ended) and start afresh")
+    add_weights(parser, "the VGGish to start from (random: Glorot-uniform)", default="random", pca=False)
     dests = _objective_options(parser.add_argument_group("objective options (each applies to the objectives named)"),
                                known)
     args = parser.parse_args(argv)
@@ -115,7 +113,7 @@ def main(argv=None):
     args = parse(argv)
     with one_line_warnings(PROGRAM):
         result = pretrain.train(args.objective, args.data, args.out, epochs=args.epochs, batch_size=args.batch_size,
-                                lr=args.lr, patience=args.patience, limit=args.limit, seed=args.seed, init=args.init,
+                                lr=args.lr, patience=args.patience, limit=args.limit, seed=args.seed,
                                 weights=args.weights, variant=args.variant, strategy=args.strategy,
                                 overwrite=args.overwrite, options=args.objective_options,
                                 verbose=1 if sys.stdout.isatty() else 2)

@@ -12,12 +12,13 @@ def parse(argv):
     fetch = commands.add_parser("fetch", help="download (or copy with --from) and verify the official files")
     fetch.add_argument("names", nargs="*", help="which files (default: all in models/manifest.json)")
     fetch.add_argument("--from", dest="source", metavar="DIR", help="copy from a folder holding the files")
-    fetch.add_argument("--dir", metavar="DIR", help="destination (default: $AIRTF_MODELS or models/)")
+    fetch.add_argument("--out", metavar="DIR",
+                       help="destination (default: $AIRTF_MODELS, a checkout's models/, else ~/.cache/airtf/models)")
     verify = commands.add_parser("verify", help="check files against the manifest's sizes and checksums")
     verify.add_argument("files", nargs="+")
     convert = commands.add_parser("convert", help="convert a TF1 checkpoint to a Keras .weights.h5")
-    convert.add_argument("checkpoint", nargs="?", help="default: models/vggish_model.ckpt")
-    convert.add_argument("--out", help="default: models/vggish_model.weights.h5")
+    convert.add_argument("checkpoint", nargs="?", help="default: vggish_model.ckpt in the models folder")
+    convert.add_argument("--out", metavar="FILE", help="default: vggish_model.weights.h5 in the models folder")
     return parser.parse_args(argv)
 
 
@@ -44,7 +45,7 @@ def fetch_each(args):
     failed = 0
     for name in args.names or list(weights.manifest()):
         try:
-            for _, path, action in weights.fetch([name], args.dir, args.source):
+            for _, path, action in weights.fetch([name], args.out, args.source):
                 print(f"{name}: {action}, verified: {path}")
         except AirtfError as error:
             print(f"airtf-weights: error: {error}", file=sys.stderr)

@@ -5,3 +5,7 @@ parts with tinysoundfont, ``music`` writes the parts, ``gm`` maps General
 MIDI programs to instrument classes and families, ``qualities`` and
 ``effects`` give NSynth notes their qualities.
 """
+
+SETS = ("openmic", "nsynth", "freesound")
+DEFAULT_SIZES = {"openmic": 120, "nsynth": 200, "freesound": 200}
+"""Clips, notes and clips of each set (NSynth with 4 notes per instrument)."""

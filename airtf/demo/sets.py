@@ -33,13 +33,11 @@ import numpy as np
 import soundfile
 
 import airtf
-from airtf.demo import effects, gm, music, qualities
+from airtf.demo import DEFAULT_SIZES, SETS, effects, gm, music, qualities
 from airtf.demo.synth import SOUNDFONT_FIX, Part, SoundFont
 from airtf.errors import AirtfError
 from airtf.files import atomic_path, write_json, write_npz
 
-SETS = ("openmic", "nsynth", "freesound")
-DEFAULT_SIZES = {"openmic": 120, "nsynth": 200, "freesound": 200}
 MARKER = ".airtf-demo.json"
 SILENT_RMS = 1e-4
 

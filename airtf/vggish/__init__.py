@@ -14,14 +14,27 @@
     :func:`from_preset`: the one place where a weights source becomes a model.
 ``checkpoint``
     The official TF1 checkpoint reader.
+
+The names below come from those modules, each imported when first used, so
+that reading the presets or the models folder loads no Keras.
 """
 
-from airtf.params import DEFAULT_VARIANT, VGGISH_VARIANTS
-from airtf.vggish.audio_converter import LogMel, LogMelExamples, example_time_points, waveform_to_examples
-from airtf.vggish.backbone import VARIANTS, build_backbone
-from airtf.vggish.postprocess import MinMaxNormalize, PCAQuantize, load_pca_params
-from airtf.vggish.presets import WeightsSource, from_preset
+import importlib
 
-__all__ = ["DEFAULT_VARIANT", "VGGISH_VARIANTS", "VARIANTS", "LogMel", "LogMelExamples", "MinMaxNormalize",
-           "PCAQuantize", "WeightsSource", "build_backbone", "example_time_points", "from_preset",
-           "load_pca_params", "waveform_to_examples"]
+from airtf.params import DEFAULT_VARIANT, VGGISH_VARIANTS
+
+_EXPORTS = {
+    "LogMel": "audio_converter", "LogMelExamples": "audio_converter", "example_time_points": "audio_converter",
+    "waveform_to_examples": "audio_converter", "VARIANTS": "backbone", "build_backbone": "backbone",
+    "MinMaxNormalize": "postprocess", "PCAQuantize": "postprocess", "load_pca_params": "postprocess",
+    "WeightsSource": "presets", "from_preset": "presets",
+}
+"""What the package offers, and the module each comes from (imported on first use: presets needs no Keras)."""
+
+__all__ = ["DEFAULT_VARIANT", "VGGISH_VARIANTS", *_EXPORTS]
+
+
+def __getattr__(name):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)

@@ -33,7 +33,7 @@ from pathlib import Path
 
 from airtf import params
 from airtf.errors import CheckpointError, WeightsNotFoundError
-from airtf.files import atomic_path
+from airtf.files import atomic_path, cache_home
 
 PRESETS_FILE = Path(__file__).with_name("presets.json")
 CHECKPOINT_NAME = "vggish_model.ckpt"
@@ -75,8 +75,7 @@ def models_dir():
     """
     if os.environ.get("AIRTF_MODELS"):
         return Path(os.environ["AIRTF_MODELS"])
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "airtf" / "models"
-    return _checkout_models() or cache
+    return _checkout_models() or cache_home() / "models"
 
 
 def digest(path, algorithm):
