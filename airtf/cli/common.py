@@ -1,5 +1,6 @@
 """What every airtf command shares: quiet TensorFlow, one-line errors."""
 
+import argparse
 import contextlib
 import functools
 import os
@@ -68,6 +69,18 @@ def one_line_warnings(program):
         warnings.simplefilter("always", AirtfWarning)
         warnings.showwarning = show
         yield
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line (the usage is under --help)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def command_parser(program, description):
+    """The parser of a command: its docstring as description, kept as written; one-line errors."""
+    return OneLineParser(prog=program, description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
 WEIGHTS_METAVAR = "FILE_OR_RUN_DIR"

@@ -8,14 +8,12 @@ names. The paper's Fig. 2: airtf-compare runs/pca runs/norm runs/random
 runs/logmel --out fig2.
 """
 
-import argparse
 
-from airtf.cli.common import add_out, add_overwrite, reports_errors
+from airtf.cli.common import add_out, add_overwrite, command_parser, reports_errors
 
 
 def parse(argv):
-    parser = argparse.ArgumentParser(prog="airtf-compare", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = command_parser("airtf-compare", __doc__)
     parser.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run directories written by airtf-eval")
     add_out(parser, "folder for the table, CSV, JSON and plots")
     add_overwrite(parser, "replace an earlier comparison in DIR (never other files)")

@@ -9,7 +9,16 @@ import argparse
 import time
 from pathlib import Path
 
-from airtf.cli.common import add_out, add_overwrite, add_quiet, add_seed, add_weights, positive, reports_errors
+from airtf.cli.common import (
+    add_out,
+    add_overwrite,
+    add_quiet,
+    add_seed,
+    add_weights,
+    command_parser,
+    positive,
+    reports_errors,
+)
 
 
 def _sets(text):
@@ -25,8 +34,7 @@ def _sets(text):
 def parse(argv):
     from airtf.demo import DEFAULT_SIZES, SETS
 
-    parser = argparse.ArgumentParser(prog="airtf-data", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = command_parser("airtf-data", __doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="render demo sets from a General MIDI soundfont")
     add_out(demo, "folder that receives one folder per set")

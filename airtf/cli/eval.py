@@ -15,8 +15,17 @@ weights file (its VGGish, normalised like norm).
 
 import argparse
 
-from airtf.cli.common import (add_out, add_overwrite, add_quiet, add_weights, one_line_warnings, positive,
-                              reports_errors, seed)
+from airtf.cli.common import (
+    add_out,
+    add_overwrite,
+    add_quiet,
+    add_weights,
+    command_parser,
+    one_line_warnings,
+    positive,
+    reports_errors,
+    seed,
+)
 
 
 def _seeds(text):
@@ -32,8 +41,7 @@ def _seeds(text):
 def parse(argv):
     from airtf import files, params
 
-    parser = argparse.ArgumentParser(prog="airtf-eval", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = command_parser("airtf-eval", __doc__)
     parser.add_argument("--features", required=True, metavar="SET",
                         help=f"{', '.join(params.FEATURE_SETS)}, or a pre-training run directory or weights file")
     parser.add_argument("--data", required=True, metavar="OPENMIC_DIR", help="the OpenMIC-2018 folder")

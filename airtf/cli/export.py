@@ -11,14 +11,19 @@ memory. See airtf/export.py.
 (airtf-export.json), never the current folder or the run directory.
 """
 
-import argparse
 
-from airtf.cli.common import add_out, add_overwrite, add_replaced_weights, one_line_warnings, reports_errors
+from airtf.cli.common import (
+    add_out,
+    add_overwrite,
+    add_replaced_weights,
+    command_parser,
+    one_line_warnings,
+    reports_errors,
+)
 
 
 def parse(argv):
-    parser = argparse.ArgumentParser(prog="airtf-export", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = command_parser("airtf-export", __doc__)
     parser.add_argument("run_dir", metavar="RUN_DIR", help="a run directory written by airtf-eval")
     add_out(parser, "the SavedModel directory to write", metavar="EXPORT_DIR")
     add_overwrite(parser, "replace EXPORT_DIR if it holds an earlier export (never other files)")

@@ -4,19 +4,25 @@ Writes OUT/<output>/NAME.json (or .npz) per input file, in the layout of
 OpenMIC-2018's released features: {"time_points": [...], "features": [...]}.
 """
 
-import argparse
 import sys
 from pathlib import Path
 
-from airtf.cli.common import (add_out, add_overwrite, add_quiet, add_weights, one_line_warnings, positive,
-                              reports_errors)
+from airtf.cli.common import (
+    add_out,
+    add_overwrite,
+    add_quiet,
+    add_weights,
+    command_parser,
+    one_line_warnings,
+    positive,
+    reports_errors,
+)
 
 
 def parse(argv):
     from airtf import params
 
-    parser = argparse.ArgumentParser(prog="airtf-extract", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = command_parser("airtf-extract", __doc__)
     parser.add_argument("inputs", nargs="+", metavar="AUDIO_OR_DIR",
                         help="audio files or folders (searched recursively)")
     add_out(parser, "output folder (OUT/<output>/NAME.json)")

@@ -7,17 +7,22 @@ document instead: {file: {"instruments": {name: probability},
 "active": {name: [[start, end], ...]}}}.
 """
 
-import argparse
 import sys
 
-from airtf.cli.common import add_quiet, add_replaced_weights, one_line_warnings, probability, reports_errors
+from airtf.cli.common import (
+    add_quiet,
+    add_replaced_weights,
+    command_parser,
+    one_line_warnings,
+    probability,
+    reports_errors,
+)
 
 
 def parse(argv):
     from airtf import params
 
-    parser = argparse.ArgumentParser(prog="airtf-predict", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = command_parser("airtf-predict", __doc__)
     parser.add_argument("inputs", nargs="+", metavar="AUDIO", help="audio files")
     parser.add_argument("--model", required=True, metavar="EXPORT_DIR_OR_RUN_DIR",
                         help="a SavedModel written by airtf-export (loading one runs the TensorFlow operations it "

@@ -11,24 +11,26 @@ import argparse
 import dataclasses
 import sys
 
-from airtf.cli.common import (add_out, add_overwrite, add_seed, add_weights, nonnegative, one_line_warnings, positive,
-                              reports_errors)
+from airtf.cli.common import (
+    add_out,
+    add_overwrite,
+    add_seed,
+    add_weights,
+    command_parser,
+    nonnegative,
+    one_line_warnings,
+    positive,
+    reports_errors,
+)
 
 PROGRAM = "airtf-pretrain"
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """An ArgumentParser whose errors are one line (the usage is under --help)."""
-
-    def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def parse(argv):
     from airtf import objectives, pretrain
 
     known = objectives.classes()
-    parser = OneLineParser(prog=PROGRAM, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = command_parser(PROGRAM, __doc__)
     parser.add_argument("--objective", required=True, choices=list(known),
                         help="; ".join(f"{name}: {cls.summary()}" for name, cls in known.items()))
     readers = {}

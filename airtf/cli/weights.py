@@ -1,13 +1,12 @@
 """airtf-weights: fetch, verify and convert the official VGGish files."""
 
-import argparse
 import sys
 
-from airtf.cli.common import reports_errors
+from airtf.cli.common import command_parser, reports_errors
 
 
 def parse(argv):
-    parser = argparse.ArgumentParser(prog="airtf-weights", description=__doc__)
+    parser = command_parser("airtf-weights", __doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     fetch = commands.add_parser("fetch", help="download (or copy with --from) and verify the official files")
     fetch.add_argument("names", nargs="*", help="which files (default: all in models/manifest.json)")
@@ -39,8 +38,8 @@ def main(argv=None):
 
 def fetch_each(args):
     """Fetch the files one by one, so that one failure does not hide the others."""
-    from airtf.vggish import presets as weights
     from airtf.errors import AirtfError
+    from airtf.vggish import presets as weights
 
     failed = 0
     for name in args.names or list(weights.manifest()):
