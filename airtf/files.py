@@ -57,6 +57,15 @@ def feature_cache():
     return Path(os.environ["AIRTF_CACHE"]) if os.environ.get("AIRTF_CACHE") else cache_home()
 
 
+def display(path):
+    """``path`` as messages show it: relative to the current folder when it lies inside it."""
+    path = Path(path)
+    try:
+        return str(path.absolute().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
 def write_error(path, error):
     """The :class:`WriteError` for an OSError met while writing ``path``.
 

@@ -32,20 +32,21 @@ def main(argv=None):
         for path in args.files:
             print(f"{path}: OK, the official {weights.verify(path)}")
     else:
-        print(f"wrote {weights.convert(args.checkpoint, args.out)}")
+        print(f"wrote {display(weights.convert(args.checkpoint, args.out))}")
     return 0
 
 
 def fetch_each(args):
     """Fetch the files one by one, so that one failure does not hide the others."""
     from airtf.errors import AirtfError
+    from airtf.files import display
     from airtf.vggish import presets as weights
 
     failed = 0
     for name in args.names or list(weights.manifest()):
         try:
             for _, path, action in weights.fetch([name], args.out, args.source):
-                print(f"{name}: {action}, verified: {path}")
+                print(f"{name}: {action}, verified: {display(path)}")
         except AirtfError as error:
             print(f"airtf-weights: error: {error}", file=sys.stderr)
             failed += 1

@@ -33,7 +33,7 @@ from pathlib import Path
 
 from airtf import params
 from airtf.errors import CheckpointError, WeightsNotFoundError
-from airtf.files import atomic_path, cache_home
+from airtf.files import atomic_path, cache_home, display
 
 PRESETS_FILE = Path(__file__).with_name("presets.json")
 CHECKPOINT_NAME = "vggish_model.ckpt"
@@ -177,7 +177,7 @@ def _download(url, temporary, target, timeout, progress):
         reason = getattr(error, "reason", error)
         raise WeightsNotFoundError(
             f"{url}: cannot download ({reason}); download it on a machine with network and put it at "
-            f"{target}, or run `airtf-weights fetch --from DIR` with a folder holding it") from None
+            f"{display(target)}, or run `airtf-weights fetch --from DIR` with a folder holding it") from None
 
 
 def convert(checkpoint=None, out=None):
@@ -203,7 +203,7 @@ def official_weights():
         if (models_dir() / name).is_file():
             return models_dir() / name
     raise WeightsNotFoundError(
-        f"{models_dir() / CHECKPOINT_NAME}: the official VGGish weights are not on disk; run "
+        f"{display(models_dir() / CHECKPOINT_NAME)}: the official VGGish weights are not on disk; run "
         "`airtf-weights fetch` (needs network) or put vggish_model.ckpt there, "
         "or pass --weights random for a randomly initialised VGGish")
 
@@ -213,7 +213,7 @@ def official_pca_params():
     path = models_dir() / PCA_NAME
     if not path.is_file():
         raise WeightsNotFoundError(
-            f"{path}: the official PCA parameters are not on disk; run `airtf-weights fetch` "
+            f"{display(path)}: the official PCA parameters are not on disk; run `airtf-weights fetch` "
             "or pass --pca-params PATH/vggish_pca_params.npz")
     return path
 
