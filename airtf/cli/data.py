@@ -9,16 +9,8 @@ import argparse
 import time
 from pathlib import Path
 
-from airtf.cli.common import (
-    add_out,
-    add_overwrite,
-    add_quiet,
-    add_seed,
-    add_weights,
-    command_parser,
-    positive,
-    reports_errors,
-)
+from airtf.cli.common import (add_out, add_overwrite, add_quiet, add_seed, add_weights, command_parser, positive,
+                              reports_errors)
 
 
 def _sets(text):

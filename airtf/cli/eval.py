@@ -15,17 +15,8 @@ weights file (its VGGish, normalised like norm).
 
 import argparse
 
-from airtf.cli.common import (
-    add_out,
-    add_overwrite,
-    add_quiet,
-    add_weights,
-    command_parser,
-    one_line_warnings,
-    positive,
-    reports_errors,
-    seed,
-)
+from airtf.cli.common import (add_out, add_overwrite, add_quiet, add_weights, command_parser, one_line_warnings,
+                              positive, reports_errors, seed)
 
 
 def _seeds(text):

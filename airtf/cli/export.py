@@ -12,14 +12,8 @@ memory. See airtf/export.py.
 """
 
 
-from airtf.cli.common import (
-    add_out,
-    add_overwrite,
-    add_replaced_weights,
-    command_parser,
-    one_line_warnings,
-    reports_errors,
-)
+from airtf.cli.common import (add_out, add_overwrite, add_replaced_weights, command_parser, one_line_warnings,
+                              reports_errors)
 
 
 def parse(argv):

@@ -7,16 +7,8 @@ OpenMIC-2018's released features: {"time_points": [...], "features": [...]}.
 import sys
 from pathlib import Path
 
-from airtf.cli.common import (
-    add_out,
-    add_overwrite,
-    add_quiet,
-    add_weights,
-    command_parser,
-    one_line_warnings,
-    positive,
-    reports_errors,
-)
+from airtf.cli.common import (add_out, add_overwrite, add_quiet, add_weights, command_parser, one_line_warnings,
+                              positive, reports_errors)
 
 
 def parse(argv):

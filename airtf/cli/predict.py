@@ -9,14 +9,8 @@ document instead: {file: {"instruments": {name: probability},
 
 import sys
 
-from airtf.cli.common import (
-    add_quiet,
-    add_replaced_weights,
-    command_parser,
-    one_line_warnings,
-    probability,
-    reports_errors,
-)
+from airtf.cli.common import (add_quiet, add_replaced_weights, command_parser, one_line_warnings, probability,
+                              reports_errors)
 
 
 def parse(argv):

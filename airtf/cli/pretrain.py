@@ -11,17 +11,8 @@ import argparse
 import dataclasses
 import sys
 
-from airtf.cli.common import (
-    add_out,
-    add_overwrite,
-    add_seed,
-    add_weights,
-    command_parser,
-    nonnegative,
-    one_line_warnings,
-    positive,
-    reports_errors,
-)
+from airtf.cli.common import (add_out, add_overwrite, add_seed, add_weights, command_parser, nonnegative,
+                              one_line_warnings, positive, reports_errors)
 
 PROGRAM = "airtf-pretrain"
 

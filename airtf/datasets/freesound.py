@@ -329,18 +329,8 @@ def _vocabulary(vocabulary, usable_tag_lists, size):
     return vocabulary if isinstance(vocabulary, Vocabulary) else Vocabulary.load(vocabulary)
 
 
-def load(
-    root,
-    *,
-    tags_file=None,
-    vocabulary=None,
-    vocabulary_size=DEFAULT_VOCABULARY_SIZE,
-    examples="first",
-    limit=None,
-    resampler="resampy",
-    cache_dir=None,
-    num_parallel_calls=AUTOTUNE,
-):
+def load(root, *, tags_file=None, vocabulary=None, vocabulary_size=DEFAULT_VOCABULARY_SIZE, examples="first",
+         limit=None, resampler="resampy", cache_dir=None, num_parallel_calls=AUTOTUNE):
     """Freesound sounds as a tf.data.Dataset of log-mel examples and multi-hot tags.
 
     Parameters

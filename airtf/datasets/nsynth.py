@@ -375,17 +375,8 @@ def _tfrecord_dataset(path, limit, num_parallel_calls):
     return records.map(examples_and_labels, num_parallel_calls=num_parallel_calls, deterministic=True)
 
 
-def load(
-    root,
-    split="train",
-    *,
-    format=None,
-    examples="first",
-    limit=None,
-    resampler="resampy",
-    cache_dir=None,
-    num_parallel_calls=AUTOTUNE,
-):
+def load(root, split="train", *, format=None, examples="first", limit=None, resampler="resampy", cache_dir=None,
+         num_parallel_calls=AUTOTUNE):
     """NSynth notes as a tf.data.Dataset of log-mel examples and labels.
 
     Parameters
