@@ -23,9 +23,10 @@ def parse(argv):
 
 @reports_errors("airtf-weights")
 def main(argv=None):
+    args = parse(argv)
+    from airtf.files import display
     from airtf.vggish import presets as weights
 
-    args = parse(argv)
     if args.command == "fetch":
         return fetch_each(args)
     if args.command == "verify":
