@@ -23,7 +23,7 @@ import soundfile
 import soxr
 
 from airtf import params
-from airtf.errors import AudioError
+from airtf.errors import AirtfWarning, AudioError, first_line
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -74,6 +74,10 @@ _TFIO_OFFSET_AND_SCALE = {
 """How soundfile maps each integer type to [-1, 1): (x - offset) / scale."""
 
 _TFIO_DTYPES = tuple(_TFIO_OFFSET_AND_SCALE)
+
+
+class TfioFallbackWarning(AirtfWarning):
+    """decoder="tfio" was asked for, but tensorflow-io does not load: soundfile decodes instead."""
 
 
 class Waveform(NamedTuple):
@@ -615,11 +619,12 @@ def tfio_available() -> bool:
     """
     if os.environ.get("AIRTF_NO_TFIO", "") not in ("", "0"):
         return False
-    return _tfio_loads()
+    return _tfio_failure() is None
 
 
 @functools.lru_cache(maxsize=None)
-def _tfio_loads():
+def _tfio_failure():
+    """Why tensorflow-io does not load here (one line), or None when it does."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -627,9 +632,19 @@ def _tfio_loads():
 
             # The op library loads lazily: touching an op loads it, or fails.
             core_ops.io_audio_readable_init
-    except Exception:  # a broken build fails in many ways ("undefined symbol", ...)
-        return False
-    return True
+    except Exception as error:  # a broken build fails in many ways ("undefined symbol", ...)
+        return first_line(error)
+    return None
+
+
+@functools.lru_cache(maxsize=None)
+def _warn_tfio_fallback():
+    """Say once per process why decoder="tfio" decodes with soundfile."""
+    reason = ("AIRTF_NO_TFIO is set" if os.environ.get("AIRTF_NO_TFIO", "") not in ("", "0")
+              else f"it does not load here: {_tfio_failure()}")
+    warnings.warn(f"decoding with soundfile instead of tensorflow-io ({reason}); tensorflow-io 0.37.1 needs "
+                  "TensorFlow 2.16: pip install 'airtf[tfio]' -c constraints-tfio.txt", TfioFallbackWarning,
+                  stacklevel=3)
 
 
 def decode_tf(path, *, resampler="resampy", decoder="soundfile") -> "tf.Tensor":
@@ -676,6 +691,8 @@ def decode_tf(path, *, resampler="resampy", decoder="soundfile") -> "tf.Tensor":
     if decoder not in DECODERS:
         raise ValueError(f"unknown decoder {decoder!r}; choose one of {DECODERS}")
     path = tf.convert_to_tensor(path, dtype=tf.string)
+    if decoder == "tfio" and not tfio_available():
+        _warn_tfio_fallback()
     if decoder == "tfio" and tfio_available():
         route = tf.numpy_function(_tfio_route, [path], tf.int32, name="audio_route")
         branches = [functools.partial(_read_in_graph, path, resampler)] + [

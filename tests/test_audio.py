@@ -1,5 +1,6 @@
 """Tests of airtf.audio against soundfile + resampy computed here, as the official VGGish does."""
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +45,15 @@ def clip(openmic_clip):
 @pytest.fixture
 def no_tfio(monkeypatch):
     monkeypatch.setenv("AIRTF_NO_TFIO", "1")
+
+
+def needs_tfio():
+    """Skip where tensorflow-io does not load; fail instead in the tfio environment (AIRTF_EXPECT_TFIO=1)."""
+    if not audio.tfio_available():
+        reason = f"tensorflow-io does not load here ({audio._tfio_failure()})"
+        if os.environ.get("AIRTF_EXPECT_TFIO") == "1":
+            pytest.fail(reason)
+        pytest.skip(reason)
 
 
 # read ---------------------------------------------------------------------
@@ -300,16 +310,16 @@ def formats(tmp_path_factory, clip):
     return paths + [folder / "truncated.wav"]
 
 
+@pytest.mark.tfio
 def test_decode_tf_with_tfio_equals_read(formats):
-    if not audio.tfio_available():
-        pytest.skip("tensorflow-io does not load here")
+    needs_tfio()
     for path, waveform in zip(formats, decoded_in_dataset(formats)):
         np.testing.assert_allclose(waveform, audio.read(path), atol=1e-5, rtol=0, err_msg=str(path))
 
 
+@pytest.mark.tfio
 def test_decode_tf_reads_with_soundfile_only_what_tfio_cannot_decode(formats, monkeypatch):
-    if not audio.tfio_available():
-        pytest.skip("tensorflow-io does not load here")
+    needs_tfio()
     read_by_soundfile = []
     original_read = audio.read
 
@@ -338,7 +348,13 @@ def test_default_decoder_reads_everything_with_soundfile(formats, monkeypatch):
 
 def test_decode_tf_without_tfio_equals_read(formats, no_tfio):
     assert not audio.tfio_available()
-    for path, waveform in zip(formats, decoded_in_dataset(formats)):
+    audio._warn_tfio_fallback.cache_clear()
+    with pytest.warns(audio.TfioFallbackWarning, match="decoding with soundfile instead of tensorflow-io "
+                                                        r"\(AIRTF_NO_TFIO is set\)") as warned:
+        decoded = decoded_in_dataset(formats)
+        decoded_in_dataset(formats[:1])
+    assert len([warning for warning in warned if warning.category is audio.TfioFallbackWarning]) == 1  # once
+    for path, waveform in zip(formats, decoded):
         np.testing.assert_array_equal(waveform, audio.read(path), err_msg=str(path))
 
 
@@ -347,6 +363,7 @@ def test_decode_tf_with_soxr_equals_read(clip):
     np.testing.assert_allclose(waveform, audio.read(clip, resampler="soxr"), atol=1e-5, rtol=0)
 
 
+@pytest.mark.tfio
 def test_decode_tf_names_a_file_that_tfio_opens_but_cannot_decode(tmp_path):
     path, _ = write(tmp_path / "a.flac", 22050, seconds=3, subtype="PCM_16")
     full = path.read_bytes()

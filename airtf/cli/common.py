@@ -11,9 +11,14 @@ from airtf.errors import AirtfError
 from airtf.numbers import nonnegative, number, positive, probability, seed  # noqa: F401 (for the commands)
 
 
-def quiet_tensorflow():
-    """Silence TensorFlow's C++ start-up chatter (set before it is imported)."""
+def quiet_tensorflow(from_command_line):
+    """Silence TensorFlow's C++ chatter: its log level (set before it is imported) and, for a command run
+    from the command line, the native log lines that ignore it (see :mod:`airtf.native_logs`)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if from_command_line:
+        from airtf import native_logs
+
+        native_logs.filter_native_logs()
 
 
 def reports_errors(program):
@@ -30,7 +35,7 @@ def reports_errors(program):
         def wrapper(argv=None):
             from airtf import files, interrupts
 
-            quiet_tensorflow()
+            quiet_tensorflow(from_command_line=argv is None)
             with interrupts.interruptible():
                 try:
                     code = main(argv)

@@ -162,7 +162,8 @@ def check_key(key, where):
     (``../x``, an absolute path) is refused before it is used.
     """
     if not isinstance(key, str) or not SAMPLE_KEY.fullmatch(key):
-        raise DatasetError(f"{where}: {key!r} is not an OpenMIC-2018 sample key (digits, an underscore, digits, "
+        shown = repr(str(key)) if isinstance(key, str) else repr(key)  # NumPy 2 shows np.str_('...')
+        raise DatasetError(f"{where}: {shown} is not an OpenMIC-2018 sample key (digits, an underscore, digits, "
                            "e.g. 000046_3840); fix or remove it")
     return key
 
