@@ -41,7 +41,7 @@ import keras
 import numpy as np
 
 import airtf
-from airtf import attention, features, metrics, params, reporting, runs
+from airtf import attention, features, metrics, params, reporting, reproducible, runs
 from airtf.datasets.openmic import OpenMIC
 from airtf.errors import AirtfError, AirtfWarning
 from airtf.files import atomic_path, check_writable, feature_cache, write_json, write_npz
@@ -189,6 +189,7 @@ def run_config(settings, spec, classes):
         "training": {"epochs": settings.epochs, "batch_size": settings.batch_size,
                      "learning_rate": settings.learning_rate},
         "model": {"norm": settings.norm, "num_classes": len(classes)},
+        "deterministic": reproducible.enabled(),
     }
 
 
@@ -270,7 +271,8 @@ def train_seed(run, seed, sets, classes, settings, verbose="auto"):
     train, validation, test = sets["train"], sets["validation"], sets["test"]
     model = attention.AttentionClassifier(num_classes=len(classes), norm=settings.norm)
     model.build((None, *train.x.shape[1:]))
-    attention.compile_classifier(model, learning_rate=settings.learning_rate)
+    attention.compile_classifier(model, learning_rate=settings.learning_rate,
+                                 jit_compile=attention.JIT_COMPILE and not reproducible.enabled())
     callbacks = seed_callbacks(run, validation, classes)
     model.fit(train.x, train.targets, batch_size=settings.batch_size, epochs=settings.epochs,
               validation_data=(validation.x, validation.targets), callbacks=callbacks, verbose=verbose)

@@ -44,7 +44,7 @@ import tensorflow as tf
 from tensorboard.plugins import projector
 
 import airtf
-from airtf import objectives, runs, vggish
+from airtf import objectives, reproducible, runs, vggish
 from airtf.errors import AirtfError, CheckpointError
 
 STRATEGIES = ("default", "mirrored", "multi-worker")
@@ -187,7 +187,7 @@ def train(objective, data_dir, run_dir, *, epochs=50, batch_size=64, lr=1e-4, pa
     config = {"command": COMMAND, "objective": chosen.name, "data": str(data_dir), "epochs": epochs,
               "batch_size": batch_size, "lr": lr, "patience": patience, "limit": limit, "seed": seed,
               "weights": backbone_source.reference, "variant": backbone_source.variant, "strategy": strategy,
-              "options": chosen.config.to_json(), "versions": versions()}
+              "options": chosen.config.to_json(), "deterministic": reproducible.enabled(), "versions": versions()}
     run = open_run(run_dir, config, overwrite)
     previous = runs.read_history(run.history)
     keras.utils.set_random_seed(seed)

@@ -100,7 +100,7 @@ def test_config_holds_everything_to_rerun(mirrored_run, nsynth_dir):
         "batch_size": 8, "lr": 1e-4, "patience": 5, "limit": 16, "seed": 0, "weights": "random", "variant": "audioset-2017",
         "strategy": "mirrored", "versions": pretrain.versions(),
         "options": {"word_vectors": "en_core_web_md", "word_map": {"multiphonic": "polyphonic"}, "margin": 0.5,
-                    "examples": "first"},
+                    "examples": "first"}, "deterministic": False,
     }
     assert set(config["versions"]) == {"python", "airtf", "tensorflow", "keras", "numpy", "tensorboard"}
 

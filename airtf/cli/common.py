@@ -134,6 +134,23 @@ def add_quiet(parser):
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
+def add_deterministic(parser):
+    """--deterministic: results equal on any CPU machine (see :mod:`airtf.reproducible`)."""
+    parser.add_argument("--deterministic", action="store_true",
+                        help="equal results on any x86-64 CPU with AVX2, not only on this machine (slower: see README)")
+
+
+def deterministic_if_asked(argv):
+    """Turn on :func:`airtf.reproducible.enable` when ``--deterministic`` is among the arguments.
+
+    Read before the arguments are parsed, since parsing may import TensorFlow.
+    """
+    if "--deterministic" in (sys.argv[1:] if argv is None else argv):
+        from airtf import reproducible
+
+        reproducible.enable()
+
+
 def add_seed(parser, help, flag="--seed", default=0):
     """A seed option: an integer of 0 or more."""
     parser.add_argument(flag, type=seed, default=default, metavar="N", help=f"{help} (default {default})")

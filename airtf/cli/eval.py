@@ -15,8 +15,8 @@ weights file (its VGGish, normalised like norm).
 
 import argparse
 
-from airtf.cli.common import (add_out, add_overwrite, add_quiet, add_weights, command_parser, one_line_warnings,
-                              positive, reports_errors, seed)
+from airtf.cli.common import (add_deterministic, add_out, add_overwrite, add_quiet, add_weights, command_parser,
+                              deterministic_if_asked, one_line_warnings, positive, reports_errors, seed)
 
 
 def _seeds(text):
@@ -54,6 +54,7 @@ def parse(argv):
                         help=f"feature cache, shared by runs (default $AIRTF_CACHE, else {files.cache_home()})")
     add_overwrite(parser, "delete an earlier airtf-eval's outputs in RUN_DIR and start afresh (never other files)")
     add_quiet(parser)
+    add_deterministic(parser)
     weights = add_weights(parser, "--features norm's VGGish (default official)", pca=False)
     weights.add_argument("--feature-seed", type=seed, default=0, metavar="N",
                          help="seed of a random VGGish (default %(default)s)")
@@ -62,6 +63,7 @@ def parse(argv):
 
 @reports_errors("airtf-eval")
 def main(argv=None):
+    deterministic_if_asked(argv)
     args = parse(argv)
     from airtf import evaluate, reporting
 

@@ -11,8 +11,8 @@ import argparse
 import dataclasses
 import sys
 
-from airtf.cli.common import (add_out, add_overwrite, add_seed, add_weights, command_parser, nonnegative,
-                              one_line_warnings, positive, reports_errors)
+from airtf.cli.common import (add_deterministic, add_out, add_overwrite, add_seed, add_weights, command_parser,
+                              deterministic_if_asked, nonnegative, one_line_warnings, positive, reports_errors)
 
 PROGRAM = "airtf-pretrain"
 
@@ -44,6 +44,7 @@ def parse(argv):
     parser.add_argument("--strategy", choices=pretrain.STRATEGIES, default="default",
                         help="mirrored: all local devices; multi-worker: the cluster in TF_CONFIG")
     add_overwrite(parser, "clear RUN_DIR's earlier run (another configuration, or one that ended) and start afresh")
+    add_deterministic(parser)
     add_weights(parser, "the VGGish to start from (random: Glorot-uniform)", default="random", pca=False)
     dests = _objective_options(parser.add_argument_group("objective options (each applies to the objectives named)"),
                                known)
@@ -101,9 +102,10 @@ def _defaults_text(takers):
 
 @reports_errors(PROGRAM)
 def main(argv=None):
+    deterministic_if_asked(argv)
+    args = parse(argv)
     from airtf import pretrain
 
-    args = parse(argv)
     with one_line_warnings(PROGRAM):
         result = pretrain.train(args.objective, args.data, args.out, epochs=args.epochs, batch_size=args.batch_size,
                                 lr=args.lr, patience=args.patience, limit=args.limit, seed=args.seed,
