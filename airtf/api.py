@@ -105,8 +105,10 @@ class Recognizer:
         Returns
         -------
         airtf.predict.Prediction
-            ``instruments`` (name -> probability), ``active`` (name ->
-            [[start, end], ...] in seconds) and ``duration``.
+            ``instruments`` (name -> probability of those present),
+            ``active`` (name -> [[start, end], ...] in seconds),
+            ``probabilities`` (of every instrument), ``duration`` and
+            ``threshold``.
         """
         from airtf import audio, predict
 

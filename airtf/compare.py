@@ -6,7 +6,7 @@
                            of every score per instrument, overall F1 of each seed
     comparison.csv         per instrument: F1 mean and std of each run
     f1_per_instrument.png  grouped bars: F1 per instrument, one bar per run
-    f1_overall.png         box plots: overall F1 over seeds, one box per run
+    f1_over_seeds.png      box plots: overall F1 over seeds, one box per run
 
 Runs are labelled by their directory names (paths where names repeat), so
 ``airtf-compare runs/pca runs/norm runs/random runs/logmel --out fig2`` is
@@ -20,7 +20,7 @@ from pathlib import Path
 from airtf import metrics, reporting
 from airtf.errors import AirtfError
 from airtf.files import check_writable, write_json
-from airtf.reporting import COMPARISON_CSV, COMPARISON_JSON, INSTRUMENT_PLOT, OVERALL_PLOT, SCORES_NAME
+from airtf.reporting import COMPARISON_CSV, COMPARISON_JSON, INSTRUMENT_PLOT, SCORES_NAME, SEEDS_PLOT
 
 
 class CompareError(AirtfError):
@@ -105,7 +105,7 @@ def compare(run_dirs, out, overwrite=False):
             raise CompareError(f"{run.path}: its classes differ from those of {runs[0].path}; "
                                "compare runs on the same data set")
     out = Path(out)
-    files = [out / name for name in (COMPARISON_JSON, COMPARISON_CSV, INSTRUMENT_PLOT, OVERALL_PLOT)]
+    files = [out / name for name in (COMPARISON_JSON, COMPARISON_CSV, INSTRUMENT_PLOT, SEEDS_PLOT)]
     present = [path for path in files if path.exists()]
     if present and not overwrite:
         raise CompareError(f"{present[0]}: a comparison is there already; pass --overwrite to replace it "
@@ -118,12 +118,9 @@ def compare(run_dirs, out, overwrite=False):
     write_json(out / COMPARISON_JSON, reporting.json_ready({"classes": classes,
                                                             "runs": [_run_entry(run) for run in runs]}))
     reporting.write_csv(out / COMPARISON_CSV, csv_rows(runs, names))
-    reporting.instrument_bars(out / INSTRUMENT_PLOT, names,
-                          {run.label: ([run.mean[name]["f1"] for name in names],
-                                       [run.std[name]["f1"] for name in names]) for run in runs},
-                          title="Test F1-macro per instrument, mean ± std over seeds")
-    reporting.box_plot(out / OVERALL_PLOT, {run.label: list(run.overall_f1.values()) for run in runs},
-                   title="Overall test F1-macro over seeds")
+    reporting.f1_plots(out, names, {run.label: ([run.mean[name]["f1"] for name in names],
+                                                [run.std[name]["f1"] for name in names],
+                                                list(run.overall_f1.values())) for run in runs})
     return Comparison(runs, format_table(runs, names), files)
 
 
@@ -142,7 +139,8 @@ def csv_rows(runs, names):
 def format_table(runs, names):
     """Test F1-macro, mean ± std over seeds, per instrument (rows) and run (columns)."""
     header = ["instrument", *(run.label for run in runs)]
-    rows = [[name, *(reporting.mean_std(run.mean[name]["f1"], run.std[name]["f1"]) for run in runs)]
+    rows = [[name, *(reporting.mean_std(run.mean[name]["f1"], run.std[name]["f1"], len(run.overall_f1))
+                     for run in runs)]
             for name in names]
     width = max(len(run.label) for run in runs)
     legend = [f"{run.label.ljust(width)}  {run.features} (seeds {', '.join(run.overall_f1)})" for run in runs]

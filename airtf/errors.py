@@ -27,7 +27,15 @@ class AirtfWarning(UserWarning):
 
 
 class AudioTooShortWarning(AirtfWarning):
-    """Audio shorter than one 0.96 s example gives no examples."""
+    """Audio shorter than one example (0.96 s of frames, read from 0.975 s of audio) gives no examples."""
+
+    @staticmethod
+    def describe(samples):
+        """``0.960 s is shorter than one example, which needs 0.975 s`` for ``samples`` at 16 kHz."""
+        from airtf.params import EXAMPLE_SAMPLES, SAMPLE_RATE
+
+        return (f"{samples / SAMPLE_RATE:.3f} s is shorter than one example, which needs "
+                f"{EXAMPLE_SAMPLES / SAMPLE_RATE:.3f} s (96 frames 10 ms apart, each 25 ms long)")
 
 
 class SilentAudioWarning(AirtfWarning):

@@ -374,12 +374,10 @@ def summarize(out, seeds, classes, feature_set, data):
                "mean": mean, "std": std, "best_seed": best}
     write_json(out / SCORES_NAME, reporting.json_ready(summary))
     reporting.write_csv(out / SCORES_CSV_NAME, reporting.summary_csv_rows(summary))
-    f1 = [mean[name]["f1"] for name in names], [std[name]["f1"] for name in names]
-    reporting.instrument_bars(out / INSTRUMENT_PLOT, names, {summary["features"]: f1},
-                          title=f"Test F1-macro per instrument, mean ± std over {len(seeds)} seed(s)")
-    reporting.box_plot(out / SEEDS_PLOT, {summary["features"]: [per_seed[seed]["test"][metrics.OVERALL]["f1"]
-                                                             for seed in seeds]},
-                   title="Overall test F1-macro over seeds")
+    reporting.f1_plots(out, names, {summary["features"]: ([mean[name]["f1"] for name in names],
+                                                           [std[name]["f1"] for name in names],
+                                                           [per_seed[seed]["test"][metrics.OVERALL]["f1"]
+                                                            for seed in seeds])})
     with atomic_path(out / MODEL_NAME) as temporary:
         shutil.copyfile(out / f"seed-{best}" / MODEL_NAME, temporary)
     return summary

@@ -327,10 +327,9 @@ def _watch(blocks, state):
 
 
 def _warn_if_odd(state, count):
-    seconds = state.samples / params.SAMPLE_RATE
     if count == 0:
-        warnings.warn(f"{state.path}: {seconds:.2f} s is shorter than one 0.96 s example, so it has no "
-                      "features; pass --pad to zero-pad it to one example", AudioTooShortWarning, stacklevel=3)
+        warnings.warn(f"{state.path}: {AudioTooShortWarning.describe(state.samples)}, so it has no features; "
+                      "pass --pad to zero-pad it to one example", AudioTooShortWarning, stacklevel=3)
     elif state.peak == 0.0:
         warnings.warn(f"{state.path}: the audio is digital silence", SilentAudioWarning, stacklevel=3)
 

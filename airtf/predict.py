@@ -27,7 +27,8 @@ from airtf.errors import AudioTooShortWarning
 
 THRESHOLD = params.THRESHOLD
 TIME_DECIMALS = 2
-PROBABILITY_DECIMALS = 4
+PROBABILITY_DIGITS = 4
+"""Significant digits of the probabilities a Prediction holds."""
 CHUNK_FRAMES = 4096
 """Frames the classifier scores at once (:func:`classify`)."""
 BLOCK_SECONDS = 60.0
@@ -45,11 +46,17 @@ class Prediction(NamedTuple):
         Name -> list of ``[start, end]`` in seconds, for the same instruments.
     duration : float
         Length of the audio in seconds.
+    probabilities : dict
+        Name -> probability of every instrument, most probable first.
+    threshold : float
+        The probability at which an instrument is present.
     """
 
     instruments: dict
     active: dict
     duration: float
+    probabilities: dict
+    threshold: float
 
 
 def runs_of_true(mask):
@@ -269,13 +276,18 @@ def _prediction(model, outputs, samples, threshold):
     """A :class:`Prediction` from the classifier's outputs for ``samples`` samples of audio."""
     duration = samples / params.SAMPLE_RATE
     probabilities = outputs["probabilities"]
+    ranked = {model.class_names[index]: float(f"{probabilities[index]:.{PROBABILITY_DIGITS}g}")
+              for index in np.argsort(-probabilities, kind="stable")}
     present = [index for index in np.argsort(-probabilities, kind="stable") if probabilities[index] >= threshold]
-    instruments = {model.class_names[index]: round(float(probabilities[index]), PROBABILITY_DECIMALS)
-                   for index in present}
     active = {model.class_names[index]: active_ranges(outputs["frame_probabilities"][:, index],
                                                       model.frame_hop_seconds, threshold, duration)
               for index in present}
-    return Prediction(instruments, active, duration)
+    return Prediction({name: ranked[name] for name in active}, active, duration, ranked, threshold)
+
+
+def format_probability(probability):
+    """``0.912``; below 0.001 in scientific notation (``4.1e-04``), so that no probability shows as 0.000."""
+    return f"{probability:.3f}" if probability >= 0.001 or probability == 0 else f"{probability:.1e}"
 
 
 def predict_file(model, path, threshold=THRESHOLD, block_seconds=BLOCK_SECONDS):
@@ -294,8 +306,7 @@ def predict_file(model, path, threshold=THRESHOLD, block_seconds=BLOCK_SECONDS):
     """
     outputs, samples = stream_outputs(model, path, block_seconds)
     if samples < params.EXAMPLE_SAMPLES:
-        warnings.warn(f"{path}: {samples / params.SAMPLE_RATE:.2f} s is shorter than one "
-                      f"{params.EXAMPLE_WINDOW_SECONDS} s example; it was zero-padded to one",
+        warnings.warn(f"{path}: {AudioTooShortWarning.describe(samples)}; it was zero-padded to one",
                       AudioTooShortWarning, stacklevel=2)
     return _prediction(model, outputs, samples, threshold)
 
@@ -305,7 +316,7 @@ def format_ranges(ranges):
     return ", ".join(f"{start:.2f}-{end:.2f}" for start, end in ranges) + " s"
 
 
-def format_text(name, prediction, threshold=THRESHOLD, name_width=0):
+def format_text(name, prediction, name_width=0):
     """A file's prediction as aligned lines for a terminal.
 
     Parameters
@@ -313,8 +324,6 @@ def format_text(name, prediction, threshold=THRESHOLD, name_width=0):
     name : str
         The file, as the user named it.
     prediction : Prediction
-    threshold : float
-        Named when no instrument reaches it.
     name_width : int
         Width of the instrument column (the longest class name, so that
         files line up with each other).
@@ -323,14 +332,17 @@ def format_text(name, prediction, threshold=THRESHOLD, name_width=0):
     -------
     str
         A header line, then one line per present instrument: name,
-        probability, active ranges. No trailing newline.
+        probability, active ranges (or the threshold and the most probable
+        instrument when none is present). No trailing newline.
     """
     lines = [f"{name} ({prediction.duration:.2f} s)"]
     for instrument, probability in prediction.instruments.items():
         ranges = format_ranges(prediction.active[instrument])
-        lines.append(f"  {instrument:<{name_width}}  {probability:.2f}  {ranges}")
+        lines.append(f"  {instrument:<{name_width}}  {format_probability(probability)}  {ranges}")
     if not prediction.instruments:
-        lines.append(f"  no instrument reaches {threshold:.2f}")
+        best, probability = next(iter(prediction.probabilities.items()))
+        lines.append(f"  no instrument reaches {prediction.threshold:g} (the most probable: {best}, "
+                     f"{format_probability(probability)})")
     return "\n".join(lines)
 
 
@@ -345,7 +357,14 @@ def to_json(predictions):
     Returns
     -------
     str
-        ``{file: {"instruments": {name: probability}, "active": {name: [[start, end], ...]}}}``.
+        ``{file: {"duration": seconds, "threshold": p, "instruments": {name: {"probability": p,
+        "present": bool, "active": [[start, end], ...]}}}}``, every instrument, most probable first
+        (``active`` is empty for those not present).
     """
-    return json.dumps({name: {"instruments": prediction.instruments, "active": prediction.active}
+    return json.dumps({name: {"duration": round(prediction.duration, TIME_DECIMALS),
+                              "threshold": prediction.threshold,
+                              "instruments": {instrument: {"probability": probability,
+                                                           "present": instrument in prediction.active,
+                                                           "active": prediction.active.get(instrument, [])}
+                                              for instrument, probability in prediction.probabilities.items()}}
                        for name, prediction in predictions.items()})

@@ -10,8 +10,8 @@ everybody prints through here:
 - :func:`json_ready` / :func:`read_scores` (NaN as JSON null and back) and
   :func:`write_csv`;
 - figures drawn with matplotlib's object-oriented API on the Agg canvas (no
-  pyplot, no display, no global backend switch), written atomically: NaN
-  values (instruments that cannot be scored) get no bar.
+  pyplot, no display, no global backend switch), written atomically: an
+  instrument that cannot be scored (NaN) is marked ``n/a``.
 """
 
 import csv
@@ -23,6 +23,7 @@ import numpy as np
 from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 from airtf import metrics
 from airtf.files import atomic_path
@@ -38,8 +39,11 @@ INSTRUMENT_PLOT = "f1_per_instrument.png"
 SEEDS_PLOT = "f1_over_seeds.png"
 COMPARISON_JSON = "comparison.json"
 COMPARISON_CSV = "comparison.csv"
-OVERALL_PLOT = "f1_overall.png"
 DPI = 120
+
+
+UNSCORED_NOTE = ("n/a: the test clips annotated for this instrument are all positive or all negative, so its F1 "
+                 "is undefined; overall leaves it out")
 
 
 # ---------------------------------------------------------------- text
@@ -53,9 +57,11 @@ def cell(value):
     return "n/a" if math.isnan(value) else f"{value:.3f}"
 
 
-def mean_std(mean, std):
-    """``0.712 ± 0.013``, or ``n/a`` for NaN."""
-    return "n/a" if math.isnan(mean) else f"{mean:.3f} ± {std:.3f}"
+def mean_std(mean, std, seeds):
+    """``0.712 ± 0.013`` over several seeds, ``0.712`` over one, ``n/a`` for NaN."""
+    if math.isnan(mean):
+        return "n/a"
+    return f"{mean:.3f} ± {std:.3f}" if seeds > 1 else f"{mean:.3f}"
 
 
 def text_table(header, rows, footer=1):
@@ -72,8 +78,10 @@ def text_table(header, rows, footer=1):
     Returns
     -------
     str
+        The table, followed by :data:`UNSCORED_NOTE` when a cell is ``n/a``.
     """
     rows = [[cell(value) for value in row] for row in [header, *rows]]
+    note = [UNSCORED_NOTE] if any(text == "n/a" for row in rows for text in row) else []
     widths = [max(len(row[index]) for row in rows) for index in range(len(header))]
 
     def line(cells):
@@ -83,7 +91,7 @@ def text_table(header, rows, footer=1):
     rule = "-" * len(line(rows[0]))
     body = [line(row) for row in rows[1:]]
     split = len(body) - footer
-    return "\n".join([line(rows[0]), rule, *body[:split], *([rule] if footer else []), *body[split:]])
+    return "\n".join([line(rows[0]), rule, *body[:split], *([rule] if footer else []), *body[split:], *note])
 
 
 # ---------------------------------------------------------------- the tables of airtf-eval
@@ -105,7 +113,7 @@ def summary_table(summary):
     header = ["instrument", *metrics.SCORES, "present", "absent"]
     rows = []
     for name in summary["mean"]:
-        cells = [mean_std(summary["mean"][name][score], summary["std"][name][score])
+        cells = [mean_std(summary["mean"][name][score], summary["std"][name][score], len(summary["seeds"]))
                  for score in metrics.SCORES]
         supports = [str(int(summary["mean"][name][support])) for support in metrics.SUPPORTS]
         rows.append([name, *cells, *supports])
@@ -157,67 +165,115 @@ def _save(figure, path):
     return path
 
 
-def instrument_bars(path, names, groups, title, ylabel="F1-macro"):
-    """Bars per instrument with error bars, one bar per group (run) side by side.
+def f1_plots(out, names, runs):
+    """Draw :data:`INSTRUMENT_PLOT` and :data:`SEEDS_PLOT` of one or more runs in folder ``out``.
 
     Parameters
     ----------
-    path : str or Path
-        The PNG file.
+    out : Path
     names : sequence of str
-        Instruments (and "overall"), left to right.
+        Instruments, then "overall".
+    runs : dict
+        Label (e.g. the feature set) -> (F1 means, F1 stds, overall F1 per seed),
+        the means and stds aligned with ``names``.
+
+    Returns
+    -------
+    list of Path
+    """
+    seeds = sorted({len(overall) for *_, overall in runs.values()})
+    over = f"{seeds[0]} seed{'s' if seeds[0] > 1 else ''}" if len(seeds) == 1 else "seeds"
+    return [instrument_bars(out / INSTRUMENT_PLOT, names, {label: run[:2] for label, run in runs.items()},
+                            title=f"Test F1-macro per instrument, mean ± std over {over}"),
+            box_plot(out / SEEDS_PLOT, {label: run[2] for label, run in runs.items()},
+                     title="Overall test F1-macro over seeds")]
+
+
+def instrument_bars(path, names, groups, title, ylabel="F1-macro"):
+    """Write :func:`instrument_figure` to ``path`` (PNG); returns the path."""
+    return _save(instrument_figure(names, groups, title, ylabel), path)
+
+
+def instrument_figure(names, groups, title, ylabel="F1-macro"):
+    """Bars per instrument with error bars, one bar per group (run) side by side, the last name set apart.
+
+    An instrument a group cannot score (NaN) shows ``n/a`` where its bar
+    would stand, explained under the plot. The legend names every group,
+    a single one included.
+
+    Parameters
+    ----------
+    names : sequence of str
+        Instruments, then "overall", left to right.
     groups : dict
         Label -> (means, stds), each a sequence aligned with ``names``.
     title, ylabel : str
 
     Returns
     -------
-    Path
+    matplotlib.figure.Figure
     """
-    figure = Figure(figsize=(max(8.0, len(names) * (0.3 + 0.12 * len(groups)) + 2), 4.5))
+    figure = Figure(figsize=(max(8.0, len(names) * (0.3 + 0.12 * len(groups)) + 2), 5.0), layout="constrained")
     axes = figure.add_subplot()
-    positions = np.arange(len(names))
+    positions = np.arange(len(names), dtype=float)
+    positions[-1] += 0.5  # overall, apart from the instruments
     width = 0.8 / len(groups)
+    tops, unscored = [1.0], False
     for index, (label, (means, stds)) in enumerate(groups.items()):
         means, stds = np.asarray(means, dtype=float), np.asarray(stds, dtype=float)
         scored = ~np.isnan(means)
         offsets = positions - 0.4 + width * (index + 0.5)
         axes.bar(offsets[scored], means[scored], width, yerr=stds[scored], capsize=2, label=label)
+        tops.extend(means[scored] + stds[scored])
+        for offset in offsets[~scored]:
+            axes.text(offset, 0.01, "n/a", rotation=90, ha="center", va="bottom", fontsize="x-small", color="dimgray")
+        unscored |= not scored.all()
+    axes.axvline(positions[-1] - 0.75, color="gray", linewidth=0.8)
     axes.set_xticks(positions, names, rotation=60, ha="right")
-    axes.set_ylim(0, 1)
+    axes.set_xlim(positions[0] - 0.6, positions[-1] + 0.6)
+    axes.set_ylim(0, max(tops) * 1.04)
     axes.set_ylabel(ylabel)
     axes.set_title(title)
     axes.grid(axis="y", alpha=0.3)
-    if len(groups) > 1:
-        axes.legend(fontsize="small", ncol=min(4, len(groups)))
-    return _save(figure, path)
+    figure.legend(loc="outside upper center", fontsize="small", ncol=min(4, len(groups)), frameon=False)
+    if unscored:
+        figure.text(0.01, 0.0, UNSCORED_NOTE, fontsize="x-small", color="dimgray", ha="left", va="top")
+    return figure
 
 
 def box_plot(path, groups, title, ylabel="F1-macro"):
-    """One box per group (run) of its values over seeds, the values drawn as dots.
+    """Write :func:`box_figure` to ``path`` (PNG); returns the path."""
+    return _save(box_figure(groups, title, ylabel), path)
+
+
+def box_figure(groups, title, ylabel="F1-macro"):
+    """One box per group (run) of its values over seeds, the values drawn as dots, with a key.
 
     Parameters
     ----------
-    path : str or Path
     groups : dict
         Label -> values (one per seed).
     title, ylabel : str
 
     Returns
     -------
-    Path
+    matplotlib.figure.Figure
     """
-    figure = Figure(figsize=(max(4.0, 1.4 * len(groups) + 1.5), 4.5))
+    figure = Figure(figsize=(max(5.0, 1.4 * len(groups) + 2.5), 4.5), layout="constrained")
     axes = figure.add_subplot()
     values = [[value for value in column if not math.isnan(value)] for column in groups.values()]
-    axes.boxplot(values, showmeans=True)
+    boxes = axes.boxplot(values, showmeans=True)
     for position, column in enumerate(values, start=1):
         axes.scatter(np.full(len(column), position), column, s=12, color="black", zorder=3)
+    key = {"median": boxes["medians"][0], "mean": boxes["means"][0],
+           "one seed": Line2D([], [], marker="o", markersize=4, color="black", linestyle="none"),
+           "box: quartiles; whiskers: data within 1.5 IQR": boxes["boxes"][0]}
+    axes.legend(key.values(), key.keys(), fontsize="x-small", loc="upper left", bbox_to_anchor=(1.02, 1.0))
     axes.set_xticks(np.arange(1, len(groups) + 1), list(groups), rotation=20, ha="right")
     axes.set_ylabel(ylabel)
     axes.set_title(title)
     axes.grid(axis="y", alpha=0.3)
-    return _save(figure, path)
+    return figure
 
 
 def attention_images(maps, height=160):

@@ -1,5 +1,6 @@
 """Demo data sets: released layouts, labels true by construction, determinism, bad input."""
 
+import collections
 import csv
 import json
 import os
@@ -12,7 +13,7 @@ import pytest
 import soundfile as sf
 
 from airtf.cli import data as data_cli
-from airtf.demo import gm, music, qualities
+from airtf.demo import DEFAULT_SIZES, gm, music, qualities
 from airtf.demo import sets as demo
 from airtf.demo.synth import SoundFont
 from airtf.errors import AirtfError
@@ -254,6 +255,30 @@ def test_percussive_comes_from_the_program():
     assert not any({"bright", "dark"} <= patch.choices for patch in patches)
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_every_nsynth_split_holds_every_quality_at_the_default_size(font16k, seed):
+    plan = demo.nsynth_plan(seed, demo._available_programs(font16k), DEFAULT_SIZES["nsynth"])
+    notes = {split: collections.Counter() for split in demo.NSYNTH_SPLITS}
+    for note in plan:
+        notes[note.split].update(note.instrument.patch.qualities)
+    assert {split: len(counts) for split, counts in notes.items()} == {split: 10 for split in demo.NSYNTH_SPLITS}
+    assert min(notes["train"].values()) >= 8
+    assert min(notes["valid"].values()) >= 2 and min(notes["test"].values()) >= 2
+    assert len({note.instrument.program.family for note in plan if note.split == "valid"}) > 1
+
+
+def test_covering_patches_respect_what_programs_allow():
+    rng = np.random.default_rng(1)
+    programs = [0, 19, 12, 40, 73]  # piano, church organ, marimba, violin, flute
+    for copies in (1, 2):
+        patches = qualities.covering_patches(rng, programs, copies)
+        applied = collections.Counter(choice for patch in patches for choice in patch.choices)
+        assert all(applied[choice] >= copies for choice in qualities.CHANCES)
+        assert not any({"bright", "dark"} <= patch.choices or {"fast_decay", "long_release"} <= patch.choices
+                       for patch in patches)
+        assert all("long_release" not in patch.choices for patch in patches if gm.PROGRAMS[patch.program].percussive)
+
+
 # ---------------------------------------------------------------- Freesound
 
 def test_freesound_layout(rendered):
@@ -369,3 +394,12 @@ def test_check_reads_every_demo_set_back(tmp_path, capsys):
     assert "3 clips, 20 classes" in out and "log-mel (10, 96, 64)" in out
     assert sum(int(word) for word in re.findall(r"(\d+) notes;", out)) == 12
     assert "all 4 sounds used" in out
+    assert "a demo set (airtf-data demo, seed 0, size 3); demo sets have no released features" in out
+    assert "a demo set (airtf-data demo, seed 0, size 12)" in out
+
+
+def test_check_names_no_demo_set_for_a_released_layout(tmp_path):
+    demo.render_openmic(tmp_path / "openmic", clips=1)
+    assert demo.describe(tmp_path / "openmic").startswith("a demo set")
+    (tmp_path / "openmic" / demo.MARKER).unlink()
+    assert demo.describe(tmp_path / "openmic") is None

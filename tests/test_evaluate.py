@@ -212,7 +212,7 @@ def test_compare_puts_runs_side_by_side(run, resumed, tmp_path, capsys):
     rows = read_csv(tmp_path / "fig" / "comparison.csv")
     assert rows[0] == ["instrument", "pca_mean", "pca_std", "pca-batch-norm_mean", "pca-batch-norm_std"]
     assert len(rows) == len(CLASSES) + 2
-    for name in ("f1_per_instrument.png", "f1_overall.png"):
+    for name in ("f1_per_instrument.png", "f1_over_seeds.png"):
         assert (tmp_path / "fig" / name).read_bytes()[:8] == PNG_SIGNATURE
     assert compare_cli.main([str(out), "--out", str(tmp_path / "fig")]) == 2
     assert "--overwrite" in capsys.readouterr().err

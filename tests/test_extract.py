@@ -116,7 +116,7 @@ def test_bad_files_are_reported_and_the_rest_goes_on(tmp_path, capsys):
     assert code == 1
     err = capsys.readouterr().err
     assert "error: " + str(audio / "empty.wav") in err and "error: " + str(audio / "corrupt.ogg") in err
-    assert "warning: " + str(audio / "short.wav") in err and "shorter than one 0.96 s example" in err
+    assert "warning: " + str(audio / "short.wav") in err and "0.500 s is shorter than one example, which needs 0.975 s" in err
     assert "warning: " + str(audio / "silent.ogg") in err and "2 of 5 files failed" in err
     assert sorted(p.name for p in (out / "logmel").iterdir()) == ["good.json", "short.json", "silent.json"]
     assert features(out / "logmel" / "short.json")[0].shape == (0,)

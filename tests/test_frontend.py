@@ -117,6 +117,14 @@ def test_short_audio_warns_and_gives_no_examples():
     assert examples.shape == (0, 96, 64)
 
 
+def test_the_warning_names_the_length_one_example_needs():
+    with pytest.warns(AudioTooShortWarning, match=r"^0\.960 s is shorter than one example, which needs 0\.975 s"):
+        assert frontend.waveform_to_examples(noise(15360)).shape == (0, 96, 64)  # 0.96 s is too short
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert frontend.waveform_to_examples(noise(15600)).shape == (1, 96, 64)  # 0.975 s makes one
+
+
 def test_pad_makes_one_example_of_short_audio():
     waveform = noise(5000)
     with warnings.catch_warnings():

@@ -100,12 +100,20 @@ def test_scores_print_as_one_aligned_table_nan_as_n_a():
     y_mask[:, 0] = False
     scores = metrics.instrument_scores(y_true, y_mask, y_prob, NAMES)
     rows = [[name, *(values[column] for column in metrics.COLUMNS)] for name, values in scores.items()]
-    lines = reporting.text_table(["instrument", *metrics.COLUMNS], rows).splitlines()
+    *lines, note = reporting.text_table(["instrument", *metrics.COLUMNS], rows).splitlines()
     assert lines[0].split() == ["instrument", *metrics.COLUMNS]
     assert len({len(line) for line in lines}) == 1
     assert lines[-1].startswith("overall") and f"{scores['overall']['f1']:.3f}" in lines[-1]
     assert set(lines[1]) == {"-"} and set(lines[-2]) == {"-"}  # the overall row is set off by a rule
     assert "n/a" in lines[2]
+    assert note == reporting.UNSCORED_NOTE  # explained where it appears
+
+
+def test_a_table_without_n_a_has_no_note_and_one_seed_no_spread():
+    table = reporting.text_table(["instrument", "f1"], [["piano", reporting.mean_std(0.5, 0.0, seeds=1)],
+                                                        ["overall", reporting.mean_std(0.5, 0.1, seeds=2)]])
+    assert table.splitlines()[-1].split() == ["overall", "0.500", "±", "0.100"]
+    assert table.splitlines()[2].split() == ["piano", "0.500"] and reporting.UNSCORED_NOTE not in table
 
 
 def event_tags(log_dir):
@@ -149,3 +157,28 @@ def test_validation_f1_takes_a_batched_dataset_of_packed_targets():
         callback.on_epoch_end(0, epoch_logs)
     assert logs[0] == pytest.approx(logs[1], nan_ok=True)
     assert set(logs[0]) == {"val_f1_macro", *(f"val_f1_{name}" for name in classes)}
+
+
+def test_instrument_figure_marks_n_a_keeps_error_bars_and_names_each_run():
+    names = ["bass", "cello", "piano", "overall"]
+    groups = {"logmel": ([0.5, math.nan, 0.97, 0.7], [0.1, 0.0, 0.08, 0.05]),
+              "pca": ([0.4, 0.6, 0.9, 0.6], [0.1, 0.1, 0.02, 0.05])}
+    figure = reporting.instrument_figure(names, groups, "F1")
+    axes = figure.axes[0]
+    assert axes.get_ylim()[1] >= 0.97 + 0.08  # the error bar above 1 is not clipped
+    marks = [text for text in axes.texts if text.get_text() == "n/a"]
+    assert len(marks) == 1 and marks[0].get_position()[0] == pytest.approx(1 - 0.4 + 0.2)  # logmel's cello
+    assert [text.get_text() for text in figure.texts] == [reporting.UNSCORED_NOTE]
+    assert [text.get_text() for text in figure.legends[0].get_texts()] == ["logmel", "pca"]
+    separator = [line for line in axes.lines if len(set(line.get_xdata())) == 1]
+    ticks = axes.get_xticks()
+    assert len(separator) == 1 and ticks[2] < separator[0].get_xdata()[0] < ticks[3]
+    single = reporting.instrument_figure(names[:1] + names[2:], {"logmel": ([0.5, 0.9, 0.7], [0.0] * 3)}, "F1")
+    assert [text.get_text() for text in single.legends[0].get_texts()] == ["logmel"] and not single.texts
+
+
+def test_box_figure_has_a_key_for_median_mean_and_seeds():
+    figure = reporting.box_figure({"logmel": [0.5, 0.6, 0.55], "pca": [0.4, math.nan, 0.45]}, "overall")
+    labels = [text.get_text() for text in figure.axes[0].get_legend().get_texts()]
+    assert labels[:3] == ["median", "mean", "one seed"]
+    assert [label.get_text() for label in figure.axes[0].get_xticklabels()] == ["logmel", "pca"]

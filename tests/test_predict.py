@@ -60,17 +60,25 @@ def test_text_output_is_aligned():
     prediction = predict.predict(FixedModel(), np.zeros(48000, np.float32))
     text = predict.format_text("a.wav", prediction, name_width=len("mallet_percussion"))
     assert text.splitlines() == ["a.wav (3.00 s)",
-                                 "  mallet_percussion  0.90  0.96-2.88 s",
-                                 "  bass               0.55  0.00-0.96, 1.92-2.88 s"]
+                                 "  mallet_percussion  0.900  0.96-2.88 s",
+                                 "  bass               0.550  0.00-0.96, 1.92-2.88 s"]
     nothing = predict.predict(FixedModel(), np.zeros(100, np.float32), threshold=0.99)
-    assert predict.format_text("b.wav", nothing, 0.99).splitlines()[1] == "  no instrument reaches 0.99"
+    assert predict.format_text("b.wav", nothing).splitlines()[1] == ("  no instrument reaches 0.99 "
+                                                                     "(the most probable: mallet_percussion, 0.900)")
 
 
-def test_json_output_holds_instruments_and_ranges():
+def test_a_low_probability_never_prints_as_zero():
+    assert predict.format_probability(0.00041) == "4.1e-04" and predict.format_probability(0.0123) == "0.012"
+    assert predict.format_probability(0.0) == "0.000"
+
+
+def test_json_output_holds_every_instrument_with_its_flag_and_ranges():
     document = json.loads(predict.to_json({"a.wav": predict.predict(FixedModel(), np.zeros(48000, np.float32))}))
-    assert document == {"a.wav": {"instruments": {"mallet_percussion": 0.9, "bass": 0.55},
-                                  "active": {"mallet_percussion": [[0.96, 2.88]],
-                                             "bass": [[0.0, 0.96], [1.92, 2.88]]}}}
+    assert document == {"a.wav": {"duration": 3.0, "threshold": 0.5, "instruments": {
+        "mallet_percussion": {"probability": 0.9, "present": True, "active": [[0.96, 2.88]]},
+        "bass": {"probability": 0.55, "present": True, "active": [[0.0, 0.96], [1.92, 2.88]]},
+        "drums": {"probability": 0.2, "present": False, "active": []}}}}
+    assert list(document["a.wav"]["instruments"]) == ["mallet_percussion", "bass", "drums"]
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +98,7 @@ def test_cli_prints_instruments_and_ranges_of_the_real_clip(models, openmic_clip
     assert header == f"{openmic_clip} (10.00 s)"
     assert lines and {line.split()[0] for line in lines} <= set(FAVOURED)
     for line in lines:
-        assert re.fullmatch(r"  [a-z_]+ +[01]\.\d\d  " + RANGES, line), line
+        assert re.fullmatch(r"  [a-z_]+ +[01]\.\d\d\d  " + RANGES, line), line
     assert len({line.index(line.split()[1]) for line in lines}) == 1  # the probabilities line up
 
 
@@ -109,17 +117,20 @@ def json_predictions(models, openmic_clip):
 def test_cli_json_parses_with_instruments_and_ranges(json_predictions, openmic_clip):
     document = json_predictions["export"]
     assert list(document) == [str(openmic_clip)]
-    clip = document[str(openmic_clip)]
-    assert clip["instruments"] and set(clip["instruments"]) <= set(FAVOURED)
-    assert set(clip["active"]) == set(clip["instruments"])
-    for ranges in clip["active"].values():
-        assert ranges and all(0 <= start < end <= 10.0 for start, end in ranges)
+    clip = document[str(openmic_clip)]["instruments"]
+    present = {name for name, entry in clip.items() if entry["present"]}
+    assert present and present <= set(FAVOURED) and len(clip) == 20
+    assert present == {name for name, entry in clip.items() if entry["probability"] >= 0.5}
+    for name in present:
+        assert clip[name]["active"] and all(0 <= start < end <= 10.0 for start, end in clip[name]["active"])
+    assert not any(entry["active"] for name, entry in clip.items() if name not in present)
 
 
 def test_run_directory_and_export_give_the_same_prediction(json_predictions, openmic_clip):
     from_run, from_export = (json_predictions[kind][str(openmic_clip)] for kind in ("run", "export"))
-    assert from_run["active"] == from_export["active"]
-    assert from_run["instruments"] == pytest.approx(from_export["instruments"], abs=1e-4)
+    for name, entry in from_run["instruments"].items():
+        assert entry["active"] == from_export["instruments"][name]["active"]
+        assert entry["probability"] == pytest.approx(from_export["instruments"][name]["probability"], abs=1e-4)
 
 
 def test_cli_reports_bad_files_and_goes_on(models, openmic_clip, tmp_path, capsys):
@@ -132,8 +143,8 @@ def test_cli_reports_bad_files_and_goes_on(models, openmic_clip, tmp_path, capsy
     assert len(errors) == 4 and errors[-1] == "airtf-predict: 2 of 4 files failed"
     assert errors[0].startswith("airtf-predict: error: ") and "missing.ogg" in errors[0]
     assert errors[1].startswith("airtf-predict: error: ") and "text.wav" in errors[1]
-    assert errors[2] == (f"airtf-predict: warning: {tmp_path / 'short.wav'}: 0.50 s is shorter than one 0.96 s "
-                         "example; it was zero-padded to one")
+    assert errors[2] == (f"airtf-predict: warning: {tmp_path / 'short.wav'}: 0.500 s is shorter than one example, "
+                         "which needs 0.975 s (96 frames 10 ms apart, each 25 ms long); it was zero-padded to one")
     assert f"{openmic_clip} (10.00 s)" in captured.out and f"{tmp_path / 'short.wav'} (0.50 s)" in captured.out
 
 

@@ -173,9 +173,10 @@ def test_training_lowers_the_validation_loss(demo_nsynth):
     data = textual.datasets(demo_nsynth, batch_size=8, seed=0, word_vectors=vectors, word_map=REPLACED)
     model = textual.build(stand_in_backbone(), word_vectors=vectors, word_map=REPLACED)
     model.compile(optimizer=keras.optimizers.Adam(1e-3))
-    history = model.fit(data.train, validation_data=data.validation, epochs=3, verbose=0).history
+    untrained = model.evaluate(data.validation, verbose=0)
+    history = model.fit(data.train, validation_data=data.validation, epochs=4, verbose=0).history
     assert set(history) == {"loss", "val_loss"}
-    assert history["val_loss"][-1] < 0.95 * history["val_loss"][0]
+    assert history["val_loss"][-1] < 0.95 * untrained
     assert history["loss"][-1] < history["loss"][0]
 
 

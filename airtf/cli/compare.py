@@ -3,7 +3,7 @@
 Prints the test F1-macro per instrument (rows) and run (columns), mean ± std
 over seeds, and writes OUT/comparison.json, comparison.csv, grouped
 per-instrument bars (f1_per_instrument.png) and box plots of the overall
-F1-macro over seeds (f1_overall.png). Runs are labelled by their directory
+F1-macro over seeds (f1_over_seeds.png). Runs are labelled by their directory
 names. The paper's Fig. 2: airtf-compare runs/pca runs/norm runs/random
 runs/logmel --out fig2.
 """

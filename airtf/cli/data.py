@@ -62,6 +62,7 @@ def check(args):
     from airtf.datasets.freesound import Freesound
     from airtf.datasets.nsynth import NSynth
     from airtf.datasets.openmic import OpenMIC
+    from airtf.demo import sets as demo
 
     folders = {OpenMIC: args.openmic, NSynth: args.nsynth, Freesound: args.freesound}
     if not any(folders.values()):
@@ -70,7 +71,8 @@ def check(args):
     for kind, folder in folders.items():
         if folder:
             lines, ok = kind(folder).check()
-            print("\n".join(lines))
+            demo_line = demo.describe(folder)
+            print("\n".join(lines[:1] + ([f"  {demo_line}"] if demo_line else []) + lines[1:]))
             problems += not ok
     return 1 if problems else 0
 

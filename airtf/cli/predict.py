@@ -3,8 +3,9 @@
 For each file (any format or sample rate), the instruments whose probability
 reaches --threshold, with the time ranges where their per-frame probability
 reaches it too (consecutive active frames merged). --json prints one JSON
-document instead: {file: {"instruments": {name: probability},
-"active": {name: [[start, end], ...]}}}.
+document instead, with every instrument's probability: {file: {"duration": s,
+"threshold": p, "instruments": {name: {"probability": p, "present": bool,
+"active": [[start, end], ...]}}}}, most probable first.
 """
 
 import sys
@@ -56,7 +57,7 @@ def predict_all(args):
                 failed += 1
                 continue
             if not args.json:
-                bar.write(predict.format_text(path, predictions[path], args.threshold, name_width),
+                bar.write(predict.format_text(path, predictions[path], name_width),
                           file=sys.stdout)
     if args.json:
         print(predict.to_json(predictions))

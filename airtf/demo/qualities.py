@@ -81,15 +81,52 @@ class Patch:
         return [int(name in present) for name in QUALITIES]
 
 
-def random_patch(rng, program):
-    """A patch of ``program`` with choices drawn at :data:`CHANCES`."""
-    choices = {name for name, chance in CHANCES.items() if rng.random() < chance}
-    if gm.PROGRAMS[program].percussive:
-        choices.discard("long_release")  # a struck or plucked sound's release is its own decay
-    for kept, dropped in EXCLUSIVE:
-        if kept in choices:
-            choices.discard(dropped)
+def random_patch(rng, program, required=frozenset()):
+    """A patch of ``program`` applying ``required`` and further choices drawn at :data:`CHANCES`.
+
+    A drawn choice that the program or an earlier choice rules out (see
+    :func:`compatible`) is left out.
+    """
+    drawn = [name for name, chance in CHANCES.items() if rng.random() < chance]
+    choices = set(required)
+    for name in drawn:
+        if compatible(name, program, choices):
+            choices.add(name)
     return Patch(program, frozenset(choices), int(rng.integers(2 ** 31)))
+
+
+def compatible(choice, program, choices):
+    """Whether a patch of ``program`` that applies ``choices`` may also apply ``choice``.
+
+    Not long_release on a struck or plucked program (its release is its own
+    decay), nor either choice of an :data:`EXCLUSIVE` pair with the other.
+    """
+    if choice == "long_release" and gm.PROGRAMS[program].percussive:
+        return False
+    return not any(choice in pair and (set(pair) - {choice}) & set(choices) for pair in EXCLUSIVE)
+
+
+PLACEMENT_ORDER = ("long_release", "fast_decay", "bright", "dark", "distortion", "multiphonic", "nonlinear_env",
+                   "reverb", "tempo-synced")
+"""The most constrained choices first, so that :func:`covering_patches` finds room for each."""
+
+
+def covering_patches(rng, programs, copies=1):
+    """Random patches of ``programs``, one each, among which every rendering choice is applied ``copies`` times.
+
+    Each choice is dealt to ``copies`` patches (those with the fewest choices
+    so far, ties drawn at random) that may take it (:func:`compatible`), then
+    each patch draws further choices as :func:`random_patch` does. With too
+    few programs (an exclusive pair needs ``2 * copies``, long_release as
+    many sustained programs) a choice is dealt as often as they allow.
+    """
+    dealt = [set() for _ in programs]
+    for choice in PLACEMENT_ORDER:
+        order = rng.permutation(len(programs))
+        takers = [int(index) for index in order if compatible(choice, programs[index], dealt[index])]
+        for index in sorted(takers, key=lambda index: len(dealt[index]))[:copies]:
+            dealt[index].add(choice)
+    return [random_patch(rng, program, frozenset(choices)) for program, choices in zip(programs, dealt)]
 
 
 @dataclasses.dataclass(frozen=True)

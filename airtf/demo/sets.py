@@ -28,11 +28,13 @@ import shutil
 import time
 import zlib
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import soundfile
 
 import airtf
+from airtf.datasets.pipeline import read_json
 from airtf.demo import DEFAULT_SIZES, SETS, effects, gm, music, qualities
 from airtf.demo.synth import SOUNDFONT_FIX, Part, SoundFont
 from airtf.errors import AirtfError
@@ -49,6 +51,8 @@ TRAIN_FRACTION = 0.75
 
 NSYNTH_SPLITS = ("train", "valid", "test")
 NOTES_PER_INSTRUMENT = 4
+COVER_COPIES = {"train": 2, "valid": 1, "test": 1}
+"""Instruments of a split that apply each quality (:func:`nsynth_instruments`)."""
 
 FREESOUND_RATE = 44100
 FREESOUND_STYLES = ("staccato", "legato", "chord", "arpeggio")
@@ -108,6 +112,19 @@ def _check_folder(folder, overwrite):
     if not (folder / MARKER).is_file():
         raise AirtfError(f"{folder}: holds files that no demo render made (no {MARKER}), so --overwrite "
                          "does not delete them; choose another --out")
+
+
+def describe(folder):
+    """A line saying that ``folder`` is a demo set and what that means for its report, or None if it is not one."""
+    marker = Path(folder) / MARKER
+    if not marker.is_file():
+        return None
+    made = read_json(marker, "render the demo set again (airtf-data demo --overwrite)")
+    line = f"a demo set (airtf-data demo, seed {made.get('seed')}, size {made.get('size')})"
+    if made.get("set") == "openmic":
+        line += ("; demo sets have no released features unless made with --weights, so clips without them are "
+                 "expected here")
+    return line
 
 
 def _start_set(folder, overwrite, name, seed, size, font):
@@ -342,21 +359,51 @@ class NSynthInstrument:
         return gm.PROGRAMS[self.patch.program]
 
 
-def nsynth_instruments(rng, programs, count):
-    """``count`` instruments: a family drawn uniformly, then a program of it, then a patch.
+def nsynth_instruments(rng, programs, splits):
+    """One instrument per entry of ``splits``, whose patches cover every quality within each split.
 
-    Names follow NSynth: ``<family>_<source>_<number within family and source, 3 digits>``.
+    Each instrument draws a family uniformly, then a program of it. Within a
+    split, at least :data:`COVER_COPIES` instruments are struck or plucked
+    and as many are not (programs redrawn where too few are, as far as the
+    split's size allows), and their patches apply every rendering choice
+    :data:`COVER_COPIES` times (:func:`airtf.demo.qualities.covering_patches`):
+    so each split holds every quality, on 4 notes per instrument at the
+    default size. Names follow NSynth: ``<family>_<source>_<number within
+    family and source, 3 digits>``.
     """
-    families = sorted({gm.PROGRAMS[program].family for program in programs}, key=gm.FAMILIES.index)
+    chosen = [_draw_program(rng, programs) for _ in splits]
+    patches = [None] * len(splits)
+    for split in NSYNTH_SPLITS:
+        members = [index for index, name in enumerate(splits) if name == split]
+        copies = COVER_COPIES[split]
+        _mix_attacks(rng, programs, chosen, members, min(copies, len(members) // 2))
+        for index, patch in zip(members, qualities.covering_patches(rng, [chosen[i] for i in members], copies)):
+            patches[index] = patch
     numbers, instruments = {}, []
-    for index in range(count):
-        family = families[rng.integers(len(families))]
-        program = int(rng.choice([p for p in programs if gm.PROGRAMS[p].family == family]))
-        prefix = f"{family}_{gm.PROGRAMS[program].source}"
+    for index, patch in enumerate(patches):
+        prefix = f"{gm.PROGRAMS[patch.program].family}_{gm.PROGRAMS[patch.program].source}"
         numbers[prefix] = numbers.get(prefix, -1) + 1
-        instruments.append(NSynthInstrument(index, f"{prefix}_{numbers[prefix]:03d}",
-                                            qualities.random_patch(rng, program)))
+        instruments.append(NSynthInstrument(index, f"{prefix}_{numbers[prefix]:03d}", patch))
     return instruments
+
+
+def _draw_program(rng, programs):
+    """A family drawn uniformly among those ``programs`` hold, then one of its programs."""
+    families = sorted({gm.PROGRAMS[program].family for program in programs}, key=gm.FAMILIES.index)
+    family = families[rng.integers(len(families))]
+    return int(rng.choice([program for program in programs if gm.PROGRAMS[program].family == family]))
+
+
+def _mix_attacks(rng, programs, chosen, members, least):
+    """Redraw programs of ``members`` (as one of that kind) until at least ``least`` are percussive and ``least``
+    are not."""
+    for percussive in (True, False):
+        pool = [program for program in programs if gm.PROGRAMS[program].percussive == percussive]
+        have = [index for index in members if gm.PROGRAMS[chosen[index]].percussive == percussive]
+        others = [index for index in members if index not in have]
+        spare = max(0, len(others) - least)  # leave the other kind its own least
+        for index in list(rng.permutation(others))[:min(spare, max(0, least - len(have))) if pool else 0]:
+            chosen[index] = int(rng.choice(pool))
 
 
 def nsynth_splits(rng, count):
@@ -388,13 +435,35 @@ def nsynth_example(note_id, instrument, pitch, velocity):
             "sample_rate": qualities.SAMPLE_RATE}
 
 
+class PlannedNote(NamedTuple):
+    """One note of a demo NSynth set, before it is rendered."""
+
+    instrument: NSynthInstrument
+    split: str
+    pitch: int
+    velocity: int
+
+
+def nsynth_plan(seed, programs, notes):
+    """The notes :func:`render_nsynth` renders: about ``notes / 4`` instruments (at least 3 when there are 3
+    notes), split by instrument (:func:`nsynth_splits`), their patches covering every quality in each split
+    (:func:`nsynth_instruments`); a list of :class:`PlannedNote`."""
+    rng = _rng(seed, "nsynth")
+    count = max(min(notes, 3), int(round(notes / NOTES_PER_INSTRUMENT)))
+    splits = nsynth_splits(rng, count)
+    instruments = nsynth_instruments(rng, programs, splits)
+    shares = [notes // count + (index < notes % count) for index in range(count)]  # notes per instrument
+    return [PlannedNote(instrument, splits[instrument.index], pitch, velocity)
+            for instrument, share in zip(instruments, shares)
+            for pitch, velocity in _nsynth_notes(rng, instrument, share)]
+
+
 def render_nsynth(folder, notes=DEFAULT_SIZES["nsynth"], seed=0, soundfont=None, overwrite=False, progress=False):
     """Render a demo NSynth set (json/wav layout) into ``folder``.
 
-    4 s notes, 16 kHz mono 16-bit WAV, of about ``notes / 4`` instruments
-    (at least 3 when there are 3 notes), split by instrument into
-    nsynth-train, nsynth-valid and nsynth-test. Qualities are true by
-    construction (see :mod:`airtf.demo.qualities`).
+    4 s notes (:func:`nsynth_plan`), 16 kHz mono 16-bit WAV, split by
+    instrument into nsynth-train, nsynth-valid and nsynth-test. Qualities
+    are true by construction (see :mod:`airtf.demo.qualities`).
 
     Returns a :class:`Rendered`.
     """
@@ -403,26 +472,21 @@ def render_nsynth(folder, notes=DEFAULT_SIZES["nsynth"], seed=0, soundfont=None,
     font = SoundFont(soundfont, qualities.SAMPLE_RATE)
     programs = _available_programs(font)
     provenance = _start_set(folder, overwrite, "nsynth", seed, notes, font)
-    rng = _rng(seed, "nsynth")
-    count = max(min(notes, 3), int(round(notes / NOTES_PER_INSTRUMENT)))
-    instruments = nsynth_instruments(rng, programs, count)
-    splits = nsynth_splits(rng, count)
-    shares = [notes // count + (index < notes % count) for index in range(count)]  # notes per instrument
-    plan = [(instrument, pitch, velocity) for instrument, share in zip(instruments, shares)
-            for pitch, velocity in _nsynth_notes(rng, instrument, share)]
+    plan = nsynth_plan(seed, programs, notes)
+    instruments = list({note.instrument.index: note.instrument for note in plan}.values())
     examples = {split: {} for split in NSYNTH_SPLITS}
-    for note_id, (instrument, pitch, velocity) in enumerate(_bar(plan, "nsynth", "note", progress)):
-        example = nsynth_example(note_id, instrument, pitch, velocity)
-        split = f"nsynth-{splits[instrument.index]}"
-        audio = qualities.render_note(font, instrument.patch, pitch, velocity)
-        _write_audio(folder / split / "audio" / f"{example['note_str']}.wav", audio, qualities.SAMPLE_RATE, "PCM_16")
-        examples[splits[instrument.index]][example["note_str"]] = example
+    for note_id, note in enumerate(_bar(plan, "nsynth", "note", progress)):
+        example = nsynth_example(note_id, note.instrument, note.pitch, note.velocity)
+        audio = qualities.render_note(font, note.instrument.patch, note.pitch, note.velocity)
+        _write_audio(folder / f"nsynth-{note.split}" / "audio" / f"{example['note_str']}.wav", audio,
+                     qualities.SAMPLE_RATE, "PCM_16")
+        examples[note.split][example["note_str"]] = example
     for split, entries in examples.items():
         write_json(folder / f"nsynth-{split}" / "examples.json", dict(sorted(entries.items())))
     _finish_set(folder, provenance, {i.name: {"program": i.patch.program, "choices": sorted(i.patch.choices)}
                                      for i in instruments})
     counts = ", ".join(f"{split} {len(examples[split])}" for split in NSYNTH_SPLITS)
-    return Rendered(folder, f"{len(plan)} notes of {count} instruments ({counts})",
+    return Rendered(folder, f"{len(plan)} notes of {len(instruments)} instruments ({counts})",
                     time.perf_counter() - began)
 
 

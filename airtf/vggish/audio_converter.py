@@ -372,8 +372,8 @@ def waveform_to_examples(waveform, sample_rate=SAMPLE_RATE, *, pad=False, resamp
     examples = ops.convert_to_numpy(examples)
     if len(examples) == 0:
         warnings.warn(
-            f"{len(waveform) / SAMPLE_RATE:.3f} s of audio is shorter than one 0.96 s example "
-            "and gives no examples; pass pad=True to zero-pad it to one",
+            f"{AudioTooShortWarning.describe(len(waveform))} and gives no examples; pass pad=True to zero-pad "
+            "it to one",
             AudioTooShortWarning,
             stacklevel=2,
         )
