@@ -58,3 +58,27 @@ def freesound_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo")
     demo.render_demo(out, sets=("freesound",), sizes={"freesound": 40})
     return out / "freesound"
+
+
+@pytest.fixture(autouse=True)
+def released_models():
+    """Free the models a test trained when it ends, so that the suite's memory stays flat.
+
+    Keras's optimiser sums gradients with tf.distribute's all_reduce, whose graph-mode
+    custom gradient TensorFlow registers globally and never removes (tensorflow#80895):
+    each traced training step keeps its graph, and through it every weight of its
+    model, alive for the life of the process (about 1 GB per VGGish trained).
+    Dropping the entries a test added releases them; the steps are already traced.
+    """
+    from tensorflow.python.framework import ops
+
+    registry = ops._gradient_registry._registry
+    before = set(registry)
+    yield
+    stale = [name for name in set(registry) - before if name.startswith("CustomGradient-")]
+    if stale:
+        import gc
+
+        for name in stale:
+            del registry[name]
+        gc.collect()
