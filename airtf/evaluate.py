@@ -374,10 +374,10 @@ def summarize(out, seeds, classes, feature_set, data):
                "mean": mean, "std": std, "best_seed": best}
     write_json(out / SCORES_NAME, reporting.json_ready(summary))
     reporting.write_csv(out / SCORES_CSV_NAME, reporting.summary_csv_rows(summary))
-    reporting.f1_plots(out, names, {summary["features"]: ([mean[name]["f1"] for name in names],
-                                                           [std[name]["f1"] for name in names],
-                                                           [per_seed[seed]["test"][metrics.OVERALL]["f1"]
-                                                            for seed in seeds])})
+    # labelled by the run directory's name, as airtf-compare labels runs
+    reporting.f1_plots(out, names, {out.name: ([mean[name]["f1"] for name in names],
+                                               [std[name]["f1"] for name in names],
+                                               [per_seed[seed]["test"][metrics.OVERALL]["f1"] for seed in seeds])})
     with atomic_path(out / MODEL_NAME) as temporary:
         shutil.copyfile(out / f"seed-{best}" / MODEL_NAME, temporary)
     return summary

@@ -61,7 +61,7 @@ from airtf import interrupts, params, vggish
 from airtf.datasets.openmic import EXAMPLES_PER_CLIP, FEATURE_MAX
 from airtf.datasets.pipeline import DatasetError, missing_files
 from airtf.errors import AirtfError, AirtfWarning, CheckpointError
-from airtf.files import atomic_path, feature_cache, write_json
+from airtf.files import atomic_path, display, feature_cache, write_json
 from airtf.vggish import presets
 from airtf.vggish.audio_converter import LogMelExamples
 
@@ -354,7 +354,7 @@ class VGGishFeatures(FeatureSet):
 
     def _source_text(self):
         sources = {"random": f"random VGGish (seed {self.spec['seed']})", "official": "official VGGish"}
-        return sources.get(self.spec["weights"], f"VGGish of {self.spec['weights']}")
+        return sources.get(self.spec["weights"], f"VGGish of {display(self.spec['weights'])}")
 
 
 @register

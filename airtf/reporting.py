@@ -17,6 +17,7 @@ everybody prints through here:
 import csv
 import json
 import math
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -223,7 +224,7 @@ def instrument_figure(names, groups, title, ylabel="F1-macro"):
         means, stds = np.asarray(means, dtype=float), np.asarray(stds, dtype=float)
         scored = ~np.isnan(means)
         offsets = positions - 0.4 + width * (index + 0.5)
-        axes.bar(offsets[scored], means[scored], width, yerr=stds[scored], capsize=2, label=label)
+        axes.bar(offsets[scored], means[scored], width, yerr=stds[scored], capsize=2, label=_wrapped(label))
         tops.extend(means[scored] + stds[scored])
         for offset in offsets[~scored]:
             axes.text(offset, 0.01, "n/a", rotation=90, ha="center", va="bottom", fontsize="x-small", color="dimgray")
@@ -239,6 +240,11 @@ def instrument_figure(names, groups, title, ylabel="F1-macro"):
     if unscored:
         figure.text(0.01, 0.0, UNSCORED_NOTE, fontsize="x-small", color="dimgray", ha="left", va="top")
     return figure
+
+
+def _wrapped(label, width=30):
+    """``label`` in lines of at most ``width`` characters, so that long run names fit their figure."""
+    return "\n".join(textwrap.wrap(label, width)) or label
 
 
 def box_plot(path, groups, title, ylabel="F1-macro"):
@@ -269,7 +275,7 @@ def box_figure(groups, title, ylabel="F1-macro"):
            "one seed": Line2D([], [], marker="o", markersize=4, color="black", linestyle="none"),
            "box: quartiles; whiskers: data within 1.5 IQR": boxes["boxes"][0]}
     axes.legend(key.values(), key.keys(), fontsize="x-small", loc="upper left", bbox_to_anchor=(1.02, 1.0))
-    axes.set_xticks(np.arange(1, len(groups) + 1), list(groups), rotation=20, ha="right")
+    axes.set_xticks(np.arange(1, len(groups) + 1), [_wrapped(label, 16) for label in groups])
     axes.set_ylabel(ylabel)
     axes.set_title(title)
     axes.grid(axis="y", alpha=0.3)

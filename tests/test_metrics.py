@@ -182,3 +182,15 @@ def test_box_figure_has_a_key_for_median_mean_and_seeds():
     labels = [text.get_text() for text in figure.axes[0].get_legend().get_texts()]
     assert labels[:3] == ["median", "mean", "one seed"]
     assert [label.get_text() for label in figure.axes[0].get_xticklabels()] == ["logmel", "pca"]
+
+
+@pytest.mark.filterwarnings("error")
+def test_long_run_names_are_wrapped_and_keep_the_layout(tmp_path):
+    long_name = "pretrained: VGGish of demo-out/pretrain/textual/vggish.weights.h5, min-max"
+    box = reporting.box_plot(tmp_path / "box.png", {long_name: [0.4, 0.42], "logmel": [0.5, 0.6]}, "overall")
+    bars = reporting.instrument_bars(tmp_path / "bars.png", ["bass", "overall"],
+                                     {long_name: ([0.5, 0.5], [0.1, 0.1])}, "F1")
+    assert box.stat().st_size > 0 and bars.stat().st_size > 0  # constrained layout warned, as an error, before
+    figure = reporting.box_figure({long_name: [0.4, 0.42]}, "overall")
+    [label] = [label.get_text() for label in figure.axes[0].get_xticklabels()]
+    assert "".join(label.split()) == "".join(long_name.split()) and max(map(len, label.splitlines())) <= 16
