@@ -251,12 +251,14 @@ def check_scorable(dataset, validation_keys, classes):
     unscored = [name for name in classes if math.isnan(scores[name]["f1"])]
     if len(unscored) == len(classes):
         raise AirtfError(f"the validation split ({len(validation_keys)} clips) has no instrument annotated both "
-                         "present and absent, so no epoch can be selected; use more clips (a larger --limit)")
+                         "present and absent, so no epoch can be selected; use more annotated clips (a larger "
+                         "--limit where one is given)")
     if unscored:
         warnings.warn(f"the validation split ({len(validation_keys)} clips) scores {len(classes) - len(unscored)} of "
                       f"{len(classes)} instruments; {', '.join(unscored)} lack a positive or a negative annotation "
                       "there, so epochs are chosen on the others (ties to the lower validation loss); use more "
-                      "clips (a larger --limit) to score them all", SparseValidationWarning, stacklevel=2)
+                      "annotated clips (a larger --limit where one is given) to score them all",
+                      SparseValidationWarning, stacklevel=2)
     return unscored
 
 

@@ -62,6 +62,7 @@ from airtf.datasets.openmic import EXAMPLES_PER_CLIP, FEATURE_MAX
 from airtf.datasets.pipeline import DatasetError, missing_files
 from airtf.errors import AirtfError, AirtfWarning, CheckpointError
 from airtf.files import atomic_path, display, feature_cache, write_json
+from airtf.files import digest as file_digest
 from airtf.vggish import presets
 from airtf.vggish.audio_converter import LogMelExamples
 
@@ -311,7 +312,7 @@ class VGGishFeatures(FeatureSet):
             if not Path(reference).is_file():
                 raise FeatureError(f"{reference}: the weights of this feature set are gone; restore the file or "
                                    "rerun with other --features")
-            if presets.digest(reference, "sha256") != spec["weights_sha256"]:
+            if file_digest(reference, "sha256") != spec["weights_sha256"]:
                 raise FeatureError(f"{reference}: the weights changed since this feature set was made (sha256 "
                                    "differs); restore them, or rerun airtf-eval in a new --out")
         return vggish.from_preset(reference, spec["variant"], spec["seed"] or 0)

@@ -57,6 +57,15 @@ def feature_cache():
     return Path(os.environ["AIRTF_CACHE"]) if os.environ.get("AIRTF_CACHE") else cache_home()
 
 
+def digest(path, algorithm):
+    """Hex digest (``"sha256"``, ``"md5"``, ...) of a file, read in 1 MiB chunks."""
+    hasher = hashlib.new(algorithm)
+    with open(path, "rb") as stream:
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            hasher.update(chunk)
+    return hasher.hexdigest()
+
+
 def display(path):
     """``path`` as messages show it: relative to the current folder when it lies inside it."""
     path = Path(path)

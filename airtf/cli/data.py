@@ -1,8 +1,11 @@
-"""airtf-data: demo data sets in the released layouts of OpenMIC-2018, NSynth and Freesound.
+"""airtf-data: the real data sets downloaded, demo sets rendered, any of them checked.
 
+`airtf-data download openmic --out DIR` fetches OpenMIC-2018 (NSynth likewise),
+checks its size and checksum, and unpacks it safely; rerun it to resume.
 `airtf-data demo --out DIR` renders real instrument audio from a General MIDI
 soundfont into DIR/openmic, DIR/nsynth and DIR/freesound, which airtf's
-loaders read as they read the real data sets.
+loaders read as they read the real data sets. `airtf-data check` reads
+folders back through the loaders.
 """
 
 import argparse
@@ -23,11 +26,32 @@ def _sets(text):
     return names
 
 
+def _splits(text):
+    from airtf.datasets.releases import SPLITS
+
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names or set(names) - set(SPLITS):
+        raise argparse.ArgumentTypeError(f"{text!r}: choose splits from {','.join(SPLITS)}")
+    return names
+
+
 def parse(argv):
     from airtf.demo import DEFAULT_SIZES, SETS
 
     parser = command_parser("airtf-data", __doc__)
     commands = parser.add_subparsers(dest="command", required=True)
+    download = commands.add_parser("download", help="download, verify and unpack OpenMIC-2018 or NSynth "
+                                                    "(rerun to resume; nothing is redone)")
+    download.add_argument("dataset", choices=("openmic", "nsynth"))
+    add_out(download, "the data set's folder")
+    download.add_argument("--format", choices=("jsonwav", "tfrecord"),
+                          help="NSynth's release format (default jsonwav)")
+    download.add_argument("--splits", type=_splits, metavar="NAMES", help="NSynth splits, e.g. train,valid "
+                                                                          "(default all)")
+    download.add_argument("--mirror", metavar="URL", help="a base URL that replaces the published one")
+    download.add_argument("--keep-archives", action="store_true",
+                          help="keep the archives in DIR/archives after a verified unpack")
+    add_quiet(download)
     demo = commands.add_parser("demo", help="render demo sets from a General MIDI soundfont")
     add_out(demo, "folder that receives one folder per set")
     demo.add_argument("--sets", type=_sets, default=list(SETS), metavar="NAMES",
@@ -54,7 +78,36 @@ def parse(argv):
 @reports_errors("airtf-data")
 def main(argv=None):
     args = parse(argv)
-    return render(args) if args.command == "demo" else check(args)
+    return {"download": download, "demo": render, "check": check}[args.command](args)
+
+
+def download(args):
+    """Fetch a released data set and say what was done."""
+    from airtf.datasets import releases
+
+    if args.dataset == "openmic" and (args.format or args.splits):
+        raise SystemExit("airtf-data download: --format and --splits are for nsynth; OpenMIC-2018 is one archive")
+    outcomes = releases.fetch(args.dataset, args.out, args.format, args.splits, args.mirror, args.keep_archives,
+                              progress=None if args.quiet else _progress_bar)
+    for outcome in outcomes:
+        print(outcome.message)
+    kind = "--openmic" if args.dataset == "openmic" else "--nsynth"
+    print(f"next: airtf-data check {kind} {args.out}")
+    return 0
+
+
+def _progress_bar(name):
+    """A (done, total) callback drawing a tqdm bar of bytes and rate for archive ``name``."""
+    from tqdm import tqdm
+
+    bar = tqdm(desc=name, unit="B", unit_scale=True, unit_divisor=1024, leave=True)
+
+    def update(done, total):
+        bar.total = total
+        bar.update(done - bar.n)
+        if total is not None and done >= total:
+            bar.close()
+    return update
 
 
 def check(args):

@@ -21,7 +21,6 @@ a feature cache keys on.
 """
 
 import dataclasses
-import hashlib
 import json
 import os
 import shutil
@@ -33,7 +32,7 @@ from pathlib import Path
 
 from airtf import params
 from airtf.errors import CheckpointError, WeightsNotFoundError
-from airtf.files import atomic_path, cache_home, display
+from airtf.files import atomic_path, cache_home, digest, display
 
 PRESETS_FILE = Path(__file__).with_name("presets.json")
 CHECKPOINT_NAME = "vggish_model.ckpt"
@@ -76,15 +75,6 @@ def models_dir():
     if os.environ.get("AIRTF_MODELS"):
         return Path(os.environ["AIRTF_MODELS"])
     return _checkout_models() or cache_home() / "models"
-
-
-def digest(path, algorithm):
-    """Hex digest of a file, read in 1 MiB chunks."""
-    hasher = hashlib.new(algorithm)
-    with open(path, "rb") as stream:
-        for chunk in iter(lambda: stream.read(1 << 20), b""):
-            hasher.update(chunk)
-    return hasher.hexdigest()
 
 
 def verify(path, name=None):

@@ -1,0 +1,272 @@
+"""airtf-data download against archives served from 127.0.0.1: verify, resume, refuse, unpack once."""
+
+import contextlib
+import hashlib
+import http.server
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import tarfile
+import threading
+import time
+import types
+
+import pytest
+
+from airtf import downloads
+from airtf.archives import ArchiveError
+from airtf.cli import data as data_cli
+from airtf.cli import eval as eval_cli
+from airtf.datasets import releases
+from airtf.downloads import DownloadError
+from test_evaluate import eval_args, write_release
+
+
+class Server(http.server.ThreadingHTTPServer):
+    """Serves ``files`` (name -> bytes); Range, dropped connections and slowness on request."""
+
+    daemon_threads = True
+
+    def __init__(self):
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.files, self.requests = {}, []
+        self.ranges = True
+        self.drop_after = None  # bytes sent before the connection is cut, once
+        self.delay = 0.0  # seconds between chunks of 4 KiB
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.server_address[1]}/"
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def do_HEAD(self):
+        self.respond(body=False)
+
+    def do_GET(self):
+        self.respond(body=True)
+
+    def respond(self, body):
+        server = self.server
+        name = self.path.lstrip("/")
+        server.requests.append((self.command, name, self.headers.get("Range")))
+        if name not in server.files:
+            self.send_error(404)
+            return
+        content, start = server.files[name], 0
+        wanted = self.headers.get("Range")
+        if wanted and server.ranges:
+            start = int(wanted.removeprefix("bytes=").split("-")[0])
+            self.send_response(206)
+            self.send_header("Content-Range", f"bytes {start}-{len(content) - 1}/{len(content)}")
+        else:
+            self.send_response(200)
+        self.send_header("Content-Length", str(len(content) - start))
+        self.end_headers()
+        if not body:
+            return
+        rest = content[start:]
+        if server.drop_after is not None:
+            rest, server.drop_after = rest[:server.drop_after], None
+            self.close_connection = True
+        for offset in range(0, len(rest), 4096):
+            self.wfile.write(rest[offset:offset + 4096])
+            time.sleep(server.delay)
+
+
+@pytest.fixture
+def server():
+    server = Server()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def tar_bytes(members, mode="w:gz"):
+    """A tar archive of {name: bytes} (a bytes value) or TarInfo tweaks (a callable on the TarInfo)."""
+    stream = io.BytesIO()
+    with tarfile.open(fileobj=stream, mode=mode) as tar:
+        for name, content in members.items():
+            info = tarfile.TarInfo(name)
+            if callable(content):
+                content(info)
+                tar.addfile(info)
+            else:
+                info.size = len(content)
+                tar.addfile(info, io.BytesIO(content))
+    return stream.getvalue()
+
+
+def openmic_tree(root):
+    """{member name: bytes} of a small archive laid out like the OpenMIC-2018 release."""
+    write_release(root)
+    return {f"openmic-2018/{path.relative_to(root)}": path.read_bytes()
+            for path in sorted(root.rglob("*")) if path.is_file()}
+
+
+def publish(monkeypatch, server, content, name="openmic-2018-v1.0.0.tgz", checksum="md5", dataset="openmic"):
+    """Serve ``content`` as ``name`` and make the manifest name it with its size and checksum."""
+    server.files[name] = content
+    entry = {"name": name, "bytes": len(content)}
+    if checksum:
+        entry[checksum] = hashlib.new(checksum, content).hexdigest()
+    published = releases.manifest()
+    published[dataset]["formats"] = {"release": {"all": entry}} if dataset == "openmic" else \
+        {"jsonwav": {"test": entry}}
+    published[dataset]["base_url"] = server.url
+    monkeypatch.setattr(releases, "manifest", lambda: published)
+    return entry
+
+
+@pytest.fixture
+def archive(tmp_path):
+    return tar_bytes(openmic_tree(tmp_path / "made"))
+
+
+def test_a_good_archive_is_verified_unpacked_and_then_left_alone(server, archive, tmp_path, monkeypatch, capsys):
+    publish(monkeypatch, server, archive)
+    out = tmp_path / "openmic"
+    assert data_cli.main(["download", "openmic", "--out", str(out), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "downloaded" in printed and "verified, unpacked" in printed and "archive deleted" in printed
+    assert (out / "openmic-2018.npz").is_file() and (out / "partitions" / "split01_train.csv").is_file()
+    assert not list((out / "archives").iterdir())  # deleted after the verified unpack
+    assert not [path for path in out.iterdir() if path.name.startswith(".airtf-unpacking")]
+    requests = len(server.requests)
+    assert data_cli.main(["download", "openmic", "--out", str(out), "--quiet"]) == 0
+    assert "nothing to do" in capsys.readouterr().out and len(server.requests) == requests
+    assert data_cli.main(["check", "--openmic", str(out)]) == 0
+
+
+def test_keep_archives_keeps_the_verified_archive(server, archive, tmp_path, monkeypatch):
+    publish(monkeypatch, server, archive)
+    releases.fetch("openmic", tmp_path / "d", keep_archives=True)
+    assert (tmp_path / "d" / "archives" / "openmic-2018-v1.0.0.tgz").read_bytes() == archive
+
+
+def test_a_wrong_checksum_is_one_line_and_nothing_is_unpacked(server, archive, tmp_path, monkeypatch, capsys):
+    entry = publish(monkeypatch, server, archive)
+    entry["md5"] = "0" * 32
+    out = tmp_path / "openmic"
+    assert data_cli.main(["download", "openmic", "--out", str(out), "--quiet"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1
+    assert f"md5 {hashlib.md5(archive).hexdigest()}, expected {'0' * 32}" in error
+    assert "openmic-2018-v1.0.0.tgz" in error
+    assert sorted(path.name for path in out.iterdir()) == ["archives"]
+
+
+@pytest.mark.parametrize("member", [
+    ("openmic-2018/../../escaped.txt", b"x"),
+    ("/tmp/absolute.txt", b"x"),
+    ("openmic-2018/link", lambda info: (setattr(info, "type", tarfile.SYMTYPE), setattr(info, "linkname", "../../.."))),
+    ("openmic-2018/device", lambda info: setattr(info, "type", tarfile.CHRTYPE)),
+])
+def test_an_unsafe_member_is_refused_with_nothing_written(server, tmp_path, monkeypatch, member):
+    name, content = member
+    publish(monkeypatch, server, tar_bytes({"openmic-2018/class-map.json": b"{}", name: content}))
+    out = tmp_path / "deep" / "openmic"
+    with pytest.raises(ArchiveError, match=f"refused member {name!r}"):
+        releases.fetch("openmic", out)
+    assert sorted(path.name for path in out.iterdir()) == [".airtf-download.json", "archives"]
+    assert sorted(path.name for path in (tmp_path / "deep").iterdir()) == ["openmic"]
+    assert not (tmp_path / "escaped.txt").exists()
+
+
+def test_a_dropped_connection_resumes_with_a_range_request(server, archive, tmp_path, monkeypatch):
+    publish(monkeypatch, server, archive)
+    server.drop_after = len(archive) // 3
+    out = tmp_path / "openmic"
+    with pytest.raises(DownloadError, match="rerun the same command to continue"):
+        releases.fetch("openmic", out)
+    partial = out / "archives" / "openmic-2018-v1.0.0.tgz.partial"
+    assert partial.stat().st_size == len(archive) // 3
+    [outcome] = releases.fetch("openmic", out)
+    assert outcome.action == "resumed" and (out / "openmic-2018.npz").is_file()
+    assert server.requests[-1] == ("GET", "openmic-2018-v1.0.0.tgz", f"bytes={len(archive) // 3}-")
+
+
+def test_a_server_without_range_support_starts_over_cleanly(server, archive, tmp_path, monkeypatch):
+    publish(monkeypatch, server, archive)
+    server.ranges = False
+    server.drop_after = 5000
+    out = tmp_path / "openmic"
+    with pytest.raises(DownloadError):
+        releases.fetch("openmic", out)
+    [outcome] = releases.fetch("openmic", out)
+    assert server.requests[-1][2] == "bytes=5000-"  # asked for the rest, was sent the whole file
+    assert outcome.action == "downloaded" and (out / "openmic-2018.npz").is_file()
+
+
+def test_a_missing_file_is_one_line_naming_the_address(server, tmp_path, monkeypatch, capsys):
+    publish(monkeypatch, server, b"")
+    del server.files["openmic-2018-v1.0.0.tgz"]
+    assert data_cli.main(["download", "openmic", "--out", str(tmp_path / "d"), "--quiet"]) == 2
+    error = capsys.readouterr().err
+    assert f"{server.url}openmic-2018-v1.0.0.tgz: HTTP 404" in error and len(error.strip().splitlines()) == 1
+
+
+def test_an_archive_without_a_published_checksum_gets_one_recorded(server, tmp_path, monkeypatch):
+    content = tar_bytes({"nsynth-test/examples.json": b"{}"})
+    publish(monkeypatch, server, content, name="nsynth-test.jsonwav.tar.gz", checksum=None, dataset="nsynth")
+    out = tmp_path / "nsynth"
+    [outcome] = releases.fetch("nsynth", out, splits=["test"])
+    assert f"recorded {len(content)} bytes and sha256 {hashlib.sha256(content).hexdigest()}" in outcome.message
+    record = json.loads((out / releases.RECORD_NAME).read_text())
+    assert record["nsynth-test.jsonwav.tar.gz"]["sha256"] == hashlib.sha256(content).hexdigest()
+    assert (out / "nsynth-test" / "examples.json").is_file()
+
+
+def test_too_little_disk_is_refused_before_downloading(server, archive, tmp_path, monkeypatch):
+    publish(monkeypatch, server, archive)
+    monkeypatch.setattr(downloads.shutil, "disk_usage", lambda path: types.SimpleNamespace(free=len(archive)))
+    with pytest.raises(DownloadError, match="needs .* GB .* free"):
+        releases.fetch("openmic", tmp_path / "d")
+    assert not server.requests
+
+
+KILLED_DOWNLOAD = """
+import json, sys
+from airtf.datasets import releases
+published = json.loads(sys.argv[2])
+releases.manifest = lambda: published
+releases.fetch("openmic", sys.argv[1])
+"""
+
+
+def test_kill_9_during_a_download_then_a_rerun_resumes(server, archive, tmp_path, monkeypatch):
+    publish(monkeypatch, server, archive)
+    server.delay = 0.05  # 4 KiB every 50 ms: the kill lands mid-file
+    out = tmp_path / "openmic"
+    partial = out / "archives" / "openmic-2018-v1.0.0.tgz.partial"
+    process = subprocess.Popen([sys.executable, "-c", KILLED_DOWNLOAD, str(out), json.dumps(releases.manifest())])
+    deadline = time.monotonic() + 60
+    while not (partial.is_file() and partial.stat().st_size > 8192) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    have = partial.stat().st_size
+    assert 0 < have < len(archive)
+    server.delay = 0.0
+    [outcome] = releases.fetch("openmic", out)
+    assert outcome.action == "resumed" and server.requests[-1][2] == f"bytes={have}-"
+    assert (out / "openmic-2018.npz").is_file()
+
+
+def test_downloaded_release_checks_and_trains_end_to_end(server, archive, tmp_path, monkeypatch, capsys):
+    publish(monkeypatch, server, archive)
+    releases.manifest()["openmic"]["base_url"] = "https://unreachable.invalid/"  # only --mirror reaches it
+    out = tmp_path / "openmic"
+    assert data_cli.main(["download", "openmic", "--out", str(out), "--mirror", server.url, "--quiet"]) == 0
+    assert data_cli.main(["check", "--openmic", str(out)]) == 0
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert eval_cli.main(eval_args(out, tmp_path / "run")) == 0
+    assert json.loads((tmp_path / "run" / "scores.json").read_text())["mean"]["overall"]["f1"] >= 0
