@@ -373,6 +373,8 @@ def _checked_path(path):
 
 def _decode_error(path, error):
     reason = getattr(error, "error_string", None) or str(error)
+    if "File does not exist or is not a regular file" in reason:  # libsndfile's words for an unknown format
+        reason = "not a format it recognises"
     return AudioError(
         f"{path}: cannot decode (soundfile: {reason.strip()}); the file is corrupt or "
         f"not audio — supported formats: {SUPPORTED_FORMATS}"

@@ -100,6 +100,9 @@ def download(url, target, size=None, timeout=30.0, progress=None):
             have = 0  # a fresh download, or a server that ignores Range: start over
         length = response.headers.get("Content-Length")
         total = have + int(length) if length else size
+        if size is not None and total != size:
+            raise DownloadError(f"{url}: the server offers {total} bytes, the published file has {size}; it serves "
+                                "another file: check the address (or the --mirror given)")
         _receive(response, partial, have, total, url, progress)
     received = partial.stat().st_size
     if total is not None and received != total:

@@ -1,9 +1,11 @@
-"""Keep TensorFlow's and XLA's native log lines out of a command's output.
+"""Keep TensorFlow's, XLA's and libmpg123's native log lines out of a command's output.
 
 TensorFlow 2.21 logs through absl from C++, before and whatever
 ``TF_CPP_MIN_LOG_LEVEL`` says ("All log messages before absl::InitializeLog()
 ...", "I0000 ... port.cc:153] oneDNN custom operations are on", "XLA service
-... initialized", "Compiled cluster using XLA!"). :func:`filter_native_logs`
+... initialized", "Compiled cluster using XLA!"), and libmpg123 (under
+soundfile) writes "Note: Trying to resync..." for a broken MP3, which airtf
+reports itself. :func:`filter_native_logs`
 routes the process's stderr (file descriptor 2) through a thread that drops
 those lines below the level ``TF_CPP_MIN_LOG_LEVEL`` names (0 keeps all; 3,
 airtf's default, keeps only fatal ones) and passes everything else through
@@ -19,10 +21,12 @@ import threading
 _NATIVE_LINE = re.compile(
     rb"^(?:(?P<absl>[IWEF])\d{4} \d\d:\d\d:\d+\.\d+ +\d+ \S+:\d+\]"  # absl: I0000 00:00:17.5 123 port.cc:153]
     rb"|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: (?P<tsl>[IWEF]) \S+:\d+\]"  # tsl: 2026-12-02 07:36:31.6: I port.cc:113]
-    rb"|(?P<notice>WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR$))")
+    rb"|(?P<notice>WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR$"
+    rb"|Note: (?:Illegal Audio-MPEG-Header 0x[0-9a-f]+ at offset \d+\.|Trying to resync\.\.\."
+    rb"|Hit end of \(available\) data during resync\.)$))")  # libmpg123, under soundfile, on a broken MP3
 _CONTINUATION = re.compile(rb"^To enable the following instructions: ")
 """The second line of TensorFlow's CPU feature notice."""
-_OPENINGS = (b"WARNING: All log messages", b"To enable the following")
+_OPENINGS = (b"WARNING: All log messages", b"To enable the following", b"Note: ")
 SEVERITIES = b"IWEF"
 _installed = None
 

@@ -4,8 +4,10 @@ An instrument is present when its clip probability reaches the threshold; it
 is active in the frames whose per-frame probability (``frame_probabilities``,
 see :mod:`airtf.export`) reaches the same threshold. Consecutive active
 frames merge into one range ``[start, end]`` in seconds, a frame lasting one
-frame hop (0.96 s for VGGish features, 0.01 s for log-mel frames); ranges end
-at the end of the audio at the latest. Since the clip probability is an
+frame hop (0.96 s for VGGish features, 0.01 s for log-mel frames), and ranges
+less than :data:`MERGE_GAP_SECONDS` apart merge too (so that 10 ms log-mel
+frames flickering around the threshold read as one passage); ranges end at
+the end of the audio at the latest. Since the clip probability is an
 attention-weighted mean of the per-frame ones, every present instrument has
 at least one active range.
 
@@ -82,7 +84,12 @@ def runs_of_true(mask):
     return [(int(first), int(stop)) for first, stop in zip(edges[::2], edges[1::2])]
 
 
-def active_ranges(frame_probabilities, frame_hop_seconds, threshold=THRESHOLD, duration=None):
+MERGE_GAP_SECONDS = 0.5
+"""Active ranges closer than this are joined (VGGish frames, 0.96 s apart, never are)."""
+
+
+def active_ranges(frame_probabilities, frame_hop_seconds, threshold=THRESHOLD, duration=None,
+                  merge_gap=MERGE_GAP_SECONDS):
     """Time ranges where one instrument's per-frame probability reaches ``threshold``.
 
     Parameters
@@ -97,15 +104,22 @@ def active_ranges(frame_probabilities, frame_hop_seconds, threshold=THRESHOLD, d
     duration : float, optional
         Length of the audio in seconds; ranges are cut there (padding can
         make the last frame run past the end).
+    merge_gap : float
+        Ranges separated by less than this many seconds become one.
 
     Returns
     -------
     list of [float, float]
         ``[start, end]`` in seconds, rounded to 2 decimals, in order.
     """
-    active = np.asarray(frame_probabilities) >= threshold
+    runs = []
+    for first, stop in runs_of_true(np.asarray(frame_probabilities) >= threshold):
+        if runs and (first - runs[-1][1]) * frame_hop_seconds < merge_gap:
+            runs[-1] = (runs[-1][0], stop)
+        else:
+            runs.append((first, stop))
     ranges = []
-    for first, stop in runs_of_true(active):
+    for first, stop in runs:
         end = stop * frame_hop_seconds if duration is None else min(stop * frame_hop_seconds, duration)
         ranges.append([round(first * frame_hop_seconds, TIME_DECIMALS), round(end, TIME_DECIMALS)])
     return ranges

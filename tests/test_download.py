@@ -270,3 +270,11 @@ def test_downloaded_release_checks_and_trains_end_to_end(server, archive, tmp_pa
     with contextlib.redirect_stdout(io.StringIO()):
         assert eval_cli.main(eval_args(out, tmp_path / "run")) == 0
     assert json.loads((tmp_path / "run" / "scores.json").read_text())["mean"]["overall"]["f1"] >= 0
+
+
+def test_a_mirror_offering_another_size_is_refused_before_downloading(server, archive, tmp_path, monkeypatch):
+    entry = publish(monkeypatch, server, archive)
+    entry["bytes"] = len(archive) + 1
+    with pytest.raises(DownloadError, match=f"offers {len(archive)} bytes, the published file has {len(archive) + 1}"):
+        releases.fetch("openmic", tmp_path / "d")
+    assert not list((tmp_path / "d" / "archives").iterdir())

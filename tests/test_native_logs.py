@@ -15,12 +15,16 @@ NATIVE = (b"WARNING: All log messages before absl::InitializeLog() is called are
           b"To enable the following instructions: AVX2 FMA, in other operations, rebuild TensorFlow.\n"
           b"W0000 00:00:1796199117.1   11590 service.cc:145] XLA service 0x55 initialized\n"
           b"2026-12-02 06:09:31.920014: I tensorflow/core/platform/cpu_feature_guard.cc:210] This binary\n"
+          b"Note: Illegal Audio-MPEG-Header 0x00000000 at offset 6.\n"
+          b"Note: Trying to resync...\n"
+          b"Note: Hit end of (available) data during resync.\n"
           b"E0000 00:00:1796199118.2   11590 cuda_fft.cc:479] Unable to register cuFFT factory\n"
           b"F0000 00:00:1796199118.3   11590 check.cc:1] Check failed: a fatal error\n")
 OURS = (b"airtf-extract: warning: clip.wav: the audio is digital silence\n"
         b"\r 50%|#####     | 1/2 [00:01<00:01, 1.0file/s]"
         b"\r100%|##########| 2/2 [00:02<00:00, 1.0file/s]\n"
         b"To enable anything else, read the README\n"
+        b"Note: a line of ours that starts like libmpg123's\n"
         b"Epoch 1/3\n")
 
 

@@ -32,6 +32,13 @@ def test_active_ranges_merge_consecutive_frames():
     assert predict.active_ranges(frames, 0.01, threshold=0.95) == []
 
 
+def test_active_ranges_closer_than_the_merge_gap_are_joined():
+    flicker = [0.9] * 30 + [0.1] * 20 + [0.9] * 10 + [0.1] * 60 + [0.9] * 5  # 10 ms frames
+    assert predict.active_ranges(flicker, 0.01) == [[0.0, 0.6], [1.2, 1.25]]  # a 0.2 s gap joined, 0.6 s not
+    assert predict.active_ranges(flicker, 0.01, merge_gap=0.1) == [[0.0, 0.3], [0.5, 0.6], [1.2, 1.25]]
+    assert predict.active_ranges([0.9, 0.1, 0.9], 0.96) == [[0.0, 0.96], [1.92, 2.88]]  # VGGish frames stay apart
+
+
 def test_active_ranges_end_with_the_audio():
     assert predict.active_ranges([0.9], 0.96, duration=0.5) == [[0.0, 0.5]]
     assert predict.active_ranges([0.9, 0.9, 0.1], 0.96, duration=10.0) == [[0.0, 1.92]]

@@ -100,13 +100,14 @@ def _progress_bar(name):
     """A (done, total) callback drawing a tqdm bar of bytes and rate for archive ``name``."""
     from tqdm import tqdm
 
-    bar = tqdm(desc=name, unit="B", unit_scale=True, unit_divisor=1024, leave=True)
+    bars = []
 
     def update(done, total):
-        bar.total = total
-        bar.update(done - bar.n)
+        if not bars:  # made at the first report, which knows the total and any resumed bytes
+            bars.append(tqdm(desc=name, total=total, initial=done, unit="B", unit_scale=True, unit_divisor=1024))
+        bars[0].update(done - bars[0].n)
         if total is not None and done >= total:
-            bar.close()
+            bars[0].close()
     return update
 
 
