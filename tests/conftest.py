@@ -1,5 +1,6 @@
 """Shared fixtures: the real reference files in ../shared/data."""
 
+import gc
 import os
 from pathlib import Path
 
@@ -76,9 +77,22 @@ def released_models():
     before = set(registry)
     yield
     stale = [name for name in set(registry) - before if name.startswith("CustomGradient-")]
+    for name in stale:
+        del registry[name]
     if stale:
-        import gc
-
-        for name in stale:
-            del registry[name]
         gc.collect()
+
+
+@pytest.fixture(autouse=True, scope="module")
+def released_module_models():
+    """Free what a test module loaded when it ends: the models and word vectors airtf keeps for
+    the next call, and Keras models in reference cycles (which Python's collector reaches rarely)."""
+    yield
+    import keras
+
+    from airtf import api, features, wordvectors
+
+    for cache in (api._extractor, features._embedding_model, wordvectors._load_cached):
+        cache.cache_clear()
+    keras.backend.clear_session()
+    gc.collect()

@@ -418,3 +418,20 @@ def test_malformed_vggish_json_names_the_file(tmp_path):
     path.write_text("{")
     with pytest.raises(DatasetError, match="000101_0.json: not a VGGish features file"):
         openmic.read_vggish_json(path)
+
+
+def test_the_release_errata_found_are_reported(tmp_path):
+    keys = sorted([*TRAIN_KEYS, *TEST_KEYS, "071826_0", "095253_134400", "113025_99840"])
+    root = write_release(tmp_path / "openmic", keys=keys, clips={})
+    data = np.load(root / "openmic-2018.npz", allow_pickle=True)  # written by this test, not a user's file
+    y_true, y_mask = data["Y_true"].copy(), data["Y_mask"].copy()
+    piano, trumpet = CLASSES.index("piano"), CLASSES.index("trumpet")
+    y_true[keys.index("095253_134400"), piano], y_mask[keys.index("095253_134400"), piano] = 1.0, True
+    y_true[keys.index("113025_99840"), trumpet], y_mask[keys.index("113025_99840"), trumpet] = 0.0, True
+    np.savez(root / "openmic-2018.npz", **{**data, "Y_true": y_true, "Y_mask": y_mask})
+    lines = OpenMIC(root).errata()
+    assert lines[0].startswith("  errata: 3 clips come from FMA recordings corrupted") and "071826_0" in lines[0]
+    assert "  errata: 095253_134400 piano: corrected here" in lines
+    assert "  errata: 113025_99840 trumpet: not corrected here (Y_true 0); the errata say present" in lines
+    assert len(lines) == 3  # 095263_96000 is not in this copy
+    assert OpenMIC(write_release(tmp_path / "clean", keys=sorted([*TRAIN_KEYS, *TEST_KEYS]), clips={})).errata() == []

@@ -39,10 +39,10 @@ def installed(tmp_path_factory):
     return {"wheel": wheel, "bin": root / "venv" / "bin", "cwd": root, "env": environment}
 
 
-def test_the_wheel_carries_the_presets(installed):
+def test_the_wheel_carries_the_presets_and_the_release_manifest(installed):
     with zipfile.ZipFile(installed["wheel"]) as archive:
         names = archive.namelist()
-    assert "airtf/vggish/presets.json" in names
+    assert "airtf/vggish/presets.json" in names and "airtf/datasets/releases.json" in names
     assert not [name for name in names if name.startswith(("tests/", "tools/", "models/"))]
 
 

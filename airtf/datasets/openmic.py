@@ -69,6 +69,13 @@ FEATURE_MAX = 255.0
 SAMPLE_KEY = re.compile(r"[0-9]+_[0-9]+")
 """An OpenMIC-2018 sample key: FMA track id, underscore, start in milliseconds (e.g. 000046_3840)."""
 
+CORRUPTED_RECORDINGS = ("071826", "071827", "087435", "095253", "095259",
+                        "095263", "102144", "113025", "113604", "138485")
+"""FMA track ids (a sample key's first part) whose audio was corrupted when the release was made
+(the errata of cosmir/openmic-2018's README, after FMA's issue 27)."""
+CORRECTED_LABELS = {("095253_134400", "piano"): True, ("095263_96000", "mallet_percussion"): True,
+                    ("113025_99840", "trumpet"): True}
+"""(sample key, instrument) -> presence, the three annotations corrected after the release (same errata)."""
 SPLIT_SEED = 2018
 VALIDATION_FRACTION = 0.15
 
@@ -652,13 +659,38 @@ class OpenMIC(Dataset):
             report.keys_in_both_partitions = sorted(set(partitions["train"]) & set(partitions["test"]))
         return report
 
+    def errata(self):
+        """Lines on the release's known errata found in this copy: clips of corrupted recordings, and
+        whether the three corrected annotations are corrected here."""
+        keys = self._labels.sample_key
+        corrupted = [key for key in keys if key.split("_")[0] in CORRUPTED_RECORDINGS]
+        lines = []
+        if corrupted:
+            lines.append(f"  errata: {len(corrupted)} clips come from FMA recordings corrupted when the release was "
+                         f"made ({', '.join(corrupted[:3])}{', ...' if len(corrupted) > 3 else ''}); consider "
+                         "leaving them out")
+        for (key, instrument), present in CORRECTED_LABELS.items():
+            if key in self._row_of and instrument in self.classes:
+                row, column = self._row_of[key], self.classes.index(instrument)
+                known = bool(self._labels.y_mask[row, column])
+                value = self._labels.y_true[row, column]
+                if known and (value >= UNKNOWN) == present:
+                    state = "corrected here"
+                else:
+                    state = (f"not corrected here ({'Y_true ' + format(value, 'g') if known else 'not annotated'}); "
+                             f"the errata say {'present' if present else 'absent'}")
+                lines.append(f"  errata: {key} {instrument}: {state}")
+        return lines
+
     def summary(self):
-        """Labels and partitions counted, and the log-mel of the first training clip with audio."""
+        """Labels and partitions counted, the release's errata found, and the log-mel of the first training
+        clip with audio."""
         labels = self.labels()
         annotated = labels.y_mask.sum()
         lines = [f"  {len(labels.sample_key)} clips, {len(self.classes)} classes; {annotated} annotated entries "
                  f"({self.positives.sum()} positive), {labels.y_mask.size - annotated} unknown",
                  "  partitions: " + ", ".join(f"{name} {len(keys)}" for name, keys in self.partitions.items())]
+        lines += self.errata()
         first = [key for key in self.partitions["train"] if self.audio_path(key).is_file()][:1]
         if first:
             log_mel, _, mask = next(iter(self.log_mel(first)))
