@@ -11,6 +11,16 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
+HEAVY_MODULES = ("test_objectives.py", "test_pretrain.py", "test_textual.py", "test_denoising.py", "test_align.py",
+                 "test_vggish.py", "test_weights.py")
+"""Modules that train or load whole VGGish models in this process, run first: memory that TensorFlow
+keeps per distinct model accumulates over the suite, so their peaks come before it has grown."""
+
+
+def pytest_collection_modifyitems(items):
+    items.sort(key=lambda item: item.path.name not in HEAVY_MODULES)  # stable: the order within stays
+
+
 @pytest.fixture(scope="session")
 def shared_data():
     """../shared/data beside the repository (skips where it is absent)."""
