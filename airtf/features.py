@@ -46,6 +46,7 @@ variant and the front-end parameters; a clip's file name covers its audio
 file's path, size and modification time. Extraction interrupted half-way
 keeps the clips already done.
 """
+import abc
 import functools
 import hashlib
 import json
@@ -187,7 +188,7 @@ def _source(weights, variant, seed):
         raise FeatureError(str(error)) from None
 
 
-class FeatureSet:
+class FeatureSet(abc.ABC):
     """A feature set: what the attention classifier sees of a clip (see the module docstring).
 
     Parameters
@@ -207,13 +208,13 @@ class FeatureSet:
         self.spec = FeatureSpec(**spec)
 
     @classmethod
+    @abc.abstractmethod
     def spec_for(cls, features, weights, variant, seed):
         """The spec of the ``--features`` value (see :func:`parse`)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def describe(self):
         """A short human description, e.g. ``norm: official VGGish, min-max``."""
-        raise NotImplementedError
 
     def check_available(self, openmic):
         """Fail early, with the fix, when what the features are computed from is missing."""
@@ -222,9 +223,9 @@ class FeatureSet:
         """The feature set with what it fits on the training clips (itself when it fits nothing)."""
         return self
 
+    @abc.abstractmethod
     def compute(self, openmic, keys, cache_dir=None):
         """Frame features of clips, float32 (len(keys), T, D), computed once and cached."""
-        raise NotImplementedError
 
     def model(self, weights=None, variant=None, pca_params=None):
         """The Keras model from log-mel examples (batch, n, 96, 64) to frame features (batch, T, D).
@@ -257,9 +258,9 @@ class FeatureSet:
             frames = layer(frames)
         return keras.Model(examples, frames, name=f"features_{self.kind}")
 
+    @abc.abstractmethod
     def _frames(self, examples, weights, variant):
         """The frames before post-processing, of the input ``examples``."""
-        raise NotImplementedError
 
     def _postprocess_layers(self, pca_params):
         return []

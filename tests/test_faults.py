@@ -30,6 +30,7 @@ from airtf.cli import pretrain as pretrain_cli
 from airtf.cli import weights as weights_cli
 from airtf.cli.common import reports_errors
 from airtf.datasets import nsynth, openmic
+from airtf.datasets.npz import read_arrays
 from airtf.datasets.pipeline import DatasetError
 from test_export import make_run, openmic_class_names
 from test_openmic import TRAIN_KEYS, write_release
@@ -71,8 +72,7 @@ class Payload:
 def crafted_release(root, payload_target):
     """A release whose npz's sample_key object array holds a payload among the keys."""
     write_release(root, clips={})
-    with np.load(root / "openmic-2018.npz", allow_pickle=True) as stored:
-        arrays = {name: stored[name] for name in stored.files}
+    arrays = read_arrays(root / "openmic-2018.npz", "written by this test")
     keys = arrays["sample_key"].copy()
     keys[0] = Payload(payload_target)
     np.savez(root / "openmic-2018.npz", **{**arrays, "sample_key": keys})
@@ -105,8 +105,7 @@ def test_the_release_object_array_of_str_still_loads(tmp_path):
 @pytest.mark.parametrize("content", [[b"000001_0", b"000002_0"], [1, 2]])
 def test_object_arrays_hold_strings_only(tmp_path, content):
     root = write_release(tmp_path / "openmic", keys=["000001_0", "000002_0"], clips={})
-    with np.load(root / "openmic-2018.npz", allow_pickle=True) as stored:
-        arrays = {name: stored[name] for name in stored.files}
+    arrays = read_arrays(root / "openmic-2018.npz", "written by this test")
     np.savez(root / "openmic-2018.npz", **{**arrays, "sample_key": np.array(content, dtype=object)})
     dataset = openmic.OpenMIC(root)
     if isinstance(content[0], bytes):
@@ -165,8 +164,7 @@ def test_keys_that_leave_the_data_root_are_refused(tmp_path, where):
         path.write_text(f"sample_key,instrument,relevance,num_responses\n{evil},piano,1,3\n")
         expected, attribute = f"{path}, line 2: '{evil}' is not", "labels"
     elif where == "npz":
-        with np.load(root / openmic.RELEASE_NPZ, allow_pickle=True) as stored:
-            arrays = {name: stored[name] for name in stored.files}
+        arrays = read_arrays(root / openmic.RELEASE_NPZ, "written by this test")
         arrays["sample_key"][3] = evil
         np.savez(root / openmic.RELEASE_NPZ, **arrays)
         expected, attribute = f"openmic-2018.npz, sample_key[3]: '{evil}' is not", "labels"

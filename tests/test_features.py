@@ -1,5 +1,6 @@
 """Feature sets for stage two: shapes, normalisation on the training split, the feature model, the cache."""
 
+import inspect
 import json
 
 import numpy as np
@@ -190,3 +191,19 @@ def test_missing_inputs_are_found_before_any_work(openmic, monkeypatch):
     with pytest.raises(WeightsNotFoundError, match="airtf-weights fetch"):
         features.parse("norm").check_available(openmic)
     features.parse("norm", weights="random").check_available(openmic)
+
+
+def test_every_registered_feature_set_implements_the_contract():
+    assert inspect.isabstract(features.FeatureSet)
+    assert {"pca", "norm", "random", "logmel", "pretrained"} <= set(features.FEATURE_SETS)
+    for kind, cls in features.FEATURE_SETS.items():
+        assert not inspect.isabstract(cls), f"{kind} leaves {sorted(cls.__abstractmethods__)} unimplemented"
+
+    class Incomplete(features.FeatureSet):
+        kind = "incomplete"
+
+        def describe(self):
+            return "incomplete"
+
+    with pytest.raises(TypeError, match="abstract"):
+        Incomplete({"kind": "incomplete"})

@@ -1,8 +1,8 @@
 """Arrays of a user's .npz archive read as data, never as code.
 
 NumPy stores an array of Python objects (OpenMIC-2018's ``sample_key`` is
-one, of str) as a pickle, and ``np.load(allow_pickle=True)`` would run
-whatever a crafted pickle asks for. :func:`read_arrays` reads numeric
+one, of str) as a pickle, and loading it with NumPy's pickle support on
+would run whatever a crafted pickle asks for. :func:`read_arrays` reads numeric
 arrays as NumPy does and unpickles object arrays with an unpickler that
 knows only how to rebuild an ndarray; their items must then be str or
 bytes. Anything else is refused with an error naming the file.
