@@ -14,15 +14,18 @@ import threading
 import time
 import types
 
+import numpy as np
 import pytest
+import tensorflow as tf
 
 from airtf import downloads
 from airtf.archives import ArchiveError
 from airtf.cli import data as data_cli
 from airtf.cli import eval as eval_cli
-from airtf.datasets import releases
+from airtf.datasets import nsynth, releases
 from airtf.downloads import DownloadError
 from test_evaluate import eval_args, write_release
+from test_nsynth import make_note, serialized
 
 
 class Server(http.server.ThreadingHTTPServer):
@@ -112,15 +115,17 @@ def openmic_tree(root):
             for path in sorted(root.rglob("*")) if path.is_file()}
 
 
-def publish(monkeypatch, server, content, name="openmic-2018-v1.0.0.tgz", checksum="md5", dataset="openmic"):
+def publish(monkeypatch, server, content, name="openmic-2018-v1.0.0.tgz", checksum="md5", dataset="openmic",
+            format="jsonwav"):
     """Serve ``content`` as ``name`` and make the manifest name it with its size and checksum."""
     server.files[name] = content
+    published = releases.manifest()
     entry = {"name": name, "bytes": len(content)}
+    if dataset == "nsynth":
+        entry["into"] = published["nsynth"]["formats"][format]["test"].get("into", "")
     if checksum:
         entry[checksum] = hashlib.new(checksum, content).hexdigest()
-    published = releases.manifest()
-    published[dataset]["formats"] = {"release": {"all": entry}} if dataset == "openmic" else \
-        {"jsonwav": {"test": entry}}
+    published[dataset]["formats"] = {"release": {"all": entry}} if dataset == "openmic" else {format: {"test": entry}}
     published[dataset]["base_url"] = server.url
     monkeypatch.setattr(releases, "manifest", lambda: published)
     return entry
@@ -225,6 +230,24 @@ def test_an_archive_without_a_published_checksum_gets_one_recorded(server, tmp_p
     assert (out / "nsynth-test" / "examples.json").is_file()
 
 
+def test_the_nsynth_tfrecord_tar_becomes_a_folder_of_shards_that_loads(server, tmp_path, monkeypatch):
+    notes = [make_note(index, np.random.default_rng(index)) for index in range(2)]
+    shards = {}
+    for index, (fields, audio) in enumerate(notes):
+        path = tmp_path / f"shard{index}"
+        with tf.io.TFRecordWriter(str(path)) as writer:
+            writer.write(serialized(fields, audio))
+        shards[f"nsynth-test.tfrecord-{index:05d}-of-00002"] = path.read_bytes()
+    publish(monkeypatch, server, tar_bytes(shards, mode="w"), name="nsynth-test.tfrecord.tar", checksum="sha256",
+            dataset="nsynth", format="tfrecord")
+    out = tmp_path / "nsynth"
+    [outcome] = releases.fetch("nsynth", out, format="tfrecord", splits=["test"])
+    assert sorted(path.name for path in (out / "nsynth-test.tfrecord").iterdir()) == sorted(shards)
+    assert "unpacked into" in outcome.message and "nsynth-test.tfrecord" in outcome.message
+    labels = nsynth.NSynth(out).labels("test")
+    assert list(labels["note_str"]) == [fields["note_str"] for fields, _ in notes]
+
+
 def test_too_little_disk_is_refused_before_downloading(server, archive, tmp_path, monkeypatch):
     publish(monkeypatch, server, archive)
     monkeypatch.setattr(downloads.shutil, "disk_usage", lambda path: types.SimpleNamespace(free=len(archive)))
@@ -235,7 +258,7 @@ def test_too_little_disk_is_refused_before_downloading(server, archive, tmp_path
 
 KILLED_DOWNLOAD = """
 import json, sys
-from airtf.datasets import releases
+from airtf.datasets import nsynth, releases
 published = json.loads(sys.argv[2])
 releases.manifest = lambda: published
 releases.fetch("openmic", sys.argv[1])

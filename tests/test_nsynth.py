@@ -168,6 +168,31 @@ def test_limit(both_formats, notes):
         assert [labels["note_str"].decode() for _, labels in got] == [f["note_str"] for f, _ in notes[:2]]
 
 
+def test_a_folder_of_shards_is_read_interleaved_in_a_fixed_order(tmp_path, both_formats, notes):
+    folder = nsynth.split_files(tmp_path, SPLIT)["tfrecord"]
+    folder.mkdir()
+    for shard, members in (("00000-of-00002", [notes[0], notes[2]]), ("00001-of-00002", [notes[1]])):
+        with tf.io.TFRecordWriter(str(folder / f"nsynth-{SPLIT}.tfrecord-{shard}")) as writer:
+            for fields, audio in members:
+                writer.write(serialized(fields, audio))
+    (folder / ".hidden").write_bytes(b"not a shard")
+    assert nsynth.detect_format(tmp_path, SPLIT) == "tfrecord"
+    assert not [problem for problem in nsynth.NSynth(tmp_path).validate().problems if problem.startswith(SPLIT)]
+    got = elements(nsynth.load(tmp_path, SPLIT))
+    # one record from each shard in turn: notes 0 (shard 0), 1 (shard 1), 2 (shard 0)
+    assert [labels["note_str"].decode() for _, labels in got] == [fields["note_str"] for fields, _ in notes]
+    for (example, _), (reference, _) in zip(got, elements(nsynth.load(both_formats[0], SPLIT))):
+        np.testing.assert_array_equal(example, reference)
+    labels = nsynth.NSynth(tmp_path).labels(SPLIT)
+    assert list(labels["note_str"]) == [fields["note_str"] for fields, _ in notes]
+
+
+def test_an_empty_folder_of_shards_is_named(tmp_path):
+    nsynth.split_files(tmp_path, SPLIT)["tfrecord"].mkdir()
+    with pytest.raises(DatasetError, match="a folder of TFRecord shards that holds none"):
+        nsynth.load(tmp_path, SPLIT)
+
+
 def test_format_detection_and_choice(tmp_path, notes):
     write_json_wav(tmp_path, notes[:1])
     assert nsynth.detect_format(tmp_path, SPLIT) == "json"

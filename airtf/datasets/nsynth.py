@@ -4,11 +4,14 @@ Both formats of a split are read as released; :func:`load` finds which one a
 folder holds::
 
     ROOT/
-    ├── nsynth-train.tfrecord        TFRecord format: one tf.train.Example per note
+    ├── nsynth-train.tfrecord        TFRecord format: one tf.train.Example per note,
+    │                                in one file or a folder of shards (the .tfrecord.tar)
     └── nsynth-valid/                json/wav format
         ├── examples.json            {note_str: {"pitch": 60, "qualities": [0, 1, ...], ...}}
         └── audio/
             └── <note_str>.wav       16 kHz mono, 4 s
+
+A folder of shards is read with interleaved parallel reads, in a fixed order.
 
 A note lasts 4 s (64,000 samples) and gives four 0.96 s VGGish examples, at
 0, 0.96, 1.92 and 2.88 s; the ``examples`` option of :func:`load` chooses
@@ -60,6 +63,8 @@ SPLITS = ("train", "valid", "test")
 PRETRAINING_SPLITS = ("train", "valid")
 """The splits pre-training reads; a folder without test is still usable."""
 FORMATS = ("tfrecord", "json")
+PARALLEL_READS = 16
+"""TFRecord shards read at once."""
 DOWNLOAD_URL = "https://magenta.tensorflow.org/datasets/nsynth"
 
 _INTEGER_LABELS = MappingProxyType({
@@ -118,7 +123,7 @@ def split_files(root, split):
     Returns
     -------
     dict
-        ``{"tfrecord": ROOT/nsynth-<split>.tfrecord,
+        ``{"tfrecord": ROOT/nsynth-<split>.tfrecord (a file or a folder of shards),
         "json": ROOT/nsynth-<split>/examples.json}``.
     """
     root = Path(root)
@@ -160,7 +165,7 @@ def detect_format(root, split, format=None):
     files = split_files(root, split)
     candidates = FORMATS if format is None else (format,)
     for candidate in candidates:
-        if files[candidate].is_file():
+        if files[candidate].is_file() or (candidate == "tfrecord" and files[candidate].is_dir()):
             return candidate
     present = _splits_present(root) if Path(root).is_dir() else []
     found = f" (it holds the splits: {', '.join(present)})" if present else ""
@@ -340,26 +345,57 @@ def parse_record(record, path):
     return audio, labels
 
 
-def _check_first_record(path):
-    """Parse the first record eagerly, so that a wrong file fails at load time."""
+def record_files(path):
+    """The TFRecord files of a split: ``path`` itself, or the shards in the folder ``path``, sorted.
+
+    Raises
+    ------
+    DatasetError
+        ``path`` is a folder without shards.
+    """
+    path = Path(path)
+    if not path.is_dir():
+        return [path]
+    shards = sorted(file for file in path.rglob("*") if file.is_file() and not file.name.startswith("."))
+    if not shards:
+        raise DatasetError(f"{path}: a folder of TFRecord shards that holds none; unpack "
+                           f"{path.name}.tar into it again (airtf-data download nsynth --format tfrecord)")
+    return shards
+
+
+def _records(path, limit=None):
+    """The serialized notes of a split's TFRecord file or shards.
+
+    Up to :data:`PARALLEL_READS` shards are read at once, their records
+    interleaved one by one; the order depends on the shards alone, not on
+    the machine.
+    """
     import tensorflow as tf
 
+    files = [os.fspath(file) for file in record_files(path)]
+    records = tf.data.TFRecordDataset(files, num_parallel_reads=min(len(files), PARALLEL_READS))
+    return records if limit is None else records.take(limit)
+
+
+def _check_first_record(path):
+    """Parse the first record (of the first shard) eagerly, so that a wrong file fails at load time."""
+    import tensorflow as tf
+
+    first_file = record_files(path)[0]
     try:
-        first = next(iter(tf.data.TFRecordDataset(os.fspath(path)).take(1)), None)
+        first = next(iter(_records(first_file, limit=1)), None)
         if first is None:
-            raise DatasetError(f"{path}: holds no records; {_record_fix(path)}")
-        parse_record(first, path)
+            raise DatasetError(f"{first_file}: holds no records; {_record_fix(first_file)}")
+        parse_record(first, first_file)
     except tf.errors.OpError as error:
         message = error.message.splitlines()[0]
-        if not message.startswith(os.fspath(path)):
-            message = f"{path}: cannot parse its first record ({message}); {_record_fix(path)}"
+        if not message.startswith(os.fspath(first_file)):
+            message = f"{first_file}: cannot parse its first record ({message}); {_record_fix(first_file)}"
         raise DatasetError(message) from None
 
 
 def _tfrecord_dataset(path, limit, num_parallel_calls):
-    """Elements (examples (4, 96, 64), labels) from an NSynth TFRecord."""
-    import tensorflow as tf
-
+    """Elements (examples (4, 96, 64), labels) from an NSynth TFRecord file or folder of shards."""
     from airtf.vggish.audio_converter import LogMelExamples
 
     _check_first_record(path)
@@ -369,10 +405,8 @@ def _tfrecord_dataset(path, limit, num_parallel_calls):
         audio, labels = parse_record(record, path)
         return frontend(audio), labels
 
-    records = tf.data.TFRecordDataset(os.fspath(path))
-    if limit is not None:
-        records = records.take(limit)
-    return records.map(examples_and_labels, num_parallel_calls=num_parallel_calls, deterministic=True)
+    return _records(path, limit).map(
+        examples_and_labels, num_parallel_calls=num_parallel_calls, deterministic=True)
 
 
 def load(root, split="train", *, format=None, examples="first", limit=None, resampler="resampy", cache_dir=None,
@@ -436,11 +470,7 @@ def load(root, split="train", *, format=None, examples="first", limit=None, resa
 
 def _record_labels(path, limit=None):
     """The labels of a TFRecord's notes, as :func:`read_notes` gives those of examples.json."""
-    import tensorflow as tf
-
-    records = tf.data.TFRecordDataset(os.fspath(path))
-    records = records if limit is None else records.take(limit)
-    rows = [labels for _, labels in records.map(lambda record: parse_record(record, path)).as_numpy_iterator()]
+    rows = [labels for _, labels in _records(path, limit).map(lambda record: parse_record(record, path)).as_numpy_iterator()]
     labels = {label: np.asarray([row[label] for row in rows], np.int64) for label in _INTEGER_LABELS}
     labels["qualities"] = np.asarray([row["qualities"] for row in rows], np.float32).reshape(-1, len(QUALITIES))
     labels["note_str"] = np.asarray([row["note_str"].decode() for row in rows], str)

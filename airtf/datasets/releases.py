@@ -27,12 +27,17 @@ SPLITS = ("train", "valid", "test")
 
 @dataclasses.dataclass(frozen=True)
 class Archive:
-    """One published archive: its name, address, size and checksums (either may be unknown)."""
+    """One published archive: its name, address, size and checksums (either may be unknown).
+
+    ``into`` is the folder, inside the data set's, that receives the archive's
+    files (NSynth's TFRecord shards); "" for the data set's folder itself.
+    """
 
     name: str
     url: str
     bytes: int | None
     checksums: dict
+    into: str = ""
 
 
 def manifest():
@@ -53,7 +58,7 @@ def archives_of(name, format=None, splits=None, mirror=None):
     base = mirror.rstrip("/") + "/" if mirror else entry["base_url"]
     return [Archive(files[split]["name"], base + files[split]["name"], files[split].get("bytes"),
                     {algorithm: files[split][algorithm] for algorithm in downloads.CHECKSUMS
-                     if algorithm in files[split]})
+                     if algorithm in files[split]}, files[split].get("into", ""))
             for split in chosen]
 
 
@@ -139,7 +144,8 @@ def _fetch_one(archive, size, out, name, record, keep_archives, progress, timeou
                      f"in {display(out / RECORD_NAME)} at this first complete download")
     record[archive.name] = {"bytes": path.stat().st_size, "sha256": sha256, "verified": _now()}
     write_json(out / RECORD_NAME, record)
-    entries = archives.unpack(path, out, manifest()[name]["root"])
+    target = out / archive.into
+    entries = archives.unpack(path, target, manifest()[name]["root"])
     record[archive.name]["unpacked"] = _now()
     record[archive.name]["entries"] = sorted(entry.name for entry in entries)
     write_json(out / RECORD_NAME, record)
@@ -148,7 +154,7 @@ def _fetch_one(archive, size, out, name, record, keep_archives, progress, timeou
         notes.append("archive deleted after the verified unpack (--keep-archives keeps it)")
     verb = {"present": "found", "resumed": "resumed and finished", "downloaded": "downloaded"}[action]
     message = (f"{archive.name}: {verb}, {gigabytes(record[archive.name]['bytes'])}, verified, unpacked into "
-               f"{display(out)} ({', '.join(record[archive.name]['entries'])})")
+               f"{display(target)} ({', '.join(record[archive.name]['entries'])})")
     return Outcome(archive.name, action, "; ".join([message, *notes]))
 
 
