@@ -34,6 +34,8 @@ afresh.
 import dataclasses
 import math
 import shutil
+import tempfile
+import time
 import warnings
 from pathlib import Path
 
@@ -41,10 +43,10 @@ import keras
 import numpy as np
 
 import airtf
-from airtf import attention, features, metrics, params, reporting, reproducible, runs
+from airtf import attention, features, metrics, params, plans, reporting, reproducible, runs
 from airtf.datasets.openmic import OpenMIC
 from airtf.errors import AirtfError, AirtfWarning
-from airtf.files import atomic_path, check_writable, feature_cache, write_json, write_npz
+from airtf.files import atomic_path, check_writable, display, feature_cache, write_json, write_npz
 from airtf.reporting import (BEST_LOSS_WEIGHTS, CLASSES_NAME, FEATURE_SPEC_NAME, INSTRUMENT_PLOT, MODEL_NAME,
                              PREDICTIONS_NAME, SCORES_CSV_NAME, SCORES_NAME, SEEDS_PLOT)
 
@@ -59,6 +61,10 @@ TIE_BREAKER = "val_loss"
 """The epoch kept has the best validation F1-macro; of equal ones, the lowest validation loss."""
 ATTENTION_CLIPS = 4
 """Validation clips whose attention maps go to TensorBoard."""
+PLANNED_BATCHES = 8
+"""Batches a plan fits to time the classifier's training steps."""
+PLANNED_EPOCHS = 3
+"""Epochs a plan fits with the seed's callbacks to time an epoch's fixed cost."""
 IMAGE_EVERY = 10
 """Epochs between two attention-map images (the first and last epochs are always written)."""
 
@@ -157,6 +163,8 @@ def evaluate(settings, out, cache_dir=None, overwrite=False, verbose="auto"):
     write_json(out / CLASSES_NAME, classes)
     if feature_set.reads_audio:
         check_writable(cache_dir or feature_cache())
+    plans.check_disk(out, disk_needs(settings, feature_set, dataset, used, cache_dir,
+                                     [seed for seed in settings.seeds if not _seed_done(out, seed)]))
     feature_set = feature_set.fitted(dataset, used.train, cache_dir)
     write_json(out / FEATURE_SPEC_NAME, feature_set.spec)
     sets = {name: load_set(dataset, getattr(used, name), feature_set, cache_dir)
@@ -164,12 +172,134 @@ def evaluate(settings, out, cache_dir=None, overwrite=False, verbose="auto"):
     trained, skipped = [], []
     for seed in settings.seeds:
         seed_run = runs.start(out / f"seed-{seed}", seed_config(config, seed))
-        if (seed_run.path / SCORES_NAME).is_file():
+        if _seed_done(out, seed):
             skipped.append(seed)
             continue
         train_seed(seed_run, seed, sets, classes, settings, verbose)
         trained.append(seed)
     return Outcome(summarize(out, settings.seeds, classes, feature_set, config["data"]), trained, skipped)
+
+
+def _seed_done(out, seed):
+    return (Path(out) / f"seed-{seed}" / SCORES_NAME).is_file()
+
+
+def plan(settings, out, cache_dir=None, measure=True):
+    """What :func:`evaluate` will do and cost, writing nothing (see :mod:`airtf.plans`).
+
+    Counts the clips whose features are not cached yet and, with
+    ``measure``, times their computation on a few clips and the
+    classifier's training and validation on data of the run's shapes.
+
+    Returns
+    -------
+    airtf.plans.Plan
+    """
+    out = Path(out)
+    dataset = OpenMIC(settings.data)
+    feature_set = features.parse(settings.features, settings.weights, settings.variant, settings.feature_seed)
+    feature_set.check_available(dataset)
+    split = runs.read_split(out) if (out / runs.SPLIT_NAME).is_file() else dataset.draw_split()
+    used = limited(split, settings.limit)
+    seeds = [seed for seed in settings.seeds if not _seed_done(out, seed)]
+    clips = {name: list(getattr(used, name)) for name in ("train", "validation", "test")}
+    every = [key for keys in clips.values() for key in keys]
+    pending, _ = feature_set.uncomputed(dataset, every, cache_dir)
+    model = _classifier(settings, feature_set, len(dataset.classes))
+    steps = plans.steps_of(len(clips["train"]), settings.batch_size)
+    finished = f" ({len(settings.seeds) - len(seeds)} finished already)" if len(seeds) < len(settings.seeds) else ""
+    lines = [f"data: OpenMIC-2018 at {display(settings.data)}: {len(clips['train']):,} training, "
+             f"{len(clips['validation']):,} validation and {len(clips['test']):,} test clips",
+             f"features: {feature_set.describe()}, {feature_set.frame_shape} per clip; "
+             f"{len(pending):,} of {len(every):,} clips to compute, the others cached",
+             f"classifier: {model.count_params():,} parameters; {steps:,} steps of {settings.batch_size} per epoch, "
+             f"{settings.epochs} epochs, seeds {', '.join(map(str, seeds)) or 'none'} to train{finished}"]
+    seconds = None
+    if measure:
+        per_clip = feature_set.seconds_per_clip(dataset, pending) if pending else 0.0
+        compile_once, epoch, per_step, per_validation_clip = _classifier_seconds(
+            model, dataset.classes, feature_set.frame_shape, {name: len(keys) for name, keys in clips.items()},
+            settings.batch_size)
+        lines.append(f"measured: {per_clip:.3g} s per clip of features, {per_step:.3g} s per training step, "
+                     f"{per_validation_clip * 1e3:.3g} ms per validation clip, an epoch with its callbacks "
+                     f"{epoch:.3g} s, compiling {compile_once:.3g} s once; one seed about "
+                     f"{plans.duration_text(compile_once + epoch * settings.epochs)}")
+        seconds = len(pending) * per_clip + len(seeds) * (compile_once + settings.epochs * epoch)
+    command = f"{COMMAND} --features {settings.features}"
+    return plans.Plan(command, out, lines, seconds, disk_needs(settings, feature_set, dataset, used, cache_dir, seeds,
+                                                               model))
+
+
+def disk_needs(settings, feature_set, dataset, used, cache_dir, seeds, model=None):
+    """What a run writes, name -> bytes: the features' cache and each seed's checkpoints, backup and model."""
+    every = [*used.train, *used.validation, *used.test]
+    _, cache = feature_set.uncomputed(dataset, every, cache_dir)
+    model = model or _classifier(settings, feature_set, len(dataset.classes))
+    weights = plans.weights_bytes(model)
+    trainable = 4 * sum(int(np.prod(weight.shape)) for weight in model.trainable_weights)
+    # best, best-val-loss and last checkpoints, attention.keras, and the backup (weights, Adam's two slots)
+    per_seed = 4 * weights + weights + 2 * trainable + 4 * len(used.test) * len(dataset.classes)
+    return {**cache, "seed runs": len(seeds) * per_seed, "best model": weights}
+
+
+def _classifier(settings, feature_set, num_classes):
+    """The attention classifier a seed trains, built and compiled as :func:`train_seed` does."""
+    model = attention.AttentionClassifier(num_classes=num_classes, norm=settings.norm)
+    model.build((None, *feature_set.frame_shape))
+    return attention.compile_classifier(model, learning_rate=settings.learning_rate,
+                                        jit_compile=attention.JIT_COMPILE and not reproducible.enabled())
+
+
+def _classifier_seconds(model, classes, frame_shape, clips, batch_size):
+    """Seconds of one training epoch of the run's size, timed on random data of its shapes.
+
+    A few batches (at most :data:`PLANNED_BATCHES`) are fitted, with the
+    validation and the seed's callbacks (scores, checkpoints, TensorBoard)
+    writing into a temporary run directory that is then deleted; the
+    steps and the validation clips are timed apart, so that the epoch's
+    fixed cost is what remains.
+
+    Returns
+    -------
+    compile, epoch, per_step, per_validation_clip : float
+        Seconds: the first epoch's tracing and compiling (once per seed), an epoch, ...
+    """
+    rng = np.random.default_rng(0)
+
+    def clip_set(count):
+        count = max(1, count)
+        y_true = rng.integers(0, 2, (count, len(classes))).astype(np.float32)
+        return ClipSet([f"{index:06d}_0" for index in range(count)], rng.random((count, *frame_shape),
+                       dtype=np.float32), y_true, np.ones_like(y_true))
+
+    train = clip_set(min(clips["train"], PLANNED_BATCHES * batch_size))
+    validation = clip_set(min(clips["validation"], PLANNED_BATCHES * batch_size))
+
+    def fit(callbacks=(), epochs=1, validation_data=None):
+        model.fit(train.x, train.targets, batch_size=batch_size, epochs=epochs, verbose=0, callbacks=list(callbacks),
+                  validation_data=validation_data)
+
+    def validate():
+        model.evaluate(validation.x, validation.targets, batch_size=batch_size, verbose=0)
+        model.predict(validation.x, batch_size=batch_size, verbose=0)
+
+    start = time.perf_counter()
+    fit()  # traces and compiles, as each seed's first epoch does
+    first_fit = time.perf_counter() - start
+    per_fit = plans.seconds_per_step(fit, warmup=0, steps=2)
+    per_step = per_fit / plans.steps_of(len(train.keys), batch_size)
+    per_validation_clip = plans.seconds_per_step(validate, warmup=1, steps=2) / len(validation.keys)
+    with tempfile.TemporaryDirectory(prefix="airtf-plan-") as folder:
+        run = runs.start(Path(folder) / "seed-0", {"command": COMMAND, "planned": True})
+        callbacks = seed_callbacks(run, validation, classes)
+        start = time.perf_counter()
+        fit(callbacks, epochs=PLANNED_EPOCHS, validation_data=(validation.x, validation.targets))
+        measured_epoch = (time.perf_counter() - start) / PLANNED_EPOCHS
+    fixed = max(0.0, measured_epoch - plans.steps_of(len(train.keys), batch_size) * per_step
+                - len(validation.keys) * per_validation_clip)
+    epoch = (plans.steps_of(clips["train"], batch_size) * per_step + clips["validation"] * per_validation_clip
+             + fixed)
+    return max(0.0, first_fit - per_fit), epoch, per_step, per_validation_clip
 
 
 def run_config(settings, spec, classes):

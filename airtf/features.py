@@ -50,6 +50,7 @@ import abc
 import functools
 import hashlib
 import json
+import time
 import warnings
 from pathlib import Path
 from typing import TypedDict
@@ -60,6 +61,7 @@ from tqdm import tqdm
 
 from airtf import interrupts, params, vggish
 from airtf.datasets.openmic import EXAMPLES_PER_CLIP, FEATURE_MAX
+from airtf.datasets import pipeline
 from airtf.datasets.pipeline import DatasetError, missing_files
 from airtf.errors import AirtfError, AirtfWarning, CheckpointError
 from airtf.files import atomic_path, display, feature_cache, write_json
@@ -75,6 +77,11 @@ FRONTEND_KEYS = ("sample_rate", "window_length", "hop_length", "fft_length", "nu
                  "upper_hz", "log_offset", "example_frames", "hop_frames")
 FEATURE_SETS = {}
 """Kind -> :class:`FeatureSet` class."""
+NPY_HEADER_BYTES = 128
+LOG_MEL_CLIP_BYTES = EXAMPLES_PER_CLIP * params.EXAMPLE_FRAMES * params.NUM_MEL_BINS * 4 + NPY_HEADER_BYTES
+"""A clip's cached log-mel examples on disk (about: a clip a little over 10 s keeps one more)."""
+EMBEDDING_CLIP_BYTES = EXAMPLES_PER_CLIP * params.EMBEDDING_SIZE * 4 + NPY_HEADER_BYTES
+"""A clip's cached raw embeddings on disk."""
 
 
 class FeatureError(AirtfError):
@@ -203,6 +210,8 @@ class FeatureSet(abc.ABC):
     """Whether ``--features`` names it by its kind (a pre-training run is named by its path)."""
     takes_weights = False
     takes_variant = False
+    frame_shape = (EXAMPLES_PER_CLIP, params.EMBEDDING_SIZE)
+    """(T, D) of a clip's features."""
 
     def __init__(self, spec):
         self.spec = FeatureSpec(**spec)
@@ -226,6 +235,22 @@ class FeatureSet(abc.ABC):
     @abc.abstractmethod
     def compute(self, openmic, keys, cache_dir=None):
         """Frame features of clips, float32 (len(keys), T, D), computed once and cached."""
+
+    def uncomputed(self, openmic, keys, cache_dir=None):
+        """What :meth:`compute` of ``keys`` would compute and write, checking the cache and writing nothing.
+
+        Returns
+        -------
+        clips : list of str
+            The keys whose features are not cached.
+        disk : dict
+            Cache part -> bytes it would write.
+        """
+        return [], {}
+
+    def seconds_per_clip(self, openmic, keys):
+        """Measured: seconds to compute one clip's features from its audio, on a few of ``keys``."""
+        return 0.0
 
     def model(self, weights=None, variant=None, pca_params=None):
         """The Keras model from log-mel examples (batch, n, 96, 64) to frame features (batch, T, D).
@@ -271,6 +296,7 @@ class LogMelFrames(FeatureSet):
     """``logmel``: the log-mel frames themselves, (960, 64) for a 10 s clip."""
 
     kind = "logmel"
+    frame_shape = (EXAMPLES_PER_CLIP * params.EXAMPLE_FRAMES, params.NUM_MEL_BINS)
 
     @classmethod
     def spec_for(cls, features, weights, variant, seed):
@@ -286,6 +312,13 @@ class LogMelFrames(FeatureSet):
         dataset = openmic.log_mel(list(keys), resampler=RESAMPLER, cache_dir=_log_mel_cache(cache_dir))
         examples = [clip for clip, y_true, y_mask in dataset.as_numpy_iterator()]
         return np.stack(examples).reshape(len(keys), frames, params.NUM_MEL_BINS)
+
+    def uncomputed(self, openmic, keys, cache_dir=None):
+        clips = _uncached_log_mel(openmic, keys, cache_dir, self)
+        return clips, {"log-mel cache": len(clips) * LOG_MEL_CLIP_BYTES}
+
+    def seconds_per_clip(self, openmic, keys):
+        return _seconds_per_clip(openmic, keys, model=None)
 
     def _frames(self, examples, weights, variant):
         if weights is not None or variant is not None:
@@ -336,10 +369,21 @@ class VGGishFeatures(FeatureSet):
             frames = np.asarray(layer(frames), np.float32)
         return frames
 
-    def cache_folder(self, cache_dir=None):
+    def uncomputed(self, openmic, keys, cache_dir=None):
+        folder = self.cache_folder(cache_dir, create=False)
+        paths = audio_paths(openmic, keys, self)
+        clips = [key for key, path in zip(keys, paths) if not _clip_cache_file(folder, path).is_file()]
+        decoded = _uncached_log_mel(openmic, clips, cache_dir, self)
+        return clips, {"embedding cache": len(clips) * EMBEDDING_CLIP_BYTES,
+                       "log-mel cache": len(decoded) * LOG_MEL_CLIP_BYTES}
+
+    def seconds_per_clip(self, openmic, keys):
+        return _seconds_per_clip(openmic, keys, model=self.embedding_model())
+
+    def cache_folder(self, cache_dir=None, create=True):
         """The cache folder of the backbone's raw embeddings (see the module docstring).
 
-        Made on first use, with an identity.json of what its hash covers.
+        Made on first use (unless not ``create``), with an identity.json of what its hash covers.
         """
         spec = self.spec
         random = spec["weights"] == "random"
@@ -350,7 +394,7 @@ class VGGishFeatures(FeatureSet):
         label = f"random{spec['seed']}" if random else ("official" if spec["weights"] == "official"
                                                          else spec["weights_sha256"][:12])
         folder = Path(cache_dir or feature_cache()) / f"vggish-{label}-{spec['variant']}-{digest[:12]}"
-        if not (folder / "identity.json").is_file():
+        if create and not (folder / "identity.json").is_file():
             write_json(folder / "identity.json", identity)
         return folder
 
@@ -441,6 +485,12 @@ class ReleasedFeatures(VGGishFeatures):
     def check_available(self, openmic):
         self.compute(openmic, openmic.partitions["train"][:1])
 
+    def uncomputed(self, openmic, keys, cache_dir=None):
+        return [], {}  # read from the release, never computed
+
+    def seconds_per_clip(self, openmic, keys):
+        return 0.0
+
     def compute(self, openmic, keys, cache_dir=None):
         try:
             released = openmic.released_features(list(keys))
@@ -470,6 +520,42 @@ def _log_mel_cache(cache_dir):
     return Path(cache_dir or feature_cache()) / "log-mel"
 
 
+def audio_paths(openmic, keys, feature_set):
+    """The audio file of each clip; a FeatureError naming the first missing one and how many are."""
+    paths = [openmic.audio_path(key) for key in keys]
+    absent = missing_files(paths)
+    if absent:
+        raise FeatureError(f"{absent[0]}: audio file not found ({len(absent)} of {len(keys)} clips); the "
+                           f"{feature_set.kind} features are computed from the audio: restore the clips or pass "
+                           "--limit")
+    return paths
+
+
+def _uncached_log_mel(openmic, keys, cache_dir, feature_set):
+    """The keys whose clips' log-mel examples are not in the cache."""
+    folder = _log_mel_cache(cache_dir)
+    paths = audio_paths(openmic, keys, feature_set)
+    return [key for key, path in zip(keys, paths)
+            if not pipeline.cache_path(folder, path, resampler=RESAMPLER).is_file()]
+
+
+def _seconds_per_clip(openmic, keys, model, clips=CLIPS_PER_BATCH):
+    """Seconds per clip to decode (and embed, with ``model``) a batch of clips, after one to warm up; no cache."""
+    keys = [key for key in keys if openmic.audio_path(key).is_file()][:clips + 1]
+    if not keys:
+        return 0.0
+
+    def compute(batch_keys):
+        for batch in openmic.log_mel(batch_keys, resampler=RESAMPLER).map(lambda x, *_: x).batch(clips):
+            if model is not None:
+                model.predict_on_batch(batch)
+    compute(keys[:1])  # traces the pipeline and the model
+    timed = keys[1:] or keys
+    start = time.perf_counter()
+    compute(timed)
+    return (time.perf_counter() - start) / len(timed)
+
+
 def cached_embeddings(openmic, keys, feature_set, cache_dir=None):
     """A VGGish feature set's raw embeddings of clips, (len(keys), 10, 128) float32.
 
@@ -478,12 +564,7 @@ def cached_embeddings(openmic, keys, feature_set, cache_dir=None):
     written to the cache one clip at a time.
     """
     keys = list(keys)
-    paths = [openmic.audio_path(key) for key in keys]
-    absent = missing_files(paths)
-    if absent:
-        raise FeatureError(f"{absent[0]}: audio file not found ({len(absent)} of {len(keys)} clips); the "
-                           f"{feature_set.kind} features are computed from the audio: restore the clips or pass "
-                           "--limit")
+    paths = audio_paths(openmic, keys, feature_set)
     folder = feature_set.cache_folder(cache_dir)
     files = [_clip_cache_file(folder, path) for path in paths]
     pending = [index for index, file in enumerate(files) if not file.is_file()]

@@ -33,9 +33,12 @@ clears what it made and starts afresh.
 import dataclasses
 import importlib.metadata
 import json
+import math
 import os
 import platform
 import shutil
+import tempfile
+import time
 import warnings
 from pathlib import Path
 
@@ -44,8 +47,9 @@ import tensorflow as tf
 from tensorboard.plugins import projector
 
 import airtf
-from airtf import objectives, reproducible, runs, vggish
+from airtf import objectives, plans, reproducible, runs, vggish
 from airtf.errors import AirtfError, CheckpointError
+from airtf.files import display
 
 STRATEGIES = ("default", "mirrored", "multi-worker")
 """Values of ``strategy``: no distribution, MirroredStrategy, MultiWorkerMirroredStrategy."""
@@ -56,6 +60,10 @@ MONITOR = "val_loss"
 PROJECTOR_EXAMPLES = 1000
 """Validation examples shown in the TensorBoard embedding projector (at most)."""
 
+PLANNED_EPOCHS = 2
+"""Epochs of one batch a plan fits to time what an epoch costs besides its steps."""
+HISTOGRAM_BYTES = 2048
+"""About what one weight's histogram adds to the TensorBoard logs per epoch."""
 PROJECTOR_CHECKPOINT = "embedding"
 PROJECTOR_METADATA = "metadata.tsv"
 VERSIONED_PACKAGES = ("tensorflow", "keras", "numpy", "tensorboard")
@@ -195,12 +203,99 @@ def train(objective, data_dir, run_dir, *, epochs=50, batch_size=64, lr=1e-4, pa
     chosen.save(run, data)
     with distribution.scope():
         model = build_model(chosen, data, backbone_source, seed, lr)
+    plans.check_disk(run.path, disk_needs(model, epochs))
     _fit(model, run, chosen.tensorboard_callbacks(run, model, data), data, epochs, patience, verbose)
     _save_backbone(run, model)
     examples, labels = chosen.projector_examples(data_dir, data, limit, PROJECTOR_EXAMPLES)
     write_projector(run.logs, examples, labels, model.backbone, batch_size)
     return Result(run, runs.read_history(run.history), len(previous.get("epoch", ())),
                   distribution.num_replicas_in_sync)
+
+
+def plan(objective, data_dir, run_dir, *, epochs=50, batch_size=64, lr=1e-4, patience=5, limit=None, seed=0,
+         weights="random", variant=None, options=None, measure=True):
+    """What :func:`train` with these arguments will do and cost, writing nothing (see :mod:`airtf.plans`).
+
+    The objective's model is built and, with ``measure``, a few real
+    training and validation steps on the data are timed (data loading
+    included) and extrapolated to the whole run.
+
+    Returns
+    -------
+    airtf.plans.Plan
+    """
+    chosen = _objective(objective, options)
+    data_dir = _existing_folder(data_dir)
+    backbone_source = _backbone_source(weights, variant, seed)
+    keras.utils.set_random_seed(seed)
+    data = chosen.datasets(data_dir, batch_size=batch_size, seed=seed, limit=limit)
+    model = build_model(chosen, data, backbone_source, seed, lr)
+    counts = chosen.example_counts(data_dir, data, limit)
+    about = "" if counts["exact"] else "about "
+    steps = {split: plans.steps_of(counts[split], batch_size) for split in ("train", "validation")}
+    stopping = f"; stops after {patience} without a lower {MONITOR}" if patience else ""
+    lines = [f"data: {chosen.data} at {display(data_dir)}: {about}{counts['train']:,} training and "
+             f"{counts['validation']:,} validation examples per epoch" + ("" if counts["exact"] else
+                                                                          " (counted from the files' sizes)"),
+             f"steps: {steps['train']:,} training and {steps['validation']:,} validation steps of {batch_size} "
+             f"per epoch, at most {epochs} epochs{stopping}",
+             f"model: {chosen.name} on a VGGish ({backbone_source.reference}), {model.count_params():,} parameters"]
+    seconds = None
+    if measure:
+        train_step, validation_step = _step_seconds(model, data)
+        fixed = _epoch_fixed_seconds(chosen, model, data, train_step + validation_step)
+        epoch = steps["train"] * train_step + steps["validation"] * validation_step + fixed
+        lines.append(f"measured: {train_step:.3g} s per training step, {validation_step:.3g} s per validation "
+                     f"step, data loading included (median of {plans.MEASURED_STEPS} after {plans.WARMUP_STEPS}), "
+                     f"{fixed:.3g} s per epoch for checkpoints, backup and TensorBoard; one epoch about "
+                     f"{plans.duration_text(epoch)}")
+        seconds = epochs * epoch
+    command = f"{COMMAND} --objective {chosen.name}"
+    return plans.Plan(command, Path(run_dir), lines, seconds, disk_needs(model, epochs))
+
+
+def _step_seconds(model, data):
+    """Seconds of one training and of one validation step, each fetching its batch."""
+    def stepper(dataset, step):
+        batches = iter(dataset.repeat())
+
+        def one_step():
+            batch = next(batches)
+            step(*(batch if isinstance(batch, tuple) else (batch,)))
+        return one_step
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", UNKNOWN_LENGTH_WARNING)
+        return (plans.seconds_per_step(stepper(data.train, model.train_on_batch)),
+                plans.seconds_per_step(stepper(data.validation, model.test_on_batch)))
+
+
+def _epoch_fixed_seconds(objective, model, data, step_seconds):
+    """What an epoch costs besides its steps: the run's callbacks, timed in a temporary run directory.
+
+    :data:`PLANNED_EPOCHS` epochs of one training and one validation batch
+    are fitted with every callback a run has; the directory is then deleted.
+    """
+    with tempfile.TemporaryDirectory(prefix="airtf-plan-") as folder, warnings.catch_warnings():
+        warnings.filterwarnings("ignore", UNKNOWN_LENGTH_WARNING)
+        run = runs.start(Path(folder) / "run", {"command": COMMAND, "planned": True})
+        callbacks = run.callbacks(monitor=MONITOR, histograms=True,
+                                  extra=objective.tensorboard_callbacks(run, model, data))
+        start = time.perf_counter()
+        model.fit(data.train.take(1), validation_data=data.validation.take(1), epochs=PLANNED_EPOCHS,
+                  callbacks=callbacks, shuffle=False, verbose=0)
+        epoch = (time.perf_counter() - start) / PLANNED_EPOCHS
+    return max(0.0, epoch - step_seconds)
+
+
+def disk_needs(model, epochs):
+    """What a run of ``model`` writes, name -> bytes: checkpoints, resume backup, backbone, TensorBoard logs."""
+    weights = plans.weights_bytes(model)
+    trainable = 4 * sum(int(math.prod(weight.shape)) for weight in model.trainable_weights)
+    return {"checkpoints": 2 * weights, "resume backup": weights + 2 * trainable,  # Adam keeps two slots
+            "backbone": plans.weights_bytes(model.backbone),
+            "TensorBoard logs": epochs * len(model.weights) * HISTOGRAM_BYTES
+            + PROJECTOR_EXAMPLES * model.backbone.output_shape[-1] * 4}
 
 
 def _objective(objective, options):

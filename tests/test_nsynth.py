@@ -187,6 +187,13 @@ def test_a_folder_of_shards_is_read_interleaved_in_a_fixed_order(tmp_path, both_
     assert list(labels["note_str"]) == [fields["note_str"] for fields, _ in notes]
 
 
+def test_notes_are_counted_without_decoding(both_formats, notes):
+    records, wavs = both_formats
+    assert nsynth.count_notes(wavs, SPLIT) == (len(notes), True)
+    assert nsynth.count_notes(records, SPLIT) == (len(notes), False)  # sized from the file
+    assert nsynth.count_notes(records, SPLIT, limit=2) == (2, False)
+
+
 def test_an_empty_folder_of_shards_is_named(tmp_path):
     nsynth.split_files(tmp_path, SPLIT)["tfrecord"].mkdir()
     with pytest.raises(DatasetError, match="a folder of TFRecord shards that holds none"):

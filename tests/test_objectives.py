@@ -52,6 +52,17 @@ def test_one_train_step_moves_the_backbone_and_the_loss_is_finite(name, data_dir
 
 
 @pytest.mark.parametrize("name", REGISTERED)
+def test_example_counts_are_what_the_pipelines_give(name, data_dirs):
+    import tensorflow as tf
+
+    objective = objectives.get(name, **OPTIONS.get(name, {}))
+    data = objective.datasets(data_dirs[objective.data], batch_size=4, seed=0, limit=12)
+    counted = {split: sum(int(tf.nest.flatten(batch)[0].shape[0]) for batch in dataset)
+               for split, dataset in (("train", data.train), ("validation", data.validation))}
+    assert objective.example_counts(data_dirs[objective.data], data, 12) == {**counted, "exact": True}
+
+
+@pytest.mark.parametrize("name", REGISTERED)
 def test_the_trained_backbone_loads_as_weights(name, data_dirs, tmp_path):
     objective = objectives.get(name, **OPTIONS.get(name, {}))
     result = pretrain.train(objective, data_dirs[objective.data], tmp_path / "run", epochs=1, batch_size=4, limit=8,

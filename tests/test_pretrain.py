@@ -301,3 +301,24 @@ def test_early_stopping_carries_on_after_a_resume(tmp_path):
     stopping.set_model(keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)]))
     stopping.on_train_begin()
     assert (stopping.best, stopping.best_epoch, stopping.wait) == (1.5, 1, 2)
+
+
+def test_dry_run_plans_from_a_few_timed_steps_and_writes_nothing(nsynth_dir, run_dir, capsys):
+    assert pretrain_cli.main(["--objective", "den-add", *TINY, "--data", str(nsynth_dir), "--out", str(run_dir),
+                              "--epochs", "4", "--dry-run"]) == 0
+    printed = capsys.readouterr().out
+    notes = nsynth.count_notes(nsynth_dir, "train", 16)[0], nsynth.count_notes(nsynth_dir, "valid", 16)[0]
+    assert f"{notes[0]:,} training and {notes[1]:,} validation examples per epoch" in printed
+    assert "at most 4 epochs" in printed and "s per training step" in printed and "time: about" in printed
+    assert "checkpoints" in printed and "fits" in printed
+    assert not run_dir.exists()
+
+
+def test_a_run_the_disk_cannot_hold_is_refused_before_training(nsynth_dir, run_dir, capsys, monkeypatch):
+    from airtf import plans
+
+    monkeypatch.setattr(plans.shutil, "disk_usage", lambda path: type("Usage", (), {"free": 10**6})())
+    code = pretrain_cli.main(["--objective", "den-add", *TINY, "--data", str(nsynth_dir), "--out", str(run_dir)])
+    lines = error_lines(capsys)
+    assert code == 2 and len(lines) == 1 and "the run writes about" in lines[0] and "1.0 MB free" in lines[0]
+    assert not (run_dir / "checkpoints").exists() and not (run_dir / "history.csv").exists()

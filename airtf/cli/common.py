@@ -129,6 +129,13 @@ def add_overwrite(parser, help):
     parser.add_argument("--overwrite", action="store_true", help=help)
 
 
+def add_dry_run(parser):
+    """--dry-run: print the plan (what the run does, its time measured and extrapolated, its disk) and stop."""
+    parser.add_argument("--dry-run", action="store_true",
+                        help="print what the run will do and cost on this machine (a few steps timed and "
+                             "extrapolated, the disk it needs against the free space), then stop; writes nothing")
+
+
 def add_quiet(parser):
     """--quiet: no progress bars."""
     parser.add_argument("--quiet", action="store_true", help="no progress bars")

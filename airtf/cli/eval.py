@@ -15,7 +15,7 @@ weights file (its VGGish, normalised like norm).
 
 import argparse
 
-from airtf.cli.common import (add_deterministic, add_out, add_overwrite, add_quiet, add_weights, command_parser,
+from airtf.cli.common import (add_deterministic, add_dry_run, add_out, add_overwrite, add_quiet, add_weights, command_parser,
                               deterministic_if_asked, one_line_warnings, positive, reports_errors, seed)
 
 
@@ -55,6 +55,7 @@ def parse(argv):
     add_overwrite(parser, "delete an earlier airtf-eval's outputs in RUN_DIR and start afresh (never other files)")
     add_quiet(parser)
     add_deterministic(parser)
+    add_dry_run(parser)
     weights = add_weights(parser, "--features norm's VGGish (default official)", pca=False)
     weights.add_argument("--feature-seed", type=seed, default=0, metavar="N",
                          help="seed of a random VGGish (default %(default)s)")
@@ -71,6 +72,10 @@ def main(argv=None):
                                  batch_size=args.batch_size, learning_rate=args.lr, norm=args.norm,
                                  weights=args.weights, variant=args.variant, feature_seed=args.feature_seed,
                                  limit=args.limit)
+    if args.dry_run:
+        with one_line_warnings("airtf-eval"):
+            print(evaluate.plan(settings, args.out, cache_dir=args.cache_dir))
+        return 0
     with one_line_warnings("airtf-eval"):
         outcome = evaluate.evaluate(settings, args.out, cache_dir=args.cache_dir, overwrite=args.overwrite,
                                     verbose=0 if args.quiet else "auto")

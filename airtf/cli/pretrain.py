@@ -11,7 +11,7 @@ import argparse
 import dataclasses
 import sys
 
-from airtf.cli.common import (add_deterministic, add_out, add_overwrite, add_seed, add_weights, command_parser,
+from airtf.cli.common import (add_deterministic, add_dry_run, add_out, add_overwrite, add_seed, add_weights, command_parser,
                               deterministic_if_asked, nonnegative, one_line_warnings, positive, reports_errors)
 
 PROGRAM = "airtf-pretrain"
@@ -45,6 +45,7 @@ def parse(argv):
                         help="mirrored: all local devices; multi-worker: the cluster in TF_CONFIG")
     add_overwrite(parser, "clear RUN_DIR's earlier run (another configuration, or one that ended) and start afresh")
     add_deterministic(parser)
+    add_dry_run(parser)
     add_weights(parser, "the VGGish to start from (random: Glorot-uniform)", default="random", pca=False)
     dests = _objective_options(parser.add_argument_group("objective options (each applies to the objectives named)"),
                                known)
@@ -106,6 +107,12 @@ def main(argv=None):
     args = parse(argv)
     from airtf import pretrain
 
+    if args.dry_run:
+        with one_line_warnings(PROGRAM):
+            print(pretrain.plan(args.objective, args.data, args.out, epochs=args.epochs, batch_size=args.batch_size,
+                                lr=args.lr, patience=args.patience, limit=args.limit, seed=args.seed,
+                                weights=args.weights, variant=args.variant, options=args.objective_options))
+        return 0
     with one_line_warnings(PROGRAM):
         result = pretrain.train(args.objective, args.data, args.out, epochs=args.epochs, batch_size=args.batch_size,
                                 lr=args.lr, patience=args.patience, limit=args.limit, seed=args.seed,

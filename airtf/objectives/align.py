@@ -54,6 +54,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from airtf import audio as audio_files
 from airtf import numbers, params
 from airtf.datasets import freesound, pipeline, sounds
 from airtf.datasets.pipeline import AUTOTUNE, DatasetError
@@ -68,6 +69,8 @@ TEMPERATURE = 0.1
 CONTRASTIVE_WEIGHT = 10.0
 RECONSTRUCTION_WEIGHT = 5.0
 VALIDATION_FRACTION = 0.15
+SIZED_SOUNDS = 200
+"""Sounds whose durations estimate the examples per sound of ``examples="all"`` (for plans)."""
 
 
 def _hidden_blocks(x, sizes, name):
@@ -251,6 +254,13 @@ def _tagged_sounds(root):
     return usable, tags, audio, len(set(tags) | set(audio)) - len(usable)
 
 
+def _examples_in(path):
+    """The 0.96 s examples of an audio file (at least one: a shorter sound is padded)."""
+    found = audio_files.info(path)
+    samples = found.frames * params.SAMPLE_RATE / found.sample_rate
+    return max(1, 1 + int((samples - params.EXAMPLE_SAMPLES) // params.EXAMPLE_HOP_SAMPLES))
+
+
 def _with_vocabulary_tags(sound_ids, tags, vocabulary):
     """The sounds that have a tag of the vocabulary."""
     return [sound_id for sound_id in sound_ids if vocabulary.indices(tags[sound_id])]
@@ -368,6 +378,16 @@ class Align(Objective):
         return build(backbone, vocabulary_size=len(data.info["vocabulary"]), autoencoder=self.config.autoencoder,
                      temperature=self.config.temperature, contrastive_weight=self.config.contrastive_weight,
                      reconstruction_weight=self.config.reconstruction_weight)
+
+    def example_counts(self, data_dir, data, limit):
+        """The split's sounds times their examples: one each, or for "all" estimated from sounds' durations."""
+        split = data.info["sounds"]
+        if self.config.examples == "first":
+            return {"train": split["train"], "validation": split["validation"], "exact": True}
+        usable, _, audio, _ = _tagged_sounds(data_dir)
+        per_sound = np.mean([_examples_in(audio[sound_id]) for sound_id in usable[:SIZED_SOUNDS]])
+        return {"train": round(split["train"] * per_sound), "validation": round(split["validation"] * per_sound),
+                "exact": False}
 
     def projector_examples(self, data_dir, data, limit, count):
         """Validation examples labelled by their sound's most frequent tag (its first in vocabulary order)."""

@@ -10,6 +10,7 @@ An objective is a class registered under its command-line name::
 
         def datasets(self, data_dir, *, batch_size, seed, limit=None): ...   # -> Datasets
         def build(self, backbone, data, seed): ...                          # -> keras.Model
+        def example_counts(self, data_dir, data, limit): ...                 # -> {"train": n, ...}
         def projector_examples(self, data_dir, data, limit, count): ...     # -> (examples, labels)
 
 The config's fields, declared with :func:`option`, carry their default, a
@@ -131,6 +132,10 @@ class Objective(abc.ABC):
     @abc.abstractmethod
     def build(self, backbone, data, seed):
         """The objective's keras.Model around ``backbone``, for the data ``datasets`` returned."""
+
+    @abc.abstractmethod
+    def example_counts(self, data_dir, data, limit):
+        """Examples in one epoch, without reading audio: ``{"train": n, "validation": n, "exact": bool}``."""
 
     @abc.abstractmethod
     def projector_examples(self, data_dir, data, limit, count):

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from airtf.datasets import nsynth
+from airtf.datasets import nsynth, sounds
 from airtf.objectives.base import option
 
 EXAMPLES_OPTION = option("first", "which 0.96 s examples of each note or sound", choices=("first", "all"))
@@ -24,3 +24,18 @@ def projector_examples(data_dir, limit, examples, count):
     notes = nsynth.load(data_dir, "valid", examples=examples, limit=limit)
     pairs = [(example.numpy(), nsynth.FAMILIES[int(labels["family"])]) for example, labels in notes.take(count)]
     return np.stack([example for example, _ in pairs]), [label for _, label in pairs]
+
+
+def example_counts(data_dir, limit, examples):
+    """Training and validation examples of one epoch on NSynth's train and valid splits.
+
+    Returns
+    -------
+    dict
+        ``{"train": n, "validation": n, "exact": bool}``; not exact where a
+        TFRecord's notes are counted from its size.
+    """
+    per_note = len(sounds.example_indices(examples, nsynth.EXAMPLES_PER_NOTE) or range(nsynth.EXAMPLES_PER_NOTE))
+    (train, train_exact), (validation, validation_exact) = (nsynth.count_notes(data_dir, split, limit)
+                                                            for split in ("train", "valid"))
+    return {"train": train * per_note, "validation": validation * per_note, "exact": train_exact and validation_exact}

@@ -80,6 +80,9 @@ class Pitch(Objective):
     def build(self, backbone, data, seed):
         return PitchModel(backbone, self.config.hidden_units, name="pitch")
 
+    def example_counts(self, data_dir, data, limit):
+        return notes.example_counts(data_dir, limit, self.config.examples)
+
     def projector_examples(self, data_dir, data, limit, count):
         """Validation examples labelled by their note's instrument family."""
         return notes.projector_examples(data_dir, limit, self.config.examples, count)

@@ -371,5 +371,8 @@ class Textual(Objective):
     def tensorboard_callbacks(self, run, model, data):
         return tensorboard_callbacks(run, model, data)
 
+    def example_counts(self, data_dir, data, limit):
+        return notes.example_counts(data_dir, limit, self.config.examples)
+
     def projector_examples(self, data_dir, data, limit, count):
         return notes.projector_examples(data_dir, limit, self.config.examples, count)
