@@ -210,9 +210,11 @@ def plan(settings, out, cache_dir=None, measure=True):
     finished = f" ({len(settings.seeds) - len(seeds)} finished already)" if len(seeds) < len(settings.seeds) else ""
     lines = [f"data: OpenMIC-2018 at {display(settings.data)}: {len(clips['train']):,} training, "
              f"{len(clips['validation']):,} validation and {len(clips['test']):,} test clips",
-             f"features: {feature_set.describe()}, {feature_set.frame_shape} per clip; "
-             f"{len(pending):,} of {len(every):,} clips to compute, the others cached",
-             f"classifier: {model.count_params():,} parameters; {steps:,} steps of {settings.batch_size} per epoch, "
+             f"features: {feature_set.describe()}, {feature_set.frame_shape} per clip; " +
+             (f"{len(pending):,} of {len(every):,} clips to compute, the others cached" if feature_set.reads_audio
+              else "read from the release, nothing to compute"),
+             f"classifier: {model.count_params():,} parameters; {steps:,} step{'s' * (steps != 1)} of "
+             f"{settings.batch_size} per epoch, "
              f"{settings.epochs} epochs, seeds {', '.join(map(str, seeds)) or 'none'} to train{finished}"]
     seconds = None
     if measure:
