@@ -68,13 +68,18 @@ def main(argv=None):
             measure("tf.data, 1 call", lambda: tf_data(paths, args.resampler, 1), args.repeats),
             measure("tf.data, 2 calls", lambda: tf_data(paths, args.resampler, 2), args.repeats),
         ]
-    baseline = results[0][1] / results[0][2]
     print(f"{args.files} files x {args.seconds:g} s, 44.1 kHz stereo OGG/Vorbis -> log-mel examples; "
           f"resampler {args.resampler}; fastest of {args.repeats} passes")
-    print(f"{'path':<18}{'examples':>9}{'wall s':>9}{'examples/s':>12}{'vs loop':>9}")
-    for name, examples, seconds in results:
-        rate = examples / seconds
-        print(f"{name:<18}{examples:>9}{seconds:>9.2f}{rate:>12.1f}{rate / baseline:>8.2f}x")
+    print_table(results, "examples")
+
+
+def print_table(results, unit):
+    """The (name, count, seconds) results as a table, each rate against the first one's."""
+    baseline = results[0][1] / results[0][2]
+    print(f"{'path':<20}{unit:>9}{'wall s':>9}{unit + '/s':>12}{'vs first':>10}")
+    for name, count, seconds in results:
+        rate = count / seconds
+        print(f"{name:<20}{count:>9}{seconds:>9.2f}{rate:>12.1f}{rate / baseline:>9.2f}x")
 
 
 if __name__ == "__main__":

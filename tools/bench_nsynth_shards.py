@@ -17,11 +17,14 @@ mode is a warm-up (graph tracing); the fastest of the R timed passes is kept.
 """
 
 import argparse
+import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_data import measure, print_table  # noqa: E402  (the sibling benchmark's timing and table)
 
 SPLIT = "valid"
 
@@ -82,17 +85,6 @@ def airtf_load(root):
     return sum(1 for _ in nsynth.load(root, SPLIT, examples="all")) // nsynth.EXAMPLES_PER_NOTE
 
 
-def measure(name, work, repeats):
-    """(name, notes, seconds) of the fastest timed pass after a warm-up pass."""
-    notes = work()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        work()
-        times.append(time.perf_counter() - start)
-    return name, notes, min(times)
-
-
 def main(argv=None):
     args = parse(argv)
     with tempfile.TemporaryDirectory() as temporary:
@@ -101,11 +93,8 @@ def main(argv=None):
         write_shards(folder, args.shards, args.notes_per_shard)
         results = [measure("one file at a time", lambda: one_file_at_a_time(folder), args.repeats),
                    measure("airtf interleaved", lambda: airtf_load(root), args.repeats)]
-    baseline = results[0][1] / results[0][2]
     print(f"{args.shards} shards x {args.notes_per_shard} notes; fastest of {args.repeats} passes after a warm-up")
-    for name, notes, seconds in results:
-        rate = notes / seconds
-        print(f"{name:20s} {notes:6d} notes {seconds:7.2f} s {rate:8.1f} notes/s  {rate / baseline:5.2f}x")
+    print_table(results, "notes")
 
 
 if __name__ == "__main__":
