@@ -2,6 +2,9 @@
 
 Writes OUT/<output>/NAME.json (or .npz) per input file, in the layout of
 OpenMIC-2018's released features: {"time_points": [...], "features": [...]}.
+With --runner, the same extraction runs as an Apache Beam pipeline (the
+airtf[beam] extra); Beam's own options follow a lone --, e.g.
+`airtf-extract audio/ --out OUT --runner direct -- --direct_num_workers 2`.
 """
 
 import sys
@@ -15,13 +18,15 @@ def parse(argv):
     from airtf import params
 
     parser = command_parser("airtf-extract", __doc__)
-    parser.add_argument("inputs", nargs="+", metavar="AUDIO_OR_DIR",
+    parser.add_argument("inputs", nargs="*", metavar="AUDIO_OR_DIR",
                         help="audio files or folders (searched recursively)")
     add_out(parser, "output folder (OUT/<output>/NAME.json)")
     parser.add_argument("--output", choices=params.EXTRACT_OUTPUTS, default="embedding",
                         help="logmel: N x 96 x 64; embedding: N x 128 floats; pca: N x 128 integers 0..255 "
                              "(default: %(default)s)")
-    parser.add_argument("--format", choices=params.FEATURE_FORMATS, default="json", help="default %(default)s")
+    parser.add_argument("--format", choices=(*params.FEATURE_FORMATS, "tfrecord"), default="json",
+                        help="json or npz per file (default %(default)s); tfrecord (with --runner): sharded "
+                             "tf.train.SequenceExamples in AudioSet's layout")
     parser.add_argument("--batch-size", type=positive(int), default=64, metavar="N",
                         help="examples per model call (default %(default)s)")
     parser.add_argument("--pad", action="store_true", help="zero-pad audio shorter than 0.96 s to one example")
@@ -30,14 +35,53 @@ def parse(argv):
     add_overwrite(parser, "replace existing outputs")
     add_quiet(parser)
     add_weights(parser, "the VGGish of embedding and pca", default="official")
-    return parser.parse_args(argv)
+    beam = parser.add_argument_group("Apache Beam (pip install 'airtf[beam]')")
+    beam.add_argument("--runner", choices=("direct", "dataflow", "flink", "spark", "portable"),
+                      help="run as a Beam pipeline on this runner; Beam's options go after a lone --")
+    beam.add_argument("--file-list", metavar="FILE",
+                      help="with --runner: a file naming the audio files, one path a line (any file system "
+                           "Beam reads), instead of walking folders")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    split = argv.index("--") if "--" in argv else len(argv)
+    args = parser.parse_args(argv[:split])
+    args.pipeline_args = argv[split + 1:]
+    if args.runner is None and (args.file_list or args.pipeline_args or args.format == "tfrecord"):
+        parser.error("--file-list, --format tfrecord and Beam options after -- go with --runner")
+    if bool(args.inputs) == bool(args.file_list):
+        parser.error("give audio files or folders, or (with --runner) --file-list, not both")
+    return args
 
 
 @reports_errors("airtf-extract")
 def main(argv=None):
     args = parse(argv)
     with one_line_warnings("airtf-extract"):
-        return extract_all(args)
+        return extract_with_beam(args) if args.runner else extract_all(args)
+
+
+def extract_with_beam(args):
+    """Run the extraction as a Beam pipeline on ``args.runner``; return the exit code."""
+    from airtf import extract, extract_beam, files
+
+    if args.file_list:
+        jobs = extract_beam.read_file_list(args.file_list)
+    else:
+        found = extract.find_audio(args.inputs)
+        jobs = [(str(path), stem.as_posix()) for path, stem in found.files]
+    if "://" not in args.out:
+        files.check_writable(Path(args.out) / args.output)
+    settings = extract_beam.Settings(out=args.out, output=args.output, format=args.format, weights=args.weights,
+                                     variant=args.variant, pca_params=args.pca_params, batch_size=args.batch_size,
+                                     pad=args.pad, resampler=args.resampler, overwrite=args.overwrite)
+    summary = extract_beam.run(jobs, settings, args.runner, args.pipeline_args)
+    for path, reason in summary.dead_letters:
+        print(f"airtf-extract: error: {reason}", file=sys.stderr)
+    print(summary.line(settings.folder))
+    if summary.failed:
+        print(f"airtf-extract: {summary.failed} of {len(jobs)} files failed (listed in "
+              f"{settings.folder}/{extract_beam.FAILED_PREFIX}-*.tsv)", file=sys.stderr)
+        return 1
+    return 0
 
 
 def extract_all(args):

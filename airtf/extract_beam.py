@@ -1,0 +1,303 @@
+"""``airtf-extract --runner``: the same extraction as an Apache Beam pipeline, on any Beam runner.
+
+The pipeline (apache-beam, the ``airtf[beam]`` extra)::
+
+    audio paths (the folder walk of airtf-extract, or a file list of one path a line)
+      | Reshuffle                   spread the files over the workers
+      | BatchElements               a few files per element
+      | ExtractFiles                per worker: the model built once (DoFn.setup); per element: the
+                                    local Extractor, examples batched across the element's files
+      |-- written outputs           OUT/<output>/<stem>.json|npz, each written atomically (a retried
+      |                             bundle never leaves a half file); existing ones skipped unless
+      |                             overwrite, so a failed job is simply rerun
+      |-- or SequenceExamples       --format tfrecord: sharded TFRecords in AudioSet's layout
+      '-- failed                    the dead letters: OUT/<output>/airtf-extract-failed-*.tsv, path and reason
+
+Counts go to Beam metrics (namespace ``airtf-extract``: written, failed,
+skipped, examples) and to :class:`Summary`, whose line matches the local path's.
+
+Audio on a file system Beam reads (gs://, s3://, hdfs://, with that
+extra installed) is copied to a local temporary file first. Per-file outputs
+go to a folder every worker can write (local disk for the DirectRunner, a
+shared mount on a cluster); TFRecord outputs go anywhere Beam writes.
+"""
+
+import dataclasses
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from airtf import params
+from airtf.errors import AirtfError
+
+RUNNERS = ("direct", "dataflow", "flink", "spark", "portable")
+"""``--runner`` values and the Beam runner each names."""
+RUNNER_NAMES = {"direct": "DirectRunner", "dataflow": "DataflowRunner", "flink": "FlinkRunner",
+                "spark": "SparkRunner", "portable": "PortableRunner"}
+FORMATS = (*params.FEATURE_FORMATS, "tfrecord")
+METRICS_NAMESPACE = "airtf-extract"
+FAILED_PREFIX = "airtf-extract-failed"
+TFRECORD_PREFIX = "features"
+QUIET_LOG_LEVEL = "ERROR"
+"""Beam's log level here and on its workers, unless ``--default_sdk_harness_log_level`` is given:
+its INFO and WARNING lines are about Beam itself, not about the files."""
+FILES_PER_ELEMENT = 8
+"""At most this many files per pipeline element (one Extractor run)."""
+
+
+class BeamError(AirtfError):
+    """The Beam pipeline cannot be built or run as asked."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """What each worker needs to extract: the model and where the outputs go."""
+
+    out: str
+    output: str = "embedding"
+    format: str = "json"
+    weights: str = "official"
+    variant: str | None = None
+    pca_params: str | None = None
+    batch_size: int = 64
+    pad: bool = False
+    resampler: str = "resampy"
+    overwrite: bool = False
+
+    @property
+    def folder(self):
+        """OUT/<output>: where the outputs and the dead letters go."""
+        return f"{self.out.rstrip('/')}/{self.output}"
+
+
+@dataclasses.dataclass
+class Summary:
+    """What the pipeline did, from its Beam metrics."""
+
+    written: int
+    failed: int
+    skipped: int
+    examples: int
+    dead_letters: list
+
+    def line(self, folder):
+        """``wrote N files (E examples) to FOLDER``, as the local path says it, with what was kept."""
+        kept = f"; kept {self.skipped} existing (--overwrite replaces them)" if self.skipped else ""
+        return f"wrote {self.written} files ({self.examples} examples) to {folder}{kept}"
+
+
+def _beam():
+    try:
+        import apache_beam
+    except ImportError:
+        raise BeamError("--runner needs Apache Beam: pip install 'airtf[beam]'") from None
+    return apache_beam
+
+
+def read_file_list(path):
+    """The audio paths of a file list, one a line (blank lines and # comments skipped), as (path, stem) pairs.
+
+    The stem of each output is the file's name without its suffix; two files
+    of one name are refused, as airtf-extract refuses them.
+    """
+    beam = _beam()
+    with beam.io.filesystems.FileSystems.open(path) as stream:
+        lines = stream.read().decode().splitlines()
+    entries = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+    if not entries:
+        raise BeamError(f"{path}: the file list names no audio file; write one path a line")
+    stems = {}
+    for entry in entries:
+        stem = entry.rstrip("/").rsplit("/", 1)[-1].rsplit(".", 1)[0]
+        if stem in stems:
+            raise BeamError(f"{path}: {entry} and {stems[stem]} would write the same output {stem}; "
+                            "rename one of them or extract them in separate runs")
+        stems[stem] = entry
+    return [(entry, stem) for entry, stem in zip(entries, stems)]
+
+
+def output_target(settings, stem):
+    """Where one file's features go (per-file formats)."""
+    return f"{settings.folder}/{stem}.{settings.format}"
+
+
+class ExtractFiles:
+    """Made into a Beam DoFn by :func:`build`: extract a batch of (path, stem) files on one worker."""
+
+    def __init__(self, settings):
+        self.settings = settings
+        self.extractor = None
+
+    def setup(self):
+        """Build the model once per worker."""
+        from airtf import extract
+
+        self.extractor = extract.make_extractor(self.settings.output, self.settings.weights, self.settings.variant,
+                                                self.settings.pca_params, batch_size=self.settings.batch_size,
+                                                pad=self.settings.pad, resampler=self.settings.resampler)
+
+    def process(self, files, counters, failed_tag):
+        """Yield written output paths (or, for tfrecord, (stem, features)), and failures to ``failed_tag``."""
+        beam = _beam()
+        todo = []
+        for path, stem in files:
+            if self.settings.format != "tfrecord" and not self.settings.overwrite and \
+                    Path(output_target(self.settings, stem)).exists():
+                counters["skipped"].inc()
+            else:
+                todo.append((path, stem))
+        with tempfile.TemporaryDirectory(prefix="airtf-beam-") as scratch:
+            local = [(_local_copy(path, scratch), path, stem) for path, stem in todo]
+            yield from self._extract(local, counters, failed_tag, beam)
+
+    def _extract(self, local, counters, failed_tag, beam):
+        readable = [(copy, path, stem) for copy, path, stem in local if not isinstance(copy, Exception)]
+        for copy, path, _ in local:
+            if isinstance(copy, Exception):
+                counters["failed"].inc()
+                yield beam.pvalue.TaggedOutput(failed_tag, (path, f"{path}: cannot read it ({copy})"))
+        if self.settings.format == "tfrecord":
+            yield from self._arrays(readable, counters, failed_tag, beam)
+            return
+        names = {str(copy): path for copy, path, _ in readable}
+        report = self.extractor.run([(copy, output_target(self.settings, stem)) for copy, _, stem in readable])
+        if report.stopped:
+            raise BeamError(report.stopped)  # a write error: Beam retries the bundle, then fails the job
+        counters["examples"].inc(report.examples)
+        for written in report.written:
+            counters["written"].inc()
+            yield str(written)
+        for copy, message in report.failed:
+            counters["failed"].inc()
+            original = names[str(copy)]
+            yield beam.pvalue.TaggedOutput(failed_tag, (original, message.replace(str(copy), original)))
+
+    def _arrays(self, readable, counters, failed_tag, beam):
+        for copy, path, stem in readable:  # one file at a time: a failure names its own file
+            try:
+                [features] = self.extractor.arrays([copy])
+            except AirtfError as error:
+                counters["failed"].inc()
+                yield beam.pvalue.TaggedOutput(failed_tag, (path, str(error).replace(str(copy), path)))
+                continue
+            counters["written"].inc()
+            counters["examples"].inc(len(features))
+            yield stem, features
+
+
+def _local_copy(path, scratch):
+    """``path`` itself where it is local, else a copy in ``scratch``; the exception where it cannot be read."""
+    beam = _beam()
+    filesystems = beam.io.filesystems.FileSystems
+    if filesystems.get_scheme(path) in (None, "file"):
+        return Path(path)
+    target = Path(scratch) / f"{len(os.listdir(scratch))}-{path.rsplit('/', 1)[-1]}"
+    try:
+        with filesystems.open(path, compression_type="uncompressed") as source, open(target, "wb") as sink:
+            shutil.copyfileobj(source, sink)
+    except Exception as error:  # reported as this file's failure, the others go on
+        return error
+    return target
+
+
+def sequence_example(stem, features, output):
+    """One file's features as AudioSet's release stores a clip: a serialized tf.train.SequenceExample.
+
+    Context ``video_id`` (the file's stem) and ``start_time_seconds`` (0)
+    and ``end_time_seconds``; feature list ``audio_embedding``, one bytes
+    feature per 0.96 s example (uint8 PCA features as they are, float32
+    embeddings or log-mel frames as their raw bytes).
+    """
+    import tensorflow as tf
+
+    def bytes_feature(value):
+        return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
+
+    def float_feature(value):
+        return tf.train.Feature(float_list=tf.train.FloatList(value=[value]))
+
+    end = len(features) * params.EXAMPLE_HOP_SECONDS
+    context = tf.train.Features(feature={"video_id": bytes_feature(stem.encode()),
+                                         "start_time_seconds": float_feature(0.0),
+                                         "end_time_seconds": float_feature(end)})
+    rows = [bytes_feature(np.ascontiguousarray(row).tobytes()) for row in features]
+    lists = tf.train.FeatureLists(feature_list={"audio_embedding": tf.train.FeatureList(feature=rows)})
+    return tf.train.SequenceExample(context=context, feature_lists=lists).SerializeToString()
+
+
+def build(pipeline, files, settings):
+    """Add the extraction of ``files`` ((path, stem) pairs, or a file list's path) to ``pipeline``."""
+    beam = _beam()
+    metrics = beam.metrics.Metrics
+    extract_files = ExtractFiles(settings)
+
+    class ExtractDoFn(beam.DoFn):
+        def setup(self):
+            extract_files.setup()
+            self.counters = {name: metrics.counter(METRICS_NAMESPACE, name)
+                             for name in ("written", "failed", "skipped", "examples")}
+
+        def process(self, batch):
+            yield from extract_files.process(batch, self.counters, "failed")
+
+    paths = pipeline | "files" >> beam.Create(files)
+    results = (paths
+               | "spread" >> beam.Reshuffle()
+               | "batch" >> beam.BatchElements(min_batch_size=1, max_batch_size=FILES_PER_ELEMENT)
+               | "extract" >> beam.ParDo(ExtractDoFn()).with_outputs("failed", main="written"))
+    (results.failed
+     | "format failures" >> beam.MapTuple(lambda path, reason: f"{path}\t{reason}")
+     | "dead letters" >> beam.io.WriteToText(f"{settings.folder}/{FAILED_PREFIX}", file_name_suffix=".tsv",
+                                             num_shards=1))
+    if settings.format == "tfrecord":
+        (results.written
+         | "serialize" >> beam.MapTuple(sequence_example, output=settings.output)
+         | "records" >> beam.io.WriteToTFRecord(f"{settings.folder}/{TFRECORD_PREFIX}", file_name_suffix=".tfrecord"))
+    return results
+
+
+def run(files, settings, runner="direct", pipeline_args=()):
+    """Run the extraction of ``files`` ((path, stem) pairs) on ``runner``; return its :class:`Summary`.
+
+    ``pipeline_args`` are Beam's own options (``--direct_num_workers 2``,
+    ``--project``, ``--region``, ``--temp_location``, ...).
+    """
+    beam = _beam()
+    if runner not in RUNNERS:
+        raise BeamError(f"unknown runner {runner!r}; choose one of {', '.join(RUNNERS)}")
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    quiet = [] if any(arg.startswith("--default_sdk_harness_log_level") for arg in pipeline_args) else \
+        ["--default_sdk_harness_log_level", QUIET_LOG_LEVEL]
+    options = PipelineOptions(["--runner", RUNNER_NAMES[runner], *quiet, *pipeline_args])
+    beam_logger = logging.getLogger("apache_beam")
+    level = beam_logger.level
+    if quiet:
+        beam_logger.setLevel(QUIET_LOG_LEVEL)
+    try:
+        pipeline = beam.Pipeline(options=options)
+        build(pipeline, files, settings)
+        result = pipeline.run()
+        result.wait_until_finish()
+    finally:
+        beam_logger.setLevel(level)
+    return summary(result, settings)
+
+
+def summary(result, settings):
+    """The :class:`Summary` of a finished pipeline: its counters and its dead letters."""
+    beam = _beam()
+    query = result.metrics().query(beam.metrics.MetricsFilter().with_namespace(METRICS_NAMESPACE))
+    counts = {}
+    for counter in query["counters"]:
+        counts[counter.key.metric.name] = counts.get(counter.key.metric.name, 0) + counter.committed
+    letters = []
+    for match in beam.io.filesystems.FileSystems.match([f"{settings.folder}/{FAILED_PREFIX}*"])[0].metadata_list:
+        with beam.io.filesystems.FileSystems.open(match.path) as stream:
+            letters += [tuple(line.split("\t", 1)) for line in stream.read().decode().splitlines() if line]
+    return Summary(counts.get("written", 0), counts.get("failed", 0), counts.get("skipped", 0),
+                   counts.get("examples", 0), sorted(letters))
