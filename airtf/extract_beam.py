@@ -98,6 +98,17 @@ def _beam():
     return apache_beam
 
 
+def check_settings(settings):
+    """Fail here, in one line, where a worker's setup would fail: weights or PCA parameters not on disk."""
+    if settings.output == "logmel":
+        return
+    from airtf import vggish
+
+    vggish.WeightsSource.parse(settings.weights, settings.variant).file()
+    if settings.output == "pca":
+        vggish.PCAQuantize.from_file(settings.pca_params or vggish.presets.official_pca_params())
+
+
 def read_file_list(path):
     """The audio paths of a file list, one a line (blank lines and # comments skipped), as (path, stem) pairs.
 
@@ -204,7 +215,7 @@ def _local_copy(path, scratch):
     return target
 
 
-def sequence_example(stem, features, output):
+def sequence_example(stem, features):
     """One file's features as AudioSet's release stores a clip: a serialized tf.train.SequenceExample.
 
     Context ``video_id`` (the file's stem) and ``start_time_seconds`` (0)
@@ -255,7 +266,7 @@ def build(pipeline, files, settings):
                                              num_shards=1))
     if settings.format == "tfrecord":
         (results.written
-         | "serialize" >> beam.MapTuple(sequence_example, output=settings.output)
+         | "serialize" >> beam.MapTuple(sequence_example)
          | "records" >> beam.io.WriteToTFRecord(f"{settings.folder}/{TFRECORD_PREFIX}", file_name_suffix=".tfrecord"))
     return results
 
@@ -278,11 +289,16 @@ def run(files, settings, runner="direct", pipeline_args=()):
     level = beam_logger.level
     if quiet:
         beam_logger.setLevel(QUIET_LOG_LEVEL)
+    check_settings(settings)
     try:
         pipeline = beam.Pipeline(options=options)
         build(pipeline, files, settings)
         result = pipeline.run()
         result.wait_until_finish()
+    except Exception as error:  # Beam's job failures carry whole worker tracebacks: keep the first line
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise BeamError(f"the {RUNNER_NAMES[runner]} job failed: {first}; the outputs written so far are "
+                        "kept, rerun the same command to do the rest") from None
     finally:
         beam_logger.setLevel(level)
     return summary(result, settings)

@@ -1,0 +1,159 @@
+"""airtf-extract --runner: the Beam pipeline gives the local path's outputs and failures, resumes, writes TFRecords.
+
+Runs where apache-beam is installed (scripts/test-beam); skipped elsewhere,
+except that the missing extra's message is checked there.
+"""
+
+import importlib.util
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from airtf.cli import extract as extract_cli
+from airtf.datasets.npz import read_arrays
+
+pytestmark = pytest.mark.beam
+HAVE_BEAM = importlib.util.find_spec("apache_beam") is not None
+if not HAVE_BEAM and os.environ.get("AIRTF_EXPECT_BEAM") == "1":
+    raise RuntimeError("AIRTF_EXPECT_BEAM=1 but apache_beam does not import: run scripts/test-beam")
+needs_beam = pytest.mark.skipif(not HAVE_BEAM, reason="apache-beam is not installed here (scripts/test-beam)")
+TWO_PROCESSES = ["--", "--direct_num_workers", "2", "--direct_running_mode", "multi_processing"]
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory):
+    """Eight demo clips of real instrument audio, a file that is not audio and an empty one."""
+    from airtf.demo import sets as demo
+
+    made = tmp_path_factory.mktemp("demo") / "openmic"
+    demo.render_openmic(made, clips=8, seed=5)
+    folder = tmp_path_factory.mktemp("clips")
+    for path in sorted((made / "audio").rglob("*.ogg")):
+        shutil.copy(path, folder / path.name)
+    (folder / "broken.ogg").write_text("not audio")
+    (folder / "empty.wav").write_bytes(b"")
+    return folder
+
+
+def extract(*arguments):
+    return extract_cli.main(["--weights", "random", "--quiet", *map(str, arguments)])
+
+
+def failures(capsys):
+    return sorted(line for line in capsys.readouterr().err.splitlines() if line.startswith("airtf-extract: error:"))
+
+
+@needs_beam
+def test_two_worker_processes_write_what_the_local_path_writes(clips, tmp_path, capsys):
+    assert extract(clips, "--out", tmp_path / "local") == 1
+    local_failures = failures(capsys)
+    assert extract(clips, "--out", tmp_path / "beam", "--runner", "direct", *TWO_PROCESSES) == 1
+    printed = capsys.readouterr()
+    beam_failures = sorted(line for line in printed.err.splitlines() if line.startswith("airtf-extract: error:"))
+    assert len(local_failures) == 2 and beam_failures == local_failures
+    assert f"wrote 8 files (80 examples) to {tmp_path / 'beam' / 'embedding'}" in printed.out
+    local = sorted(path.name for path in (tmp_path / "local" / "embedding").iterdir())
+    written = sorted(path.name for path in (tmp_path / "beam" / "embedding").glob("*.json"))
+    assert written == local and len(local) == 8
+    for name in local:
+        assert (tmp_path / "beam" / "embedding" / name).read_bytes() == (tmp_path / "local" / "embedding" /
+                                                                        name).read_bytes()
+    [letters] = (tmp_path / "beam" / "embedding").glob("airtf-extract-failed-*.tsv")
+    assert sorted(line.split("\t")[0] for line in letters.read_text().splitlines()) == [
+        str(clips / "broken.ogg"), str(clips / "empty.wav")]
+
+
+KILLED_RUN = """
+import sys
+from airtf.cli import extract
+sys.exit(extract.main(sys.argv[1:]))
+"""
+
+
+@needs_beam
+def test_a_killed_pipeline_rerun_finishes_the_rest_and_redoes_nothing(clips, tmp_path, capsys):
+    many = tmp_path / "many"
+    many.mkdir()
+    for copy in range(4):  # 32 clips: the kill lands part way
+        for path in sorted(clips.glob("*.ogg"))[:-1]:
+            shutil.copy(path, many / f"{copy}-{path.name}")
+    out = tmp_path / "out" / "embedding"
+    command = [sys.executable, "-c", KILLED_RUN, "--weights", "random", str(many), "--out", str(tmp_path / "out"),
+               "--runner", "direct", *TWO_PROCESSES]
+    process = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while len(list(out.glob("*.json"))) < 4 and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.1)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    before = {path.name: path.stat().st_mtime_ns for path in out.glob("*.json")}
+    assert 4 <= len(before) < 32, len(before)
+    assert not [path for path in out.iterdir() if path.name.startswith(".airtf-partial") and path.stat().st_size
+                and path.suffix == ".json"]
+    assert extract(many, "--out", tmp_path / "out", "--runner", "direct", *TWO_PROCESSES) == 0
+    printed = capsys.readouterr().out
+    assert f"wrote {32 - len(before)} files" in printed and f"kept {len(before)} existing" in printed
+    assert len(list(out.glob("*.json"))) == 32
+    assert all((out / name).stat().st_mtime_ns == mtime for name, mtime in before.items())
+    assert not list(out.glob(".airtf-partial*"))
+
+
+@needs_beam
+def test_tfrecord_output_holds_sequence_examples_in_audiosets_layout(clips, tmp_path, official_pca, capsys):
+    import tensorflow as tf
+
+    assert extract(clips, "--out", tmp_path / "npz", "--format", "npz", "--output", "pca") == 1
+    assert extract(clips, "--out", tmp_path / "records", "--format", "tfrecord", "--output", "pca",
+                   "--runner", "direct") == 1
+    capsys.readouterr()
+    shards = sorted((tmp_path / "records" / "pca").glob("features-*.tfrecord"))
+    spec = ({"video_id": tf.io.FixedLenFeature([], tf.string),
+             "start_time_seconds": tf.io.FixedLenFeature([], tf.float32),
+             "end_time_seconds": tf.io.FixedLenFeature([], tf.float32)},
+            {"audio_embedding": tf.io.FixedLenSequenceFeature([], tf.string)})
+    clips_read = {}
+    for record in tf.data.TFRecordDataset([str(shard) for shard in shards]):
+        context, lists = tf.io.parse_single_sequence_example(record, *spec)
+        rows = [np.frombuffer(row, np.uint8) for row in lists["audio_embedding"].numpy()]
+        clips_read[context["video_id"].numpy().decode()] = (np.stack(rows), float(context["end_time_seconds"]))
+    expected = {path.stem: read_arrays(path, "rerun airtf-extract")["features"] for path in (tmp_path / "npz" / "pca").glob("*.npz")}
+    assert sorted(clips_read) == sorted(expected) and len(expected) == 8
+    for stem, (features, end) in clips_read.items():
+        np.testing.assert_array_equal(features, expected[stem])
+        assert end == pytest.approx(0.96 * len(features))
+
+
+@needs_beam
+def test_a_file_list_names_the_files_and_comments_are_skipped(clips, tmp_path, capsys):
+    good = sorted(clips.glob("*.ogg"))[:3]
+    listing = tmp_path / "files.txt"
+    listing.write_text("# three clips\n" + "\n".join(map(str, good)) + "\n\n")
+    assert extract("--file-list", listing, "--out", tmp_path / "out", "--runner", "direct") == 0
+    assert sorted(path.stem for path in (tmp_path / "out" / "embedding").glob("*.json")) == sorted(
+        path.stem for path in good)
+    listing.write_text(f"{good[0]}\n{tmp_path / 'elsewhere' / good[0].name}\n")
+    assert extract("--file-list", listing, "--out", tmp_path / "other", "--runner", "direct") == 2
+    assert "would write the same output" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["{clips}", "--format", "tfrecord"], "go with --runner"),
+    (["--runner", "direct"], "give audio files or folders, or (with --runner) --file-list"),
+    (["{clips}", "--", "--direct_num_workers", "2"], "go with --runner"),
+])
+def test_beam_options_without_a_runner_are_refused(arguments, message, clips, tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        extract_cli.main(["--out", str(tmp_path), *(argument.format(clips=clips) for argument in arguments)])
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.skipif(HAVE_BEAM, reason="apache-beam is installed here")
+def test_without_the_extra_the_runner_says_how_to_install_it(clips, tmp_path, capsys):
+    assert extract(clips, "--out", tmp_path, "--runner", "direct") == 2
+    assert "pip install 'airtf[beam]'" in capsys.readouterr().err
