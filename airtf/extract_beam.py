@@ -46,7 +46,8 @@ QUIET_LOG_LEVEL = "ERROR"
 """Beam's log level here and on its workers, unless ``--default_sdk_harness_log_level`` is given:
 its INFO and WARNING lines are about Beam itself, not about the files."""
 FILES_PER_ELEMENT = 8
-"""At most this many files per pipeline element (one Extractor run)."""
+"""Files per pipeline element (one Extractor run, whose tf.data pipeline is built anew): fixed, since
+Beam's adaptive batching starts at one file and made 0.55x the local rate instead of 0.80x (measured)."""
 
 
 class BeamError(AirtfError):
@@ -258,7 +259,7 @@ def build(pipeline, files, settings):
     paths = pipeline | "files" >> beam.Create(files)
     results = (paths
                | "spread" >> beam.Reshuffle()
-               | "batch" >> beam.BatchElements(min_batch_size=1, max_batch_size=FILES_PER_ELEMENT)
+               | "batch" >> beam.BatchElements(min_batch_size=FILES_PER_ELEMENT, max_batch_size=FILES_PER_ELEMENT)
                | "extract" >> beam.ParDo(ExtractDoFn()).with_outputs("failed", main="written"))
     (results.failed
      | "format failures" >> beam.MapTuple(lambda path, reason: f"{path}\t{reason}")

@@ -16,12 +16,18 @@ all modes alike):
   batched-soxr  the same with resampler="soxr", and its deviation from resampy
   model-only    the compiled model alone on random batches of B, as many
                 examples as the files give (0.96 s of audio each): the ceiling
+  beam-direct   airtf-extract --runner direct: the Beam pipeline on the
+                DirectRunner with 2 worker processes (where apache-beam is
+                installed: scripts/test-beam's environment). Each pass is a
+                whole job, worker start-up included; a one-file job, timed
+                apart, is that process overhead
 
 Throughput is in audio seconds per wall-clock second; weights are random
 (speed does not depend on their values).
 """
 
 import argparse
+import importlib.util
 import json
 import os
 import resource
@@ -34,7 +40,9 @@ from pathlib import Path
 import numpy as np
 
 REPOSITORY = Path(__file__).resolve().parents[1]
-MODES = ("per-file", "batched", "batched-soxr", "model-only")
+MODES = ("per-file", "batched", "batched-soxr", "model-only",
+         *(("beam-direct",) if importlib.util.find_spec("apache_beam") else ()))
+BEAM_WORKERS = ["--direct_num_workers", "2", "--direct_running_mode", "multi_processing"]
 SAMPLE_RATE = 44100
 PROTOCOL_PREFIX = "bench: "
 EXAMPLE_SECONDS = 0.96
@@ -146,6 +154,31 @@ def model_only(paths, args):
     return calls * args.batch_size * EXAMPLE_SECONDS, lambda: [infer(batch) for _ in range(calls)]
 
 
+def beam_direct(paths, args):
+    """Whole Beam jobs over the files on 2 worker processes; returns (audio seconds, a pass)."""
+    from airtf import extract_beam
+
+    settings = extract_beam.Settings(out=str(args.workdir / "out" / "beam-direct"), weights="random",
+                                     batch_size=args.batch_size, overwrite=True)
+    jobs = [(str(path), path.stem) for path in paths]
+    extract_beam.run(jobs[:1], settings, "direct", BEAM_WORKERS)  # imports and pickling, once
+    return audio_seconds(paths), lambda: extract_beam.run(jobs, settings, "direct", BEAM_WORKERS)
+
+
+def beam_overhead(paths, args):
+    """Seconds of a one-file Beam job (the fastest of two): starting the workers and their models."""
+    from airtf import extract_beam
+
+    settings = extract_beam.Settings(out=str(args.workdir / "out" / "beam-one"), weights="random",
+                                     batch_size=args.batch_size, overwrite=True)
+    times = []
+    for _ in range(2):
+        start = time.perf_counter()
+        extract_beam.run([(str(paths[0]), paths[0].stem)], settings, "direct", BEAM_WORKERS)
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
 def features(path, output, backbone, resampler, workdir):
     """One file's features from the Extractor, as an array."""
     from airtf.extract import Extractor
@@ -175,7 +208,7 @@ def run_mode(args):
     """Serve one mode: warm up, then time a pass per "pass" line on stdin; report at end of input."""
     paths = sorted((args.workdir / "audio").glob("*.ogg"))
     prepare = {"per-file": per_file, "batched": batched, "batched-soxr": batched_soxr,
-               "model-only": model_only}[args.mode]
+               "model-only": model_only, "beam-direct": beam_direct}[args.mode]
     seconds, one_pass = prepare(paths, args)
     say("ready")
     for _ in sys.stdin:
@@ -186,6 +219,8 @@ def run_mode(args):
               "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
     if args.mode == "batched-soxr":
         result["deviation"] = soxr_deviation(paths[0], args.workdir)
+    if args.mode == "beam-direct":
+        result["overhead"] = beam_overhead(paths, args)
     say(result)
 
 
@@ -273,6 +308,20 @@ def main(argv=None):
     print(table(results))
     print()
     print(deviation_line(results["batched-soxr"]["deviation"]))
+    if "beam-direct" in results:
+        print(beam_line(results))
+    else:
+        print("beam-direct: apache-beam is not installed here (run this in scripts/test-beam's .venv-beam)")
+
+
+def beam_line(results):
+    """The Beam job's process overhead, and its rate without it, against the batched path."""
+    beam, local = results["beam-direct"], results["batched"]
+    working = beam["wall"] - beam["overhead"]
+    rate = beam["seconds"] / working if working > 0 else float("inf")
+    return (f"beam-direct: a one-file job takes {beam['overhead']:.2f} s (2 worker processes starting, each "
+            f"importing TensorFlow and building the model): the process overhead; without it the job runs "
+            f"{rate:.1f} audio s / wall s, {rate / local['rate']:.2f}x the batched path")
 
 
 if __name__ == "__main__":
