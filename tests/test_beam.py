@@ -146,6 +146,7 @@ def test_a_file_list_names_the_files_and_comments_are_skipped(clips, tmp_path, c
     (["{clips}", "--format", "tfrecord"], "go with --runner"),
     (["--runner", "direct"], "give audio files or folders, or (with --runner) --file-list"),
     (["{clips}", "--", "--direct_num_workers", "2"], "go with --runner"),
+    (["{clips}", "--runner", "dataflow", "--out", "gs://bucket/features"], "for a bucket use --format tfrecord"),
 ])
 def test_beam_options_without_a_runner_are_refused(arguments, message, clips, tmp_path, capsys):
     with pytest.raises(SystemExit):

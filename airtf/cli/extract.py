@@ -49,6 +49,9 @@ def parse(argv):
         parser.error("--file-list, --format tfrecord and Beam options after -- go with --runner")
     if bool(args.inputs) == bool(args.file_list):
         parser.error("give audio files or folders, or (with --runner) --file-list, not both")
+    if "://" in args.out and args.format != "tfrecord":
+        parser.error(f"--out {args.out}: per-file outputs ({args.format}) go to a folder every worker writes (local, "
+                     "or a shared mount); for a bucket use --format tfrecord")
     return args
 
 
