@@ -15,7 +15,7 @@ from airtf.cli.common import (add_out, add_overwrite, add_quiet, add_weights, co
 
 
 def parse(argv):
-    from airtf import params
+    from airtf import extract_beam, params
 
     parser = command_parser("airtf-extract", __doc__)
     parser.add_argument("inputs", nargs="*", metavar="AUDIO_OR_DIR",
@@ -36,7 +36,7 @@ def parse(argv):
     add_quiet(parser)
     add_weights(parser, "the VGGish of embedding and pca", default="official")
     beam = parser.add_argument_group("Apache Beam (pip install 'airtf[beam]')")
-    beam.add_argument("--runner", choices=("direct", "dataflow", "flink", "spark", "portable"),
+    beam.add_argument("--runner", choices=extract_beam.RUNNERS,
                       help="run as a Beam pipeline on this runner; Beam's options go after a lone --")
     beam.add_argument("--file-list", metavar="FILE",
                       help="with --runner: a file naming the audio files, one path a line (any file system "
