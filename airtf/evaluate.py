@@ -12,8 +12,10 @@ writes everything into a run directory::
         classes.json         instrument names in class-map order
         seed-<s>/            one airtf.runs.Run per seed:
             config.json, history.csv, backup/ (while unfinished)
-            logs/train, logs/validation   losses, F1-macro, f1/<instrument> per epoch
-            logs/attention                attention maps of a few validation clips (images)
+            logs/train, logs/validation   TensorBoard (airtf.summaries): loss, f1/overall per
+                                          epoch; validation also f1/<instrument>,
+                                          f1/instruments_scored and the attention maps of a
+                                          few validation clips (images)
             checkpoints/best.weights.h5           best validation F1-macro (the epoch kept)
             checkpoints/best-val-loss.weights.h5  best validation loss
             checkpoints/last.weights.h5
@@ -43,7 +45,7 @@ import keras
 import numpy as np
 
 import airtf
-from airtf import attention, features, metrics, params, plans, reporting, reproducible, runs
+from airtf import attention, features, metrics, params, plans, reporting, reproducible, runs, summaries
 from airtf.datasets.openmic import OpenMIC
 from airtf.errors import AirtfError, AirtfWarning
 from airtf.files import atomic_path, check_writable, display, feature_cache, write_json, write_npz
@@ -440,10 +442,10 @@ def seed_callbacks(run, validation, classes):
     Best checkpoints continue from the best epoch in history.csv when the
     run resumes (runs.KeepWeights), so that a resumed run keeps its best epoch.
     """
-    scorer = metrics.ValidationF1((validation.x, validation.targets), classes, log_dir=run.logs / "validation")
+    scorer = metrics.ValidationF1((validation.x, validation.targets), classes)
     best_loss = runs.KeepWeights(run.best_weights.parent / BEST_LOSS_WEIGHTS, monitor="val_loss", history=run.history)
     images = AttentionImages(validation.x[:ATTENTION_CLIPS], validation.keys[:ATTENTION_CLIPS], classes,
-                             run.logs / "attention")
+                             run.logs / summaries.VALIDATION)
     return [scorer, *run.callbacks(monitor=MONITOR, mode="max", tie_breaker=TIE_BREAKER, extra=(best_loss, images))]
 
 
@@ -464,8 +466,7 @@ class AttentionImages(keras.callbacks.Callback):
 
     def __init__(self, clips, keys, class_names, log_dir):
         super().__init__()
-        self.clips, self.keys, self.class_names, self.log_dir = clips, list(keys), list(class_names), str(log_dir)
-        self._writer = None
+        self.clips, self.keys, self.class_names, self.log_dir = clips, list(keys), list(class_names), log_dir
 
     def on_epoch_end(self, epoch, logs=None):
         if epoch % IMAGE_EVERY and epoch != self.params.get("epochs", 0) - 1:
@@ -473,18 +474,12 @@ class AttentionImages(keras.callbacks.Callback):
         import tensorflow as tf
 
         maps = keras.ops.convert_to_numpy(self.model.frame_outputs(self.clips)["attention"])
-        if self._writer is None:
-            self._writer = tf.summary.create_file_writer(self.log_dir)
+        writer = summaries.writer(self.log_dir)
         description = f"rows: {', '.join(self.class_names)}; columns: frames"
-        with self._writer.as_default(step=epoch):
+        with writer.as_default(step=epoch):
             for key, image in zip(self.keys, reporting.attention_images(maps)):
                 tf.summary.image(f"attention/{key}", image[np.newaxis], description=description)
-        self._writer.flush()
-
-    def on_train_end(self, logs=None):
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+        writer.flush()
 
 
 # ---------------------------------------------------------------- over seeds

@@ -128,12 +128,14 @@ def _labels(targets):
 class ValidationF1(keras.callbacks.Callback):
     """Score the validation set after each epoch, per instrument, into the logs.
 
-    Adds ``val_f1_macro`` (the overall F1-macro) and ``val_f1_<instrument>``
-    to the epoch's logs and keeps the full :func:`instrument_scores` of the
-    last epoch in :attr:`scores`. Keras hands one logs dict to the callbacks
-    in list order, so put this callback before those that read it
-    (ModelCheckpoint or EarlyStopping with ``monitor="val_f1_macro",
-    mode="max"``, CSVLogger, TensorBoard).
+    Adds ``val_f1_macro`` (the overall F1-macro), ``val_f1_<instrument>``
+    (NaN where the validation split cannot score it) and
+    ``val_f1_instruments_scored`` to the epoch's logs and keeps the full
+    :func:`instrument_scores` of the last epoch in :attr:`scores`. Keras
+    hands one logs dict to the callbacks in list order, so put this callback
+    before those that read it (ModelCheckpoint or EarlyStopping with
+    ``monitor="val_f1_macro", mode="max"``, CSVLogger,
+    :class:`airtf.summaries.EpochScalars`, which draws them in TensorBoard).
 
     Parameters
     ----------
@@ -144,18 +146,13 @@ class ValidationF1(keras.callbacks.Callback):
         batched tf.data.Dataset).
     class_names : sequence of str
         Instrument names in column order.
-    log_dir : str or os.PathLike or None
-        Where to write TensorBoard scalars ``f1/<instrument>`` and
-        ``f1/overall`` per epoch (needs TensorFlow); None writes none.
     """
 
-    def __init__(self, validation_data, class_names, log_dir=None):
+    def __init__(self, validation_data, class_names):
         super().__init__()
         self.validation_data = validation_data
         self.class_names = list(class_names)
-        self.log_dir = log_dir
         self.scores = None
-        self._writer = None
 
     def _predict(self):
         """``(y_true, y_mask, y_prob)`` of the whole validation set."""
@@ -172,20 +169,4 @@ class ValidationF1(keras.callbacks.Callback):
         if logs is not None:
             logs["val_f1_macro"] = self.scores[OVERALL]["f1"]
             logs.update({f"val_f1_{name}": value for name, value in f1.items()})
-        if self.log_dir is not None:
-            self._write_scalars(epoch, {**f1, OVERALL: self.scores[OVERALL]["f1"]})
-
-    def _write_scalars(self, epoch, f1):
-        import tensorflow as tf
-
-        if self._writer is None:
-            self._writer = tf.summary.create_file_writer(str(self.log_dir))
-        with self._writer.as_default(step=epoch):
-            for name, value in f1.items():
-                tf.summary.scalar(f"f1/{name}", value)
-        self._writer.flush()
-
-    def on_train_end(self, logs=None):
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+            logs["val_f1_instruments_scored"] = sum(1 for value in f1.values() if not np.isnan(value))

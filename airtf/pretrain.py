@@ -7,11 +7,11 @@ backbone, fits it on the objective's data and leaves in the run directory
     RUN_DIR/
         config.json          the arguments of :func:`train` and the software versions
         history.csv          one row per epoch, across resumes
-        logs/                TensorBoard: train/ and validation/ (losses and metrics per
-                             epoch), weights/ (a histogram of every weight per epoch), the
-                             objective's own views (images/, descriptions/), and the
-                             embedding projector (projector_config.pbtxt, metadata.tsv and
-                             the embedding checkpoint)
+        logs/                TensorBoard, two runs (airtf.summaries): train/ (losses and
+                             metrics per epoch, a histogram of every weight per epoch) and
+                             validation/ (the same metrics; the objective's own images or
+                             text; the embedding projector: projector_config.pbtxt,
+                             embeddings.tsv, metadata.tsv)
         backup/              the state to resume from (gone once the run ends)
         checkpoints/         best.weights.h5 and last.weights.h5 of the whole objective
                              (without the optimizer's state)
@@ -43,11 +43,12 @@ import warnings
 from pathlib import Path
 
 import keras
+import numpy as np
 import tensorflow as tf
 from tensorboard.plugins import projector
 
 import airtf
-from airtf import objectives, plans, reproducible, runs, vggish
+from airtf import objectives, plans, reproducible, runs, summaries, vggish
 from airtf.errors import AirtfError, CheckpointError
 from airtf.files import display
 
@@ -64,7 +65,7 @@ PLANNED_EPOCHS = 2
 """Epochs of one batch a plan fits to time what an epoch costs besides its steps."""
 HISTOGRAM_BYTES = 2048
 """About what one weight's histogram adds to the TensorBoard logs per epoch."""
-PROJECTOR_CHECKPOINT = "embedding"
+PROJECTOR_TENSOR = "embeddings.tsv"
 PROJECTOR_METADATA = "metadata.tsv"
 VERSIONED_PACKAGES = ("tensorflow", "keras", "numpy", "tensorboard")
 
@@ -207,7 +208,8 @@ def train(objective, data_dir, run_dir, *, epochs=50, batch_size=64, lr=1e-4, pa
     _fit(model, run, chosen.tensorboard_callbacks(run, model, data), data, epochs, patience, verbose)
     _save_backbone(run, model)
     examples, labels = chosen.projector_examples(data_dir, data, limit, PROJECTOR_EXAMPLES)
-    write_projector(run.logs, examples, labels, model.backbone, batch_size)
+    write_projector(run.logs / summaries.VALIDATION, examples, labels, model.backbone, batch_size,
+                    f"{chosen.name} VGGish embeddings of {len(labels)} {chosen.data} validation examples")
     return Result(run, runs.read_history(run.history), len(previous.get("epoch", ())),
                   distribution.num_replicas_in_sync)
 
@@ -447,21 +449,23 @@ def _raise_if_diverged(run, callbacks):
         raise runs.TrainingDiverged(f"{run.path}: {error}") from None
 
 
-def write_projector(log_dir, examples, labels, backbone, batch_size):
+def write_projector(log_dir, examples, labels, backbone, batch_size, title):
     """Write the TensorBoard embedding projector of ``backbone``'s embeddings of ``examples``.
 
-    Into ``log_dir``: a checkpoint of one variable (the embeddings,
-    ``embedding-1.*`` and ``checkpoint``), ``metadata.tsv`` (one label per
-    line) and ``projector_config.pbtxt`` tying them together; TensorBoard
-    shows them under Projector.
+    Into ``log_dir``, a run TensorBoard lists (the job's validation logs):
+    ``embeddings.tsv`` (one embedding a line), ``metadata.tsv`` (one label
+    a line) and ``projector_config.pbtxt`` naming them ``title``; so the
+    projector finds them with ``--logdir`` at the run directory or any folder
+    above it.
     """
     log_dir = Path(log_dir)
     log_dir.mkdir(parents=True, exist_ok=True)
     embeddings = backbone.predict(examples, batch_size=batch_size, verbose=0)
+    np.savetxt(log_dir / PROJECTOR_TENSOR, embeddings, fmt="%.6g", delimiter="\t")
     (log_dir / PROJECTOR_METADATA).write_text("".join(f"{' '.join(label.split())}\n" for label in labels))
-    tf.train.Checkpoint(embedding=tf.Variable(embeddings)).save(str(log_dir / PROJECTOR_CHECKPOINT))
     config = projector.ProjectorConfig()
     embedding = config.embeddings.add()
-    embedding.tensor_name = f"{PROJECTOR_CHECKPOINT}/.ATTRIBUTES/VARIABLE_VALUE"
+    embedding.tensor_name = title
+    embedding.tensor_path = PROJECTOR_TENSOR
     embedding.metadata_path = PROJECTOR_METADATA
     projector.visualize_embeddings(str(log_dir), config)

@@ -25,6 +25,7 @@ import keras
 import numpy as np
 from keras.src.saving import saving_lib
 
+from airtf import summaries
 from airtf.backup import STATE_NAME as BACKUP_STATE_NAME, Backup
 from airtf.errors import AirtfError
 from airtf.files import atomic_path, write_json
@@ -36,8 +37,6 @@ SPLIT_NAME = "split.json"
 IGNORED_CONFIG_KEYS = ("epochs",)
 """Config keys that may change between resumes: training longer is continuing."""
 HISTOGRAM_BUCKETS = 30
-HISTOGRAMS_FOLDER = "weights"
-"""Subfolder of the logs (a TensorBoard run of its own) holding the weight histograms."""
 
 
 class RunError(AirtfError):
@@ -99,8 +98,9 @@ class Run:
     def callbacks(self, monitor="val_loss", mode="min", patience=None, histograms=False, extra=(), tie_breaker=None):
         """The callbacks every airtf training uses.
 
-        TensorBoard logs (with ``histograms``, one of every weight per epoch
-        in logs/weights), a CSV log appended across resumes, the training
+        TensorBoard logs (:mod:`airtf.summaries`: the epoch's metrics in
+        logs/train and logs/validation, with ``histograms`` one of every
+        weight per epoch in logs/train), a CSV log appended across resumes, the training
         state's backup (resume after a kill), the best and the last weights, a stop on NaN
         that keeps the last good weights, and optional early stopping. Best
         weights and early stopping carry on from history.csv when a run
@@ -112,10 +112,10 @@ class Run:
             Backup(self.backup),
             StopOnNaN(),
             keras.callbacks.CSVLogger(str(self.history), append=True),
-            keras.callbacks.TensorBoard(str(self.logs)),
+            summaries.EpochScalars(self.logs),
             KeepWeights(self.best_weights, monitor=monitor, mode=mode, history=self.history, tie_breaker=tie_breaker),
             KeepWeights(self.last_weights),
-            *([WeightHistograms(self.logs / HISTOGRAMS_FOLDER)] if histograms else []),
+            *([WeightHistograms(self.logs / summaries.TRAIN)] if histograms else []),
             *extra,
         ]
         if patience:
@@ -257,27 +257,20 @@ class WeightHistograms(keras.callbacks.Callback):
 
     def __init__(self, log_dir, buckets=HISTOGRAM_BUCKETS):
         super().__init__()
-        self.log_dir = str(log_dir)
+        self.log_dir = log_dir
         self.buckets = buckets
-        self._writer = None
 
     def on_epoch_end(self, epoch, logs=None):
         import tensorflow as tf
         from tensorboard.plugins.histogram import metadata as histogram_metadata
 
-        if self._writer is None:
-            self._writer = tf.summary.create_file_writer(self.log_dir)
-        with self._writer.as_default(step=epoch):
+        writer = summaries.writer(self.log_dir)
+        with writer.as_default(step=epoch):
             for weight in self.model.weights:
                 values = keras.ops.convert_to_numpy(weight)
                 tf.summary.write(f"{weight.path}/histogram", histogram_buckets(values, self.buckets),
                                  metadata=histogram_metadata.create_summary_metadata(weight.path, ""))
-        self._writer.flush()
-
-    def on_train_end(self, logs=None):
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+        writer.flush()
 
 
 def histogram_buckets(values, buckets=HISTOGRAM_BUCKETS):

@@ -142,7 +142,7 @@ def test_tensorboard_shows_clean_corrupted_and_reconstructed_log_mel(data, tmp_p
     run = runs.start(tmp_path / "run", {"objective": "den-mul"})
     model = compiled("multiplicative")
     fit(model, data, epochs=2, callbacks=denoising.tensorboard_callbacks(run, model, data))
-    images = read_images(run.logs / denoising.IMAGES_FOLDER)
+    images = read_images(run.logs / "validation")
     assert set(images) == {(name, step) for name in IMAGE_NAMES for step in (0, 1)}
     for shown in images.values():
         assert len(shown) == denoising.IMAGE_EXAMPLES

@@ -159,9 +159,14 @@ def test_tensorboard_has_instrument_f1_and_attention_images(run):
     validation = EventAccumulator(str(out / "seed-0" / "logs" / "validation"))
     validation.Reload()
     tags = validation.Tags()["tensors"]
-    assert {f"f1/{name}" for name in [*CLASSES, "overall"]} <= set(tags)
+    last = {name: values[-1] for name, values in runs.read_history(out / "seed-0" / "history.csv").items()}
+    scored = {name for name in CLASSES if not math.isnan(last[f"val_f1_{name}"])}
+    assert scored and len(scored) == last["val_f1_instruments_scored"]
+    assert {f"f1/{name}" for name in [*scored, "overall", "instruments_scored"]} | {"loss"} <= set(tags)
+    assert not {f"f1/{name}" for name in set(CLASSES) - scored} & set(tags)  # NaN is left out, never drawn
     assert len(validation.Tensors("f1/overall")) == 2
-    images = EventAccumulator(str(out / "seed-0" / "logs" / "attention"), size_guidance={"tensors": 0})
+    assert sorted(path.name for path in (out / "seed-0" / "logs").iterdir()) == ["train", "validation"]
+    images = EventAccumulator(str(out / "seed-0" / "logs" / "validation"), size_guidance={"tensors": 0})
     images.Reload()
     tags = [tag for tag in images.Tags()["tensors"] if tag.startswith("attention/")]
     assert len(tags) == evaluate.ATTENTION_CLIPS

@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 from sklearn.metrics import average_precision_score, f1_score, precision_score, recall_score
 
-from airtf import attention, metrics, reporting
+from airtf import attention, metrics, reporting, summaries
 
 NAMES = [f"instrument_{i}" for i in range(8)]
 
@@ -129,17 +129,22 @@ def test_validation_f1_feeds_the_logs_checkpoints_and_tensorboard(tmp_path):
     y = attention.pack_targets(y_true.astype(np.float32), y_mask)
     model = attention.compile_classifier(attention.AttentionClassifier(num_classes=4, units=32, groups=8),
                                          jit_compile=False)
-    validation = metrics.ValidationF1((x[:96], y_true[:96], y_mask[:96]), classes, log_dir=tmp_path / "logs")
+    validation = metrics.ValidationF1((x[:96], y_true[:96], y_mask[:96]), classes)
+    scalars = summaries.EpochScalars(tmp_path / "logs")
     checkpoint = keras.callbacks.ModelCheckpoint(str(tmp_path / "best.weights.h5"), monitor="val_f1_macro",
                                                  mode="max", save_best_only=True, save_weights_only=True)
-    history = model.fit(x[96:], y[96:], epochs=2, batch_size=32, verbose=0, callbacks=[validation, checkpoint])
+    history = model.fit(x[96:], y[96:], epochs=2, batch_size=32, verbose=0,
+                        callbacks=[validation, checkpoint, scalars])
     expected = metrics.instrument_scores(y_true[:96], y_mask[:96], model.predict(x[:96], verbose=0), classes)
     assert history.history["val_f1_macro"][-1] == pytest.approx(expected["overall"]["f1"])
     assert history.history[f"val_f1_{classes[1]}"][-1] == pytest.approx(expected[classes[1]]["f1"])
     for name, values in expected.items():
         assert validation.scores[name] == pytest.approx(values, nan_ok=True)
     assert (tmp_path / "best.weights.h5").is_file()
-    assert event_tags(tmp_path / "logs") == {f"f1/{name}" for name in classes + ["overall"]}
+    scored = [name for name in classes if not np.isnan(expected[name]["f1"])]
+    assert event_tags(tmp_path / "logs" / "validation") == {"f1/overall", "f1/instruments_scored",
+                                                            *(f"f1/{name}" for name in scored)}
+    assert history.history["val_f1_instruments_scored"][-1] == len(scored)
 
 
 def test_validation_f1_takes_a_batched_dataset_of_packed_targets():
@@ -156,7 +161,7 @@ def test_validation_f1_takes_a_batched_dataset_of_packed_targets():
         callback.set_model(model)
         callback.on_epoch_end(0, epoch_logs)
     assert logs[0] == pytest.approx(logs[1], nan_ok=True)
-    assert set(logs[0]) == {"val_f1_macro", *(f"val_f1_{name}" for name in classes)}
+    assert set(logs[0]) == {"val_f1_macro", "val_f1_instruments_scored", *(f"val_f1_{name}" for name in classes)}
 
 
 def test_instrument_figure_marks_n_a_keeps_error_bars_and_names_each_run():

@@ -70,7 +70,7 @@ def test_airtf_eval_dry_run_prints_the_plan(tmp_path, capsys):
     assert eval_cli.main(eval_args(data, tmp_path / "run", "--dry-run")) == 0
     printed = capsys.readouterr().out
     assert printed.startswith("plan of airtf-eval --features pca") and "time: about" in printed
-    assert "0 of" in printed and not (tmp_path / "run").exists()
+    assert "read from the release, nothing to compute" in printed and not (tmp_path / "run").exists()
 
 
 def test_reproduce_paper_dry_run_on_a_release_shaped_set(tmp_path):

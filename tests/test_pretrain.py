@@ -117,38 +117,37 @@ def test_tensorboard_logs_hold_losses_histograms_descriptions_and_projector(mirr
     import tensorflow as tf
 
     logs = mirrored_run[0] / "logs"
+    assert sorted(path.name for path in logs.iterdir()) == ["train", "validation"]
     for split in ("train", "validation"):
-        losses = read_events(logs / split).Tensors("epoch_loss")
+        losses = read_events(logs / split).Tensors("loss")
         assert [event.step for event in losses] == [0]
         assert all(np.isfinite(tf.make_ndarray(event.tensor_proto)) for event in losses)
-    histograms = read_events(logs / runs.HISTOGRAMS_FOLDER)
+    histograms = read_events(logs / "train")
     kernel = histograms.Tensors("fc1_1/kernel/histogram")
     assert [event.step for event in kernel] == [0]
     buckets = tf.make_ndarray(kernel[0].tensor_proto)
     assert buckets.shape == (30, 3) and buckets[:, 2].sum() == 12288 * 4096
     assert histograms.summary_metadata["fc1_1/kernel/histogram"].plugin_data.plugin_name == "histograms"
-    descriptions = read_events(logs / "descriptions").Tensors("nearest_descriptions")
+    descriptions = read_events(logs / "validation").Tensors("nearest_descriptions")
     assert [event.step for event in descriptions] == [0]
     assert "| example | qualities | nearest descriptions |" in tf.make_ndarray(descriptions[0].tensor_proto).item().decode()
 
-    config = (logs / "projector_config.pbtxt").read_text()
-    assert 'tensor_name: "embedding/.ATTRIBUTES/VARIABLE_VALUE"' in config and "metadata.tsv" in config
-    embeddings = tf.train.load_checkpoint(tf.train.latest_checkpoint(str(logs))).get_tensor(
-        "embedding/.ATTRIBUTES/VARIABLE_VALUE")
-    labels = (logs / "metadata.tsv").read_text().splitlines()
+    config = (logs / "validation" / "projector_config.pbtxt").read_text()
+    assert 'tensor_name: "textual VGGish embeddings of 16 NSynth validation examples"' in config
+    assert 'tensor_path: "embeddings.tsv"' in config and 'metadata_path: "metadata.tsv"' in config
+    embeddings = np.loadtxt(logs / "validation" / "embeddings.tsv", delimiter="\t")
+    labels = (logs / "validation" / "metadata.tsv").read_text().splitlines()
     assert embeddings.shape == (16, 128) and len(labels) == 16 and set(labels) <= set(nsynth.FAMILIES)
 
 
 def test_saved_backbone_extracts_the_projected_embeddings(mirrored_run, nsynth_dir, tmp_path):
     """airtf-extract --weights RUN_DIR embeds the first validation note as the projector shows it."""
-    import tensorflow as tf
-
     run_dir, _ = mirrored_run
     first_note = nsynth.read_notes(nsynth_dir / "nsynth-valid" / "examples.json", limit=1)["note_str"][0]
     wav = nsynth_dir / "nsynth-valid" / "audio" / f"{first_note}.wav"
     assert extract_cli.main([str(wav), "--out", str(tmp_path), "--weights", str(run_dir), "--quiet"]) == 0
     extracted = np.asarray(json.loads((tmp_path / "embedding" / f"{first_note}.json").read_text())["features"])
-    projected = tf.train.load_checkpoint(str(run_dir / "logs")).get_tensor("embedding/.ATTRIBUTES/VARIABLE_VALUE")
+    projected = np.loadtxt(run_dir / "logs" / "validation" / "embeddings.tsv", delimiter="\t")
     assert extracted.shape == (4, 128)
     np.testing.assert_allclose(extracted[0], projected[0], rtol=1e-4, atol=1e-5)
 
@@ -162,10 +161,10 @@ def free_port():
 def wait_for_first_epoch(run_dir, process, timeout=240):
     """Poll until epoch 1 is finished, its last callback (the images of den-add) included."""
     deadline = time.monotonic() + timeout
-    history, images = Path(run_dir) / "history.csv", Path(run_dir) / "logs" / "images"
+    history, images = Path(run_dir) / "history.csv", Path(run_dir) / "logs" / "validation"
     while time.monotonic() < deadline:
         assert process.poll() is None, process.communicate()[1][-3000:]
-        images_written = sum(path.stat().st_size for path in images.glob("events.*")) > 1000
+        images_written = sum(path.stat().st_size for path in images.glob("events.*")) > 8000  # the images, not only the scalars
         if history.is_file() and history_rows(run_dir) and images_written:
             return
         time.sleep(0.1)
@@ -201,8 +200,8 @@ def test_kill_9_then_the_same_command_continues_under_multi_worker(nsynth_dir, r
     assert [row["epoch"] for row in after] == ["0", "1"] and after[0] == before[0]
     assert "resumed after epoch 1" in rerun.stdout.strip().splitlines()[-1]
     assert (run_dir / "vggish.weights.h5").is_file() and not (run_dir / "backup").exists()
-    assert (run_dir / "logs" / "projector_config.pbtxt").is_file()
-    images = read_events(run_dir / "logs" / "images")
+    assert (run_dir / "logs" / "validation" / "projector_config.pbtxt").is_file()
+    images = read_events(run_dir / "logs" / "validation")  # one event file per process, both read
     for view in ("clean", "corrupted", "reconstructed"):
         assert [event.step for event in images.Tensors(view)] == [0, 1]
 
@@ -266,10 +265,10 @@ def test_align_keeps_its_vocabulary_and_labels_the_projector_by_tag(freesound_di
                             options={"vocabulary_size": 50})
     vocabulary = freesound.Vocabulary.load(run_dir / "vocabulary.json")
     assert 0 < len(vocabulary) <= 50 and result.epochs == 1 and result.backbone.is_file()
-    labels = (run_dir / "logs" / "metadata.tsv").read_text().splitlines()
+    labels = (run_dir / "logs" / "validation" / "metadata.tsv").read_text().splitlines()
     assert labels and set(labels) <= set(vocabulary.tags)
     validation = read_events(run_dir / "logs" / "validation")
-    assert {"epoch_loss", "epoch_retrieval_accuracy", "epoch_contrastive_loss"} <= set(validation.Tags()["tensors"])
+    assert {"loss", "retrieval_accuracy", "contrastive_loss"} <= set(validation.Tags()["tensors"])
 
 
 def test_overwrite_clears_an_earlier_run_and_keeps_other_files(tmp_path):

@@ -195,7 +195,7 @@ def test_nearest_descriptions_are_logged_each_epoch(tmp_path, demo_nsynth, stand
     for epoch in range(2):
         callback.on_epoch_end(epoch)
     callback.on_train_end()
-    texts = logged_texts(run.logs / "descriptions")
+    texts = logged_texts(run.logs / "validation")
     assert [step for step, _ in texts] == [0, 1]
     header, rule, *rows = texts[0][1].splitlines()
     assert header == "| example | qualities | nearest descriptions |" and len(rows) == textual.LOGGED_EXAMPLES

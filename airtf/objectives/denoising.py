@@ -41,7 +41,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from airtf import numbers, params
+from airtf import numbers, params, summaries
 from airtf.datasets import nsynth
 from airtf.datasets.pipeline import AUTOTUNE
 from airtf.objectives import notes
@@ -62,8 +62,6 @@ STDDEV = 0.1
 KEEP_PROBABILITY = 0.5
 IMAGE_EXAMPLES = 4
 """Validation examples shown in TensorBoard."""
-IMAGES_FOLDER = "images"
-"""Subfolder of the run's logs holding the images."""
 
 
 def build_decoder(name="decoder"):
@@ -248,14 +246,8 @@ class ReconstructionImages(keras.callbacks.Callback):
 
     def __init__(self, log_dir, examples):
         super().__init__()
-        self.log_dir = str(log_dir)
+        self.log_dir = log_dir
         self.examples = np.asarray(examples, np.float32)
-        self._writer = None
-
-    def on_train_begin(self, logs=None):
-        import tensorflow as tf
-
-        self._writer = tf.summary.create_file_writer(self.log_dir)
 
     def on_epoch_end(self, epoch, logs=None):
         import tensorflow as tf
@@ -267,23 +259,21 @@ class ReconstructionImages(keras.callbacks.Callback):
             "reconstructed": ops.convert_to_numpy(self.model.reconstruct(corrupted)),
         }
         low, high = self.examples.min(axis=(1, 2)), self.examples.max(axis=(1, 2))
-        with self._writer.as_default(step=epoch):
+        writer = summaries.writer(self.log_dir)
+        with writer.as_default(step=epoch):
             for name, view in views.items():
                 tf.summary.image(name, log_mel_images(view, low, high), max_outputs=len(self.examples))
-        self._writer.flush()
-
-    def on_train_end(self, logs=None):
-        self._writer.close()
+        writer.flush()
 
 
 def tensorboard_callbacks(run, model, datasets):
-    """Images of :data:`IMAGE_EXAMPLES` validation examples per epoch, in ``run.logs / "images"``.
+    """Images of :data:`IMAGE_EXAMPLES` validation examples per epoch, in the run's validation logs.
 
     See :class:`ReconstructionImages`; ``model`` is the :class:`DenoisingModel`
     that fit trains (the callback reads it from Keras).
     """
     batch = next(iter(datasets.validation.unbatch().take(IMAGE_EXAMPLES).batch(IMAGE_EXAMPLES)))
-    return [ReconstructionImages(run.logs / IMAGES_FOLDER, ops.convert_to_numpy(batch))]
+    return [ReconstructionImages(run.logs / summaries.VALIDATION, ops.convert_to_numpy(batch))]
 
 
 @dataclasses.dataclass(frozen=True)

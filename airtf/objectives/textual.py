@@ -44,7 +44,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from airtf import numbers, wordvectors
+from airtf import numbers, summaries, wordvectors
 from airtf.datasets import nsynth
 from airtf.objectives import notes
 from airtf.objectives.base import Config, Datasets, Objective, option, register
@@ -263,9 +263,9 @@ def datasets(data_dir, *, batch_size, seed, limit=None, word_vectors=wordvectors
 def tensorboard_callbacks(run, model, datasets):
     """The nearest descriptions of the first validation examples, as TensorBoard text every epoch.
 
-    Written to ``run.logs / "descriptions"``.
+    Written to the run's validation logs.
     """
-    return [NearestDescriptions(run.logs / "descriptions", datasets.validation)]
+    return [NearestDescriptions(run.logs / summaries.VALIDATION, datasets.validation)]
 
 
 class NearestDescriptions(keras.callbacks.Callback):
@@ -283,7 +283,6 @@ class NearestDescriptions(keras.callbacks.Callback):
         self.validation = validation
         self.examples = examples
         self._samples = None
-        self._writer = None
 
     def _sample(self):
         """The first validation examples and their qualities, as numpy arrays."""
@@ -309,16 +308,10 @@ class NearestDescriptions(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         import tensorflow as tf
 
-        if self._writer is None:
-            self._writer = tf.summary.create_file_writer(str(self.log_dir))
-        with self._writer.as_default(step=epoch):
+        writer = summaries.writer(self.log_dir)
+        with writer.as_default(step=epoch):
             tf.summary.text("nearest_descriptions", self.table())
-        self._writer.flush()
-
-    def on_train_end(self, logs=None):
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+        writer.flush()
 
 
 def _word_map_entry(text):
