@@ -12,7 +12,7 @@ SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
 HEAVY_MODULES = ("test_objectives.py", "test_pretrain.py", "test_textual.py", "test_denoising.py", "test_align.py",
-                 "test_vggish.py", "test_weights.py")
+                 "test_vggish.py", "test_weights.py", "test_tensorboard.py")
 """Modules that train or load whole VGGish models in this process, run first: memory that TensorFlow
 keeps per distinct model accumulates over the suite, so their peaks come before it has grown."""
 

@@ -1,0 +1,86 @@
+"""A real TensorBoard server on 127.0.0.1 over a pre-training run and an airtf-eval run: what its data endpoints show."""
+
+import contextlib
+import io
+import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+
+import pytest
+
+from airtf import pretrain
+from airtf.cli import eval as eval_cli
+from test_evaluate import eval_args, write_release
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def board(nsynth_dir, tmp_path_factory):
+    """TensorBoard over a folder holding a den-add run and a two-seed pca evaluation; yields a GET function."""
+    jobs = tmp_path_factory.mktemp("jobs")
+    pretrain.train("den-add", nsynth_dir, jobs / "den-add", epochs=2, batch_size=8, limit=16, patience=0, verbose=0)
+    data = write_release(tmp_path_factory.mktemp("openmic"))
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert eval_cli.main(eval_args(data, jobs / "pca", "--seeds", "0,1")) == 0
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "tensorboard.main", "--logdir", str(jobs), "--host", "127.0.0.1",
+                               "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def get(path, **query):
+        url = f"http://127.0.0.1:{port}/data/{path}" + (f"?{urllib.parse.urlencode(query)}" if query else "")
+        with urllib.request.urlopen(url, timeout=30) as response:
+            body = response.read()
+        return body if path.endswith(("metadata", "tensor")) else json.loads(body)
+
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            get("runs")
+            break
+        except OSError:
+            assert server.poll() is None and time.monotonic() < deadline, "TensorBoard did not start"
+            time.sleep(0.5)
+    yield get
+    server.terminate()
+    server.wait(timeout=30)
+
+
+def test_each_job_has_at_most_two_runs(board):
+    assert sorted(board("runs")) == ["den-add/logs/train", "den-add/logs/validation", "pca/seed-0/logs/train",
+                                     "pca/seed-0/logs/validation", "pca/seed-1/logs/train",
+                                     "pca/seed-1/logs/validation"]
+
+
+def test_each_metric_is_logged_once_under_grouped_tags(board):
+    tags = board("plugin/scalars/tags")
+    assert set(tags["den-add/logs/train"]) == set(tags["den-add/logs/validation"]) == {"loss"}
+    validation = set(tags["pca/seed-0/logs/validation"])
+    assert {"loss", "f1/overall", "f1/instruments_scored"} <= validation
+    assert not [tag for tag in validation if tag.startswith(("epoch_", "evaluation_", "val_"))]
+    assert set(tags["pca/seed-0/logs/train"]) == {"loss", "f1/overall"}
+
+
+def test_the_projector_finds_the_pretraining_runs_embeddings_and_labels(board):
+    assert board("plugin/projector/runs") == ["den-add/logs/validation"]
+    [embedding] = board("plugin/projector/info", run="den-add/logs/validation")["embeddings"]
+    assert embedding["tensorName"] == "den-add VGGish embeddings of 16 NSynth validation examples"
+    assert embedding["tensorShape"] == [16, 128]
+    labels = board("plugin/projector/metadata", run="den-add/logs/validation",
+                   name=embedding["tensorName"]).decode().split()
+    assert len(labels) == 16 and {"bass", "flute"} & set(labels)
+
+
+def test_images_text_and_histograms_are_in_the_jobs_runs(board):
+    images = board("plugin/images/tags")
+    assert set(images["den-add/logs/validation"]) == {"clean", "corrupted", "reconstructed"}
+    assert len([tag for tag in images["pca/seed-0/logs/validation"] if tag.startswith("attention/")]) == 4
+    assert "conv1/kernel/histogram" in board("plugin/histograms/tags")["den-add/logs/train"]
