@@ -405,6 +405,7 @@ def train_seed(run, seed, sets, classes, settings, verbose="auto"):
     """
     keras.utils.set_random_seed(seed)
     train, validation, test = sets["train"], sets["validation"], sets["test"]
+    summaries.hparams(run.logs / summaries.VALIDATION, hparams(settings, seed), f"{settings.features} seed {seed}")
     model = attention.AttentionClassifier(num_classes=len(classes), norm=settings.norm)
     model.build((None, *train.x.shape[1:]))
     attention.compile_classifier(model, learning_rate=settings.learning_rate,
@@ -427,8 +428,18 @@ def train_seed(run, seed, sets, classes, settings, verbose="auto"):
         "validation_f1_macro": validation_scores[metrics.OVERALL]["f1"],
         "test": metrics.instrument_scores(test.y_true, test.y_mask, probabilities, classes),
     }
+    summaries.scalars(run.logs / summaries.VALIDATION,
+                      {f"test/f1/{name}": scores["f1"] for name, scores in result["test"].items()},
+                      result["best_epoch"] or 0)
     write_json(run.path / SCORES_NAME, reporting.json_ready(result))
     return result
+
+
+def hparams(settings, seed):
+    """A seed's settings as TensorBoard HParams: the feature set, its weights, the seed and the training."""
+    return {"features": settings.features, "weights": settings.weights or "official", "seed": seed,
+            "epochs": settings.epochs, "batch_size": settings.batch_size,
+            "learning_rate": settings.learning_rate, "norm": settings.norm}
 
 
 def predict(model, x):

@@ -207,6 +207,7 @@ def train(objective, data_dir, run_dir, *, epochs=50, batch_size=64, lr=1e-4, pa
     plans.check_disk(run.path, disk_needs(model, epochs))
     _fit(model, run, chosen.tensorboard_callbacks(run, model, data), data, epochs, patience, verbose)
     _save_backbone(run, model)
+    _log_result(run, config, runs.read_history(run.history))
     examples, labels = chosen.projector_examples(data_dir, data, limit, PROJECTOR_EXAMPLES)
     write_projector(run.logs / summaries.VALIDATION, examples, labels, model.backbone, batch_size,
                     f"{chosen.name} VGGish embeddings of {len(labels)} {chosen.data} validation examples")
@@ -447,6 +448,18 @@ def _raise_if_diverged(run, callbacks):
         runs.check_diverged(callbacks)
     except runs.TrainingDiverged as error:
         raise runs.TrainingDiverged(f"{run.path}: {error}") from None
+
+
+def _log_result(run, config, history):
+    """The run's settings as TensorBoard HParams and its best validation loss as ``best/val_loss``."""
+    folder = run.logs / summaries.VALIDATION
+    summaries.hparams(folder, {"objective": config["objective"], "weights": config["weights"],
+                               "seed": config["seed"], "epochs": config["epochs"],
+                               "batch_size": config["batch_size"], "learning_rate": config["lr"]},
+                      f"{config['objective']} seed {config['seed']}")
+    best = runs.best_epoch(history, MONITOR)
+    if best is not None:
+        summaries.scalars(folder, {"best/val_loss": history[MONITOR][best]}, best)
 
 
 def write_projector(log_dir, examples, labels, backbone, batch_size, title):

@@ -6,7 +6,9 @@
         train/        the epoch's training metrics (loss, ...); weight histograms
         validation/   the same metrics on the validation split, so that TensorBoard draws train and
                       validation in one chart; f1/<instrument>, f1/overall and f1/instruments_scored;
-                      the images, text and embedding projector of the job
+                      the images, text and embedding projector of the job; the job's
+                      settings as HParams and its results (test/..., best/...), so that
+                      TensorBoard's HParams dashboard compares jobs side by side
 
 Every airtf callback writes through :func:`writer`, one summary writer per
 folder and process, so each run folder holds one event file per process
@@ -53,13 +55,22 @@ def tag(name):
 
 
 def scalars(folder, values, step):
-    """Write ``values`` (name -> number) as scalars of ``folder`` at ``step``; NaN and infinities are left out."""
+    """Write ``values`` (tag -> number) as scalars of ``folder`` at ``step``; NaN and infinities are left out."""
     import tensorflow as tf
 
     with writer(folder).as_default(step=step):
         for name, value in values.items():
             if value is not None and math.isfinite(float(value)):
-                tf.summary.scalar(tag(name), float(value))
+                tf.summary.scalar(name, float(value))
+    writer(folder).flush()
+
+
+def hparams(folder, settings, trial):
+    """Record a job's ``settings`` (name -> str, int, float or bool) as the HParams of the run ``folder``."""
+    from tensorboard.plugins.hparams import api as hp
+
+    with writer(folder).as_default():
+        hp.hparams({name: value for name, value in settings.items() if value is not None}, trial_id=trial)
     writer(folder).flush()
 
 
@@ -75,9 +86,9 @@ class EpochScalars(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
-        scalars(self.logs / TRAIN, {name: value for name, value in logs.items()
+        scalars(self.logs / TRAIN, {tag(name): value for name, value in logs.items()
                                     if not name.startswith(VALIDATION_PREFIX)}, epoch)
-        scalars(self.logs / VALIDATION, {name[len(VALIDATION_PREFIX):]: value for name, value in logs.items()
+        scalars(self.logs / VALIDATION, {tag(name[len(VALIDATION_PREFIX):]): value for name, value in logs.items()
                                          if name.startswith(VALIDATION_PREFIX)}, epoch)
 
     def on_train_end(self, logs=None):

@@ -36,7 +36,7 @@ def test_epoch_logs_go_to_train_and_validation_under_grouped_tags_without_nan(tm
 
 def test_callbacks_of_one_run_share_its_writer(tmp_path):
     assert summaries.writer(tmp_path / "validation") is summaries.writer(tmp_path / "validation")
-    summaries.scalars(tmp_path / "validation", {"loss": 1.0}, 0)
+    summaries.scalars(tmp_path / "validation", {"loss": 1.0, "f1/piano": float("nan")}, 0)
     with summaries.writer(tmp_path / "validation").as_default(step=0):
         tf.summary.text("note", "written by another callback")
     summaries.close(tmp_path)

@@ -35,11 +35,15 @@ def board(nsynth_dir, tmp_path_factory):
     server = subprocess.Popen([sys.executable, "-m", "tensorboard.main", "--logdir", str(jobs), "--host", "127.0.0.1",
                                "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
-    def get(path, **query):
+    def get(path, body=None, **query):
+        """GET (or POST ``body`` as JSON) a data endpoint; JSON back, bytes for the projector's files."""
         url = f"http://127.0.0.1:{port}/data/{path}" + (f"?{urllib.parse.urlencode(query)}" if query else "")
-        with urllib.request.urlopen(url, timeout=30) as response:
-            body = response.read()
-        return body if path.endswith(("metadata", "tensor")) else json.loads(body)
+        request = urllib.request.Request(url, data=None if body is None else json.dumps(body).encode(),
+                                         headers={"Content-Type": "application/json",
+                                                  "X-TensorBoard-Feature-Flags": "{}"})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            content = response.read()
+        return content if path.endswith(("metadata", "tensor")) else json.loads(content)
 
     deadline = time.monotonic() + 120
     while True:
@@ -62,9 +66,10 @@ def test_each_job_has_at_most_two_runs(board):
 
 def test_each_metric_is_logged_once_under_grouped_tags(board):
     tags = board("plugin/scalars/tags")
-    assert set(tags["den-add/logs/train"]) == set(tags["den-add/logs/validation"]) == {"loss"}
+    assert set(tags["den-add/logs/train"]) == {"loss"}
+    assert set(tags["den-add/logs/validation"]) == {"loss", "best/val_loss"}
     validation = set(tags["pca/seed-0/logs/validation"])
-    assert {"loss", "f1/overall", "f1/instruments_scored"} <= validation
+    assert {"loss", "f1/overall", "f1/instruments_scored", "test/f1/overall"} <= validation
     assert not [tag for tag in validation if tag.startswith(("epoch_", "evaluation_", "val_"))]
     assert set(tags["pca/seed-0/logs/train"]) == {"loss", "f1/overall"}
 
@@ -84,3 +89,18 @@ def test_images_text_and_histograms_are_in_the_jobs_runs(board):
     assert set(images["den-add/logs/validation"]) == {"clean", "corrupted", "reconstructed"}
     assert len([tag for tag in images["pca/seed-0/logs/validation"] if tag.startswith("attention/")]) == 4
     assert "conv1/kernel/histogram" in board("plugin/histograms/tags")["den-add/logs/train"]
+
+
+def test_hparams_compare_the_jobs_settings_and_results(board):
+    experiment = board("plugin/hparams/experiment", {"experimentName": ""})
+    names = {info["name"] for info in experiment["hparamInfos"]}
+    assert {"features", "weights", "seed", "epochs", "learning_rate", "objective"} <= names
+    metrics = {info["name"]["tag"] for info in experiment["metricInfos"]}
+    assert {"test/f1/overall", "best/val_loss"} <= metrics
+    groups = board("plugin/hparams/session_groups", {"experimentName": "", "allowedStatuses": [
+        "STATUS_UNKNOWN", "STATUS_SUCCESS", "STATUS_FAILURE", "STATUS_RUNNING"], "colParams": [],
+        "startIndex": 0, "sliceSize": 100})["sessionGroups"]
+    seeds = {group["hparams"].get("seed") for group in groups if group["hparams"].get("features") == "pca"}
+    assert seeds == {0, 1}
+    scored = [group for group in groups if group["hparams"].get("features") == "pca"]
+    assert all(any(value["name"]["tag"] == "test/f1/overall" for value in group["metricValues"]) for group in scored)
