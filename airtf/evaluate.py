@@ -46,7 +46,7 @@ import numpy as np
 
 import airtf
 from airtf import attention, features, metrics, params, plans, reporting, reproducible, runs, summaries
-from airtf.datasets.openmic import OpenMIC
+from airtf.datasets.openmic import EXAMPLES_PER_CLIP, OpenMIC
 from airtf.errors import AirtfError, AirtfWarning
 from airtf.files import atomic_path, check_writable, display, feature_cache, write_json, write_npz
 from airtf.reporting import (BEST_LOSS_WEIGHTS, CLASSES_NAME, FEATURE_SPEC_NAME, INSTRUMENT_PLOT, MODEL_NAME,
@@ -67,6 +67,8 @@ PLANNED_BATCHES = 8
 """Batches a plan fits to time the classifier's training steps."""
 PLANNED_EPOCHS = 3
 """Epochs a plan fits with the seed's callbacks to time an epoch's fixed cost."""
+CLIP_SECONDS = EXAMPLES_PER_CLIP * params.EXAMPLE_HOP_SECONDS
+"""What the frames of a clip's features span, for the time axis of the attention maps."""
 IMAGE_EVERY = 10
 """Epochs between two attention-map images (the first and last epochs are always written)."""
 
@@ -455,8 +457,9 @@ def seed_callbacks(run, validation, classes):
     """
     scorer = metrics.ValidationF1((validation.x, validation.targets), classes)
     best_loss = runs.KeepWeights(run.best_weights.parent / BEST_LOSS_WEIGHTS, monitor="val_loss", history=run.history)
-    images = AttentionImages(validation.x[:ATTENTION_CLIPS], validation.keys[:ATTENTION_CLIPS], classes,
-                             run.logs / summaries.VALIDATION)
+    shown = ClipSet(validation.keys[:ATTENTION_CLIPS], validation.x[:ATTENTION_CLIPS],
+                    validation.y_true[:ATTENTION_CLIPS], validation.y_mask[:ATTENTION_CLIPS])
+    images = AttentionImages(shown, classes, run.logs / summaries.VALIDATION)
     return [scorer, *run.callbacks(monitor=MONITOR, mode="max", tie_breaker=TIE_BREAKER, extra=(best_loss, images))]
 
 
@@ -468,28 +471,30 @@ def best_epoch(history):
 class AttentionImages(keras.callbacks.Callback):
     """Write the attention maps of a few clips to TensorBoard.
 
-    One image per clip (tag ``attention/<sample key>``): a row per
-    instrument, top to bottom in class order, a column per frame, each row
-    scaled to its maximum (bright: where the instrument's decision looks).
-    Written at the first and last epochs and every :data:`IMAGE_EVERY`
-    epochs between.
+    One figure per clip (tag ``attention/<sample key>``, see
+    :func:`airtf.reporting.attention_figure`): a row per instrument, named
+    and marked with the clip's labels, time in seconds across, each row
+    scaled to its maximum (bright: where the instrument's decision looks),
+    with a colour bar. Written at the first and last epochs and every
+    :data:`IMAGE_EVERY` epochs between.
     """
 
-    def __init__(self, clips, keys, class_names, log_dir):
+    def __init__(self, clips, class_names, log_dir):
         super().__init__()
-        self.clips, self.keys, self.class_names, self.log_dir = clips, list(keys), list(class_names), log_dir
+        self.clips, self.class_names, self.log_dir = clips, list(class_names), log_dir
 
     def on_epoch_end(self, epoch, logs=None):
         if epoch % IMAGE_EVERY and epoch != self.params.get("epochs", 0) - 1:
             return
         import tensorflow as tf
 
-        maps = keras.ops.convert_to_numpy(self.model.frame_outputs(self.clips)["attention"])
+        maps = keras.ops.convert_to_numpy(self.model.frame_outputs(self.clips.x)["attention"])
         writer = summaries.writer(self.log_dir)
-        description = f"rows: {', '.join(self.class_names)}; columns: frames"
         with writer.as_default(step=epoch):
-            for key, image in zip(self.keys, reporting.attention_images(maps)):
-                tf.summary.image(f"attention/{key}", image[np.newaxis], description=description)
+            for key, attention_map, y_true, y_mask in zip(self.clips.keys, maps, self.clips.y_true, self.clips.y_mask):
+                figure = reporting.attention_figure(attention_map, self.class_names, y_true, y_mask,
+                                                    CLIP_SECONDS, f"clip {key}, epoch {epoch + 1}")
+                tf.summary.image(f"attention/{key}", reporting.figure_pixels(figure)[np.newaxis])
         writer.flush()
 
 

@@ -21,7 +21,6 @@ import textwrap
 from pathlib import Path
 
 import numpy as np
-from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -41,6 +40,8 @@ SEEDS_PLOT = "f1_over_seeds.png"
 COMPARISON_JSON = "comparison.json"
 COMPARISON_CSV = "comparison.csv"
 DPI = 120
+FRAME_SECONDS = 0.01
+"""The hop of VGGish's log-mel frames."""
 
 
 UNSCORED_NOTE = ("n/a: the test clips annotated for this instrument are all positive or all negative, so its F1 "
@@ -282,11 +283,75 @@ def box_figure(groups, title, ylabel="F1-macro"):
     return figure
 
 
-def attention_images(maps, height=160):
-    """RGB images (k, C * r, T * c, 3) uint8 of attention maps (k, T, C), rows scaled to their maxima."""
-    scaled = np.transpose(maps, (0, 2, 1))
-    scaled = scaled / np.maximum(scaled.max(axis=2, keepdims=True), 1e-12)
-    rows = max(1, height // scaled.shape[1])
-    columns = max(1, height // scaled.shape[2])
-    pixels = np.repeat(np.repeat(scaled, rows, axis=1), columns, axis=2)
-    return (colormaps["viridis"](pixels)[..., :3] * 255).astype(np.uint8)
+def figure_pixels(figure):
+    """The RGB pixels (height, width, 3) uint8 of ``figure``, drawn on the Agg canvas (for TensorBoard)."""
+    canvas = FigureCanvasAgg(figure)
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba())[..., :3].copy()
+
+
+def reconstruction_figure(views, title):
+    """A log-mel example as several views side by side (clean | corrupted | reconstructed), on one colour scale.
+
+    Parameters
+    ----------
+    views : dict of str to array (96, 64)
+        Name -> frames x mel bands; the first view sets the colour scale.
+    title : str
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Time in seconds across, mel band upwards, one colour bar.
+    """
+    first = np.asarray(next(iter(views.values())))
+    low, high = float(first.min()), float(first.max())
+    figure = Figure(figsize=(3 * len(views) + 1, 3.2), dpi=DPI, layout="constrained")
+    panels = figure.subplots(1, len(views), sharey=True)
+    seconds = first.shape[0] * FRAME_SECONDS
+    for axes, (name, view) in zip(np.atleast_1d(panels), views.items()):
+        image = axes.imshow(np.transpose(view), origin="lower", aspect="auto", cmap="magma", vmin=low, vmax=high,
+                            extent=(0, seconds, 0, first.shape[1]), interpolation="nearest")
+        axes.set_title(name, fontsize=9)
+        axes.set_xlabel("time (s)")
+    np.atleast_1d(panels)[0].set_ylabel("mel band")
+    figure.suptitle(title, fontsize=10)
+    figure.colorbar(image, ax=panels, label="log-mel (the clean example's range)")
+    return figure
+
+
+PRESENT, ABSENT = "+", "\u2013"
+"""Marks after an instrument's name: annotated present, annotated absent (nothing: not annotated)."""
+
+
+def attention_figure(attention, class_names, y_true, y_mask, seconds, title):
+    """One clip's attention map: instruments on rows, time in seconds across, each row scaled to its maximum.
+
+    Parameters
+    ----------
+    attention : array (T, C)
+    class_names : sequence of str
+    y_true, y_mask : arrays (C,)
+        The clip's labels: each row's name is marked :data:`PRESENT` or
+        :data:`ABSENT` where annotated.
+    seconds : float
+        The clip's length, spread over the T frames.
+    title : str
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    rows = np.transpose(attention) / np.maximum(np.transpose(attention).max(axis=1, keepdims=True), 1e-12)
+    figure = Figure(figsize=(8, 0.25 * len(class_names) + 1.5), dpi=DPI, layout="constrained")
+    axes = figure.add_subplot()
+    image = axes.imshow(rows, aspect="auto", cmap="viridis", vmin=0, vmax=1, interpolation="nearest",
+                        extent=(0, seconds, len(class_names) - 0.5, -0.5))
+    marks = [f"{name} {PRESENT if present >= 0.5 else ABSENT}" if annotated else name
+             for name, present, annotated in zip(class_names, y_true, y_mask)]
+    axes.set_yticks(range(len(class_names)), labels=marks, fontsize=8)
+    axes.set_xlabel("time (s)")
+    axes.set_title(f"{title}\n(after each name: {PRESENT} annotated present, {ABSENT} annotated absent)",
+                   fontsize=9)
+    figure.colorbar(image, ax=axes, label="attention / the row's maximum")
+    return figure

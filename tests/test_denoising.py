@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from airtf import runs
+from airtf import reporting, runs
 from airtf.datasets import nsynth
 from airtf.demo import sets as demo
 from airtf.objectives import denoising
@@ -143,18 +143,24 @@ def test_tensorboard_shows_clean_corrupted_and_reconstructed_log_mel(data, tmp_p
     model = compiled("multiplicative")
     fit(model, data, epochs=2, callbacks=denoising.tensorboard_callbacks(run, model, data))
     images = read_images(run.logs / "validation")
-    assert set(images) == {(name, step) for name in IMAGE_NAMES for step in (0, 1)}
-    for shown in images.values():
-        assert len(shown) == denoising.IMAGE_EXAMPLES
-        assert all(image.shape == (64, 96, 1) and image.dtype == np.uint8 for image in shown)
-    clean, corrupted = images["clean", 0][0], images["corrupted", 0][0]
-    assert clean.min() == 0 and clean.max() == 255  # each example spans the grey scale
-    assert (corrupted != clean).mean() > 0.3  # half of the bins are zeroed
+    notes = data.info["shown_notes"]
+    assert len(notes) == denoising.IMAGE_EXAMPLES and len(set(notes)) == len(notes)  # the first example of each
+    assert set(images) == {(f"reconstruction/{index} {note}", step) for index, note in enumerate(notes)
+                           for step in (0, 1)}
+    [shown] = images[f"reconstruction/0 {notes[0]}", 0]
+    example = np.zeros((96, 64), np.float32)
+    figure = reporting.reconstruction_figure({name: example for name in IMAGE_NAMES}, "a note")
+    assert shown.shape == reporting.figure_pixels(figure).shape  # the three-panel figure with its axes
 
 
-def test_log_mel_images_put_low_frequencies_at_the_bottom():
-    example = np.zeros((1, 96, 64), np.float32)
-    example[0, 10, 0] = 1.0  # frame 10, lowest band
-    image = denoising.log_mel_images(example, [0.0], [1.0])
-    assert image.shape == (1, 64, 96, 1)
-    assert image[0, 63, 10, 0] == 1.0 and image.sum() == 1.0
+def test_reconstruction_figure_shares_the_clean_scale_with_low_bands_at_the_bottom():
+    example = np.zeros((96, 64), np.float32)
+    example[10, 0] = 1.0  # frame 10, lowest band
+    figure = reporting.reconstruction_figure({"clean": example, "noisy": example * 3, "rebuilt": example / 2}, "x")
+    panels = [axes for axes in figure.axes if axes.get_images()][:3]
+    assert [axes.get_title() for axes in panels] == ["clean", "noisy", "rebuilt"]
+    for axes in panels:
+        image = axes.get_images()[0]
+        assert image.origin == "lower" and image.get_clim() == (0.0, 1.0)  # one scale: the clean example's
+        assert list(image.get_extent()) == [0, pytest.approx(0.96), 0, 64]
+    assert panels[0].get_images()[0].get_array()[0, 10] == 1.0  # band 0, drawn at the bottom, at frame 10

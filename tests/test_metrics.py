@@ -199,3 +199,18 @@ def test_long_run_names_are_wrapped_and_keep_the_layout(tmp_path):
     figure = reporting.box_figure({long_name: [0.4, 0.42]}, "overall")
     [label] = [label.get_text() for label in figure.axes[0].get_xticklabels()]
     assert "".join(label.split()) == "".join(long_name.split()) and max(map(len, label.splitlines())) <= 16
+
+
+def test_attention_figure_names_rows_marks_labels_and_spans_the_clip_in_seconds():
+    classes = NAMES[:4]
+    attention_map = np.tile(np.arange(1.0, 11.0)[:, None], (1, 4)) * [1, 2, 3, 4]  # (10 frames, 4 classes)
+    figure = reporting.attention_figure(attention_map, classes, y_true=[1.0, 0.0, 0.8, 0.0],
+                                        y_mask=[True, True, False, False], seconds=9.6, title="clip x")
+    axes, colour_bar = figure.axes
+    labels = [label.get_text() for label in axes.get_yticklabels()]
+    assert labels == [f"{classes[0]} {reporting.PRESENT}", f"{classes[1]} {reporting.ABSENT}", classes[2], classes[3]]
+    assert axes.get_xlim() == (0.0, 9.6) and axes.get_xlabel() == "time (s)"
+    rows = axes.get_images()[0].get_array()
+    np.testing.assert_allclose(rows.max(axis=1), 1.0)  # each row scaled to its own maximum
+    np.testing.assert_allclose(rows[:, 0], 0.1)
+    assert "attention" in colour_bar.get_ylabel()

@@ -130,7 +130,8 @@ def test_tensorboard_logs_hold_losses_histograms_descriptions_and_projector(mirr
     assert histograms.summary_metadata["fc1_1/kernel/histogram"].plugin_data.plugin_name == "histograms"
     descriptions = read_events(logs / "validation").Tensors("nearest_descriptions")
     assert [event.step for event in descriptions] == [0]
-    assert "| example | qualities | nearest descriptions |" in tf.make_ndarray(descriptions[0].tensor_proto).item().decode()
+    assert "| validation note | its qualities | nearest descriptions |" in tf.make_ndarray(
+        descriptions[0].tensor_proto).item().decode()
 
     config = (logs / "validation" / "projector_config.pbtxt").read_text()
     assert 'tensor_name: "textual VGGish embeddings of 16 NSynth validation examples"' in config

@@ -41,7 +41,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from airtf import numbers, params, summaries
+from airtf import numbers, params, reporting, summaries
 from airtf.datasets import nsynth
 from airtf.datasets.pipeline import AUTOTUNE
 from airtf.objectives import notes
@@ -196,58 +196,41 @@ def datasets(data_dir, *, batch_size, seed, limit=None, examples="first", cache_
     -------
     Datasets
         ``train`` and ``validation`` of float32 (batch, 96, 64) inputs (the
-        model corrupts them itself); ``info`` is empty.
+        model corrupts them itself); ``info`` holds ``"shown_notes"``, the
+        note of each of the first :data:`IMAGE_EXAMPLES` validation examples.
     """
     def clean_examples(split):
-        notes = nsynth.load(data_dir, split, examples=examples, limit=limit, cache_dir=cache_dir)
-        return notes.map(lambda example, labels: example, num_parallel_calls=AUTOTUNE)
+        of_split = nsynth.load(data_dir, split, examples=examples, limit=limit, cache_dir=cache_dir)
+        return of_split.map(lambda example, labels: example, num_parallel_calls=AUTOTUNE)
 
     return Datasets(training_batches(clean_examples("train"), batch_size, seed),
-                    validation_batches(clean_examples("valid"), batch_size), {})
-
-
-def log_mel_images(examples, low, high):
-    """Log-mel examples as grey images: frequency upwards, time to the right.
-
-    Parameters
-    ----------
-    examples : array (n, 96, 64)
-    low, high : arrays (n,)
-        The values shown black and white in each example; values outside
-        are clipped.
-
-    Returns
-    -------
-    np.ndarray
-        float32 (n, 64, 96, 1) in [0, 1].
-    """
-    low, high = np.asarray(low)[:, None, None], np.asarray(high)[:, None, None]
-    span = np.where(high > low, high - low, 1.0)
-    scaled = np.clip((np.asarray(examples) - low) / span, 0.0, 1.0)
-    return np.flip(np.transpose(scaled, (0, 2, 1)), axis=1)[..., None].astype(np.float32)
+                    validation_batches(clean_examples("valid"), batch_size),
+                    {"shown_notes": notes.shown_notes(data_dir, examples, IMAGE_EXAMPLES)})
 
 
 class ReconstructionImages(keras.callbacks.Callback):
-    """TensorBoard images of clean, corrupted and reconstructed validation examples, every epoch.
+    """TensorBoard figures of clean, corrupted and reconstructed validation examples, every epoch.
 
-    Writes the images ``clean``, ``corrupted`` and ``reconstructed`` (one
-    per example) at step = epoch into ``log_dir``. The three images of an
-    example share one grey scale, from the minimum (black) to the maximum
-    (white) of its clean log-mel, so that noise and reconstruction errors
-    show against the clean example. The corruption is the fixed validation
-    noise.
+    One figure per example (tag ``reconstruction/<index> <note>``, see
+    :func:`airtf.reporting.reconstruction_figure`): the three views side by
+    side on the colour scale of the clean example, so that noise and
+    reconstruction errors show against it, with time and mel axes and a
+    colour bar. The corruption is the fixed validation noise.
 
     Parameters
     ----------
     log_dir : str or os.PathLike
     examples : array (n, 96, 64)
         The clean examples shown.
+    notes : sequence of str
+        The note of each example.
     """
 
-    def __init__(self, log_dir, examples):
+    def __init__(self, log_dir, examples, notes):
         super().__init__()
         self.log_dir = log_dir
         self.examples = np.asarray(examples, np.float32)
+        self.notes = list(notes)
 
     def on_epoch_end(self, epoch, logs=None):
         import tensorflow as tf
@@ -258,11 +241,12 @@ class ReconstructionImages(keras.callbacks.Callback):
             "corrupted": ops.convert_to_numpy(corrupted),
             "reconstructed": ops.convert_to_numpy(self.model.reconstruct(corrupted)),
         }
-        low, high = self.examples.min(axis=(1, 2)), self.examples.max(axis=(1, 2))
         writer = summaries.writer(self.log_dir)
         with writer.as_default(step=epoch):
-            for name, view in views.items():
-                tf.summary.image(name, log_mel_images(view, low, high), max_outputs=len(self.examples))
+            for index, note in enumerate(self.notes):
+                figure = reporting.reconstruction_figure({name: view[index] for name, view in views.items()},
+                                                         f"validation note {note}, epoch {epoch + 1}")
+                tf.summary.image(f"reconstruction/{index} {note}", reporting.figure_pixels(figure)[np.newaxis])
         writer.flush()
 
 
@@ -272,8 +256,9 @@ def tensorboard_callbacks(run, model, datasets):
     See :class:`ReconstructionImages`; ``model`` is the :class:`DenoisingModel`
     that fit trains (the callback reads it from Keras).
     """
-    batch = next(iter(datasets.validation.unbatch().take(IMAGE_EXAMPLES).batch(IMAGE_EXAMPLES)))
-    return [ReconstructionImages(run.logs / summaries.VALIDATION, ops.convert_to_numpy(batch))]
+    shown = datasets.info["shown_notes"]
+    batch = next(iter(datasets.validation.unbatch().take(len(shown)).batch(len(shown))))
+    return [ReconstructionImages(run.logs / summaries.VALIDATION, ops.convert_to_numpy(batch), shown)]
 
 
 @dataclasses.dataclass(frozen=True)

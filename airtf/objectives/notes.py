@@ -26,6 +26,13 @@ def projector_examples(data_dir, limit, examples, count):
     return np.stack([example for example, _ in pairs]), [label for _, label in pairs]
 
 
+def shown_notes(data_dir, examples, count):
+    """The note of each of the first ``count`` validation examples (fewer where the split is shorter)."""
+    per_note = len(sounds.example_indices(examples, nsynth.EXAMPLES_PER_NOTE) or range(nsynth.EXAMPLES_PER_NOTE))
+    notes = nsynth.NSynth(data_dir).labels("valid", limit=-(-count // per_note))["note_str"]
+    return [str(notes[index // per_note]) for index in range(min(count, len(notes) * per_note))]
+
+
 def example_counts(data_dir, limit, examples):
     """Training and validation examples of one epoch on NSynth's train and valid splits.
 

@@ -246,16 +246,18 @@ def datasets(data_dir, *, batch_size, seed, limit=None, word_vectors=wordvectors
     Datasets
         ``train`` (shuffled) and ``validation`` of elements (log-mel (batch,
         96, 64), qualities (batch, 10)); ``info`` with "qualities", "words"
-        (quality -> word), "descriptions" ((10, D) vectors) and "families".
+        (quality -> word), "descriptions" ((10, D) vectors), "families" and
+        "shown_notes" (the note of each of the first :data:`LOGGED_EXAMPLES`
+        validation examples).
     """
     words, descriptions = description_vectors(word_vectors, word_map)
 
     def split(name):
-        notes = nsynth.load(data_dir, name, examples=examples, limit=limit)
-        return notes.map(lambda log_mel, labels: (log_mel, labels["qualities"]))
+        of_split = nsynth.load(data_dir, name, examples=examples, limit=limit)
+        return of_split.map(lambda log_mel, labels: (log_mel, labels["qualities"]))
 
     info = {"qualities": nsynth.QUALITIES, "words": words, "descriptions": descriptions,
-            "families": nsynth.FAMILIES}
+            "families": nsynth.FAMILIES, "shown_notes": notes.shown_notes(data_dir, examples, LOGGED_EXAMPLES)}
     return Datasets(training_batches(split("train"), batch_size, seed, SHUFFLE_BUFFER),
                     validation_batches(split("valid"), batch_size), info)
 
@@ -265,23 +267,24 @@ def tensorboard_callbacks(run, model, datasets):
 
     Written to the run's validation logs.
     """
-    return [NearestDescriptions(run.logs / summaries.VALIDATION, datasets.validation)]
+    return [NearestDescriptions(run.logs / summaries.VALIDATION, datasets.validation, datasets.info["shown_notes"])]
 
 
 class NearestDescriptions(keras.callbacks.Callback):
     """Log, after every epoch, the descriptions nearest to the model's predictions for a few examples.
 
     A markdown table, tag ``nearest_descriptions``: each of the first
-    :data:`LOGGED_EXAMPLES` validation examples with the words of its
+    validation examples, named by its note, with the words of its true
     qualities and the :data:`LOGGED_DESCRIPTIONS` nearest description words
     with their cosine similarity.
     """
 
-    def __init__(self, log_dir, validation, examples=LOGGED_EXAMPLES):
+    def __init__(self, log_dir, validation, notes):
         super().__init__()
         self.log_dir = log_dir
         self.validation = validation
-        self.examples = examples
+        self.notes = list(notes)
+        self.examples = len(self.notes)
         self._samples = None
 
     def _sample(self):
@@ -298,11 +301,11 @@ class NearestDescriptions(keras.callbacks.Callback):
         words = self.model.words
         vectors = dict(zip(words.values(), self.model.descriptions))
         ranked = wordvectors.nearest(vectors, predictions, words.values(), count=LOGGED_DESCRIPTIONS)
-        rows = ["| example | qualities | nearest descriptions |", "|---|---|---|"]
-        for index, (present, nearest) in enumerate(zip(qualities, ranked)):
+        rows = ["| validation note | its qualities | nearest descriptions |", "|---|---|---|"]
+        for note, present, nearest in zip(self.notes, qualities, ranked):
             described = ", ".join(word for word, bit in zip(words.values(), present) if bit > 0.5) or "(none)"
             listed = ", ".join(f"{word} ({similarity:.2f})" for word, similarity in nearest)
-            rows.append(f"| {index} | {described} | {listed} |")
+            rows.append(f"| {note} | {described} | {listed} |")
         return "\n".join(rows)
 
     def on_epoch_end(self, epoch, logs=None):
