@@ -179,7 +179,7 @@ def evaluate(settings, out, cache_dir=None, overwrite=False, verbose="auto"):
         if _seed_done(out, seed):
             skipped.append(seed)
             continue
-        train_seed(seed_run, seed, sets, classes, settings, verbose)
+        train_seed(seed_run, seed, sets, classes, settings, verbose, feature_set.spec)
         trained.append(seed)
     return Outcome(summarize(out, settings.seeds, classes, feature_set, config["data"]), trained, skipped)
 
@@ -400,14 +400,16 @@ def check_scorable(dataset, validation_keys, classes):
 
 # ---------------------------------------------------------------- one seed
 
-def train_seed(run, seed, sets, classes, settings, verbose="auto"):
+def train_seed(run, seed, sets, classes, settings, verbose="auto", spec=None):
     """Train one classifier in ``run``, keep its best epoch and score it on the test set.
 
-    Returns the dict written to ``run/scores.json``.
+    ``spec`` (the feature set's FeatureSpec) names the weights in the run's
+    TensorBoard HParams. Returns the dict written to ``run/scores.json``.
     """
     keras.utils.set_random_seed(seed)
     train, validation, test = sets["train"], sets["validation"], sets["test"]
-    summaries.hparams(run.logs / summaries.VALIDATION, hparams(settings, seed), f"{settings.features} seed {seed}")
+    summaries.hparams(run.logs / summaries.VALIDATION, hparams(settings, seed, spec),
+                      f"{settings.features} seed {seed}")
     model = attention.AttentionClassifier(num_classes=len(classes), norm=settings.norm)
     model.build((None, *train.x.shape[1:]))
     attention.compile_classifier(model, learning_rate=settings.learning_rate,
@@ -437,9 +439,11 @@ def train_seed(run, seed, sets, classes, settings, verbose="auto"):
     return result
 
 
-def hparams(settings, seed):
-    """A seed's settings as TensorBoard HParams: the feature set, its weights, the seed and the training."""
-    return {"features": settings.features, "weights": settings.weights or "official", "seed": seed,
+def hparams(settings, seed, spec=None):
+    """A seed's settings as TensorBoard HParams: the feature set, its weights (from its ``spec``), the seed and
+    the training."""
+    weights = (spec or {}).get("weights") or ("the release's" if settings.features == "pca" else "none")
+    return {"features": settings.features, "weights": str(weights), "seed": seed,
             "epochs": settings.epochs, "batch_size": settings.batch_size,
             "learning_rate": settings.learning_rate, "norm": settings.norm}
 
