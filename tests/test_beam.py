@@ -93,9 +93,7 @@ def test_a_killed_pipeline_rerun_finishes_the_rest_and_redoes_nothing(clips, tmp
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
     before = {path.name: path.stat().st_mtime_ns for path in out.glob("*.json")}
-    assert 4 <= len(before) < 32, len(before)
-    assert not [path for path in out.iterdir() if path.name.startswith(".airtf-partial") and path.stat().st_size
-                and path.suffix == ".json"]
+    assert 4 <= len(before) < 32, len(before)  # a temporary of a file being written may be left: the rerun clears it
     assert extract(many, "--out", tmp_path / "out", "--runner", "direct", *TWO_PROCESSES) == 0
     printed = capsys.readouterr().out
     assert f"wrote {32 - len(before)} files" in printed and f"kept {len(before)} existing" in printed
