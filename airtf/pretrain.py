@@ -466,16 +466,19 @@ def write_projector(log_dir, examples, labels, backbone, batch_size, title):
     """Write the TensorBoard embedding projector of ``backbone``'s embeddings of ``examples``.
 
     Into ``log_dir``, a run TensorBoard lists (the job's validation logs):
-    ``embeddings.tsv`` (one embedding a line), ``metadata.tsv`` (one label
-    a line) and ``projector_config.pbtxt`` naming them ``title``; so the
-    projector finds them with ``--logdir`` at the run directory or any folder
-    above it.
+    ``embeddings.tsv`` (one embedding a line), ``metadata.tsv`` (a header of
+    the columns of ``labels``, dicts column -> str, then one row an example,
+    for colouring and search) and ``projector_config.pbtxt`` naming them
+    ``title``; so the projector finds them with ``--logdir`` at the run
+    directory or any folder above it.
     """
     log_dir = Path(log_dir)
     log_dir.mkdir(parents=True, exist_ok=True)
     embeddings = backbone.predict(examples, batch_size=batch_size, verbose=0)
     np.savetxt(log_dir / PROJECTOR_TENSOR, embeddings, fmt="%.6g", delimiter="\t")
-    (log_dir / PROJECTOR_METADATA).write_text("".join(f"{' '.join(label.split())}\n" for label in labels))
+    columns = list(labels[0])
+    lines = [columns, *([" ".join(str(row[column]).split()) for column in columns] for row in labels)]
+    (log_dir / PROJECTOR_METADATA).write_text("".join("\t".join(line) + "\n" for line in lines))
     config = projector.ProjectorConfig()
     embedding = config.embeddings.add()
     embedding.tensor_name = title

@@ -113,7 +113,7 @@ def read_events(folder):
     return events
 
 
-def test_tensorboard_logs_hold_losses_histograms_descriptions_and_projector(mirrored_run):
+def test_tensorboard_logs_hold_losses_histograms_descriptions_and_projector(mirrored_run, nsynth_dir):
     import tensorflow as tf
 
     logs = mirrored_run[0] / "logs"
@@ -137,8 +137,11 @@ def test_tensorboard_logs_hold_losses_histograms_descriptions_and_projector(mirr
     assert 'tensor_name: "textual VGGish embeddings of 16 NSynth validation examples"' in config
     assert 'tensor_path: "embeddings.tsv"' in config and 'metadata_path: "metadata.tsv"' in config
     embeddings = np.loadtxt(logs / "validation" / "embeddings.tsv", delimiter="\t")
-    labels = (logs / "validation" / "metadata.tsv").read_text().splitlines()
-    assert embeddings.shape == (16, 128) and len(labels) == 16 and set(labels) <= set(nsynth.FAMILIES)
+    header, *rows = [line.split("\t") for line in (logs / "validation" / "metadata.tsv").read_text().splitlines()]
+    assert header == ["family", "instrument", "source", "qualities", "note"]
+    assert embeddings.shape == (16, 128) and len(rows) == 16 and {row[0] for row in rows} <= set(nsynth.FAMILIES)
+    notes = nsynth.read_notes(nsynth_dir / "nsynth-valid" / "examples.json")
+    assert [row[4] for row in rows] == list(notes["note_str"][:16])
 
 
 def test_saved_backbone_extracts_the_projected_embeddings(mirrored_run, nsynth_dir, tmp_path):
@@ -203,8 +206,10 @@ def test_kill_9_then_the_same_command_continues_under_multi_worker(nsynth_dir, r
     assert (run_dir / "vggish.weights.h5").is_file() and not (run_dir / "backup").exists()
     assert (run_dir / "logs" / "validation" / "projector_config.pbtxt").is_file()
     images = read_events(run_dir / "logs" / "validation")  # one event file per process, both read
-    for view in ("clean", "corrupted", "reconstructed"):
-        assert [event.step for event in images.Tensors(view)] == [0, 1]
+    figures = [tag for tag in images.Tags()["tensors"] if tag.startswith("reconstruction/")]
+    assert len(figures) == 4  # the figure of each shown note, at both epochs: one before the kill, one after
+    for tag in figures:
+        assert [event.step for event in images.Tensors(tag)] == [0, 1]
 
 
 def model_weights_finite(path):
@@ -266,8 +271,10 @@ def test_align_keeps_its_vocabulary_and_labels_the_projector_by_tag(freesound_di
                             options={"vocabulary_size": 50})
     vocabulary = freesound.Vocabulary.load(run_dir / "vocabulary.json")
     assert 0 < len(vocabulary) <= 50 and result.epochs == 1 and result.backbone.is_file()
-    labels = (run_dir / "logs" / "validation" / "metadata.tsv").read_text().splitlines()
-    assert labels and set(labels) <= set(vocabulary.tags)
+    header, *rows = [line.split("\t") for line in
+                     (run_dir / "logs" / "validation" / "metadata.tsv").read_text().splitlines()]
+    assert header == ["tag", "tags"] and rows and {row[0] for row in rows} <= set(vocabulary.tags)
+    assert all(row[0] in row[1].split(", ") for row in rows)
     validation = read_events(run_dir / "logs" / "validation")
     assert {"loss", "retrieval_accuracy", "contrastive_loss"} <= set(validation.Tags()["tensors"])
 

@@ -390,11 +390,14 @@ class Align(Objective):
                 "exact": False}
 
     def projector_examples(self, data_dir, data, limit, count):
-        """Validation examples labelled by their sound's most frequent tag (its first in vocabulary order)."""
+        """Validation examples with their sound's tags: "tag" (its most frequent, the first in vocabulary
+        order) and "tags" (all of its vocabulary's)."""
         tags = data.info["vocabulary"].tags
-        pairs = [(element["log_mel"].numpy(), tags[int(np.argmax(element["tags"]))])
+        pairs = [(element["log_mel"].numpy(),
+                  {"tag": tags[int(np.argmax(element["tags"]))],
+                   "tags": ", ".join(tag for tag, bit in zip(tags, element["tags"].numpy()) if bit > 0.5)})
                  for element in data.validation.unbatch().take(count)]
-        return np.stack([example for example, _ in pairs]), [label for _, label in pairs]
+        return np.stack([example for example, _ in pairs]), [row for _, row in pairs]
 
     def save(self, run, data):
         """The vocabulary of the targets, ``RUN_DIR/vocabulary.json``, for evaluating with the same tags."""

@@ -139,7 +139,8 @@ class Objective(abc.ABC):
 
     @abc.abstractmethod
     def projector_examples(self, data_dir, data, limit, count):
-        """Up to ``count`` validation log-mel examples (n, 96, 64) and a label for each (list of str)."""
+        """Up to ``count`` validation log-mel examples (n, 96, 64) and a row of projector metadata for each
+        (list of dicts, column -> str, the same columns in every row)."""
 
     def tensorboard_callbacks(self, run, model, data):
         """The objective's own TensorBoard views (callbacks writing under ``run.logs``); none by default."""

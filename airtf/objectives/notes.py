@@ -12,18 +12,28 @@ CACHE_OPTION = option(None, "keep decoded log-mel there (json/wav and audio file
 
 
 def projector_examples(data_dir, limit, examples, count):
-    """Up to ``count`` of NSynth's validation examples, each labelled by its note's instrument family.
+    """Up to ``count`` of NSynth's validation examples, each described for colouring and search in the projector.
 
     Read as the objectives read the split (``limit``, ``examples``).
 
     Returns
     -------
     examples : np.ndarray (n, 96, 64)
-    labels : list of str
+    rows : list of dict
+        Per example: "family", "instrument", "source", "qualities" (the
+        present ones, comma-separated, or "none") and "note".
     """
     notes = nsynth.load(data_dir, "valid", examples=examples, limit=limit)
-    pairs = [(example.numpy(), nsynth.FAMILIES[int(labels["family"])]) for example, labels in notes.take(count)]
-    return np.stack([example for example, _ in pairs]), [label for _, label in pairs]
+    pairs = [(example.numpy(), _note_row(labels)) for example, labels in notes.take(count)]
+    return np.stack([example for example, _ in pairs]), [row for _, row in pairs]
+
+
+def _note_row(labels):
+    """One note's labels (tensors, as :func:`airtf.datasets.nsynth.load` gives them) as projector metadata."""
+    note = labels["note_str"].numpy().decode()
+    present = [name for name, bit in zip(nsynth.QUALITIES, labels["qualities"].numpy()) if bit > 0.5]
+    return {"family": nsynth.FAMILIES[int(labels["family"])], "instrument": note.rsplit("-", 2)[0],
+            "source": nsynth.SOURCES[int(labels["source"])], "qualities": ", ".join(present) or "none", "note": note}
 
 
 def shown_notes(data_dir, examples, count):
