@@ -69,6 +69,11 @@ def test_two_worker_processes_write_what_the_local_path_writes(clips, tmp_path, 
         str(clips / "broken.ogg"), str(clips / "empty.wav")]
 
 
+def outputs(folder):
+    """The finished outputs in ``folder``: not the temporaries (``.airtf-partial...``) of files being written."""
+    return [path for path in folder.glob("*.json") if not path.name.startswith(".")]
+
+
 KILLED_RUN = """
 import sys
 from airtf.cli import extract
@@ -88,16 +93,16 @@ def test_a_killed_pipeline_rerun_finishes_the_rest_and_redoes_nothing(clips, tmp
                "--runner", "direct", *TWO_PROCESSES]
     process = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 300
-    while len(list(out.glob("*.json"))) < 4 and time.monotonic() < deadline and process.poll() is None:
+    while len(outputs(out)) < 4 and time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.1)
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
-    before = {path.name: path.stat().st_mtime_ns for path in out.glob("*.json")}
+    before = {path.name: path.stat().st_mtime_ns for path in outputs(out)}
     assert 4 <= len(before) < 32, len(before)  # a temporary of a file being written may be left: the rerun clears it
     assert extract(many, "--out", tmp_path / "out", "--runner", "direct", *TWO_PROCESSES) == 0
     printed = capsys.readouterr().out
     assert f"wrote {32 - len(before)} files" in printed and f"kept {len(before)} existing" in printed
-    assert len(list(out.glob("*.json"))) == 32
+    assert len(outputs(out)) == 32
     assert all((out / name).stat().st_mtime_ns == mtime for name, mtime in before.items())
     assert not list(out.glob(".airtf-partial*"))
 
