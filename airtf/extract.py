@@ -193,11 +193,24 @@ class Extractor:
         AirtfError
             The first source that failed, its message naming it.
         """
-        sinks = [FeatureArray(str(source), self.dtype, self.row_shape) for source in sources]
-        report = self._run(list(zip(sources, sinks)))
+        features, report = self.collect(sources)
         if report.failed:
             raise AirtfError(report.failed[0][1])
-        return [sink.features for sink in sinks]
+        return features
+
+    def collect(self, sources):
+        """The features of each source in memory, and the :class:`Report` of the run (failures included).
+
+        Returns
+        -------
+        features : list
+            (n, *row_shape) np.ndarray per source, in order; None for a source that failed.
+        report : Report
+            ``written`` and ``failed`` name the sources as given.
+        """
+        sinks = [FeatureArray(str(source), self.dtype, self.row_shape) for source in sources]
+        report = self._run(list(zip(sources, sinks)))
+        return [sink.features for sink in sinks], report
 
     def run(self, jobs, on_file_done=None):
         """Extract features for ``jobs``, a list of (audio path, output path).
