@@ -26,6 +26,7 @@ import dataclasses
 import logging
 import os
 import shutil
+import socket
 import tempfile
 from pathlib import Path
 
@@ -45,6 +46,8 @@ TFRECORD_PREFIX = "features"
 QUIET_LOG_LEVEL = "ERROR"
 """Beam's log level here and on its workers, unless ``--default_sdk_harness_log_level`` is given:
 its INFO and WARNING lines are about Beam itself, not about the files."""
+JOB_ENDPOINT_TIMEOUT = 10
+"""Seconds to wait for a connection to ``--job_endpoint`` before saying that nothing answers there."""
 FILES_PER_RUN = 64
 """Most files of a bundle in one Extractor run. Each run builds its tf.data pipeline anew and fills and
 drains it, about 0.15 s on 2 cores (measured): elements of 8 files lost 12-20% of the local rate to
@@ -313,6 +316,7 @@ def run(files, settings, runner="direct", pipeline_args=()):
     if quiet:
         beam_logger.setLevel(QUIET_LOG_LEVEL)
     check_settings(settings)
+    check_job_endpoint(options)
     try:
         pipeline = beam.Pipeline(options=options)
         build(pipeline, files, settings)
@@ -320,11 +324,35 @@ def run(files, settings, runner="direct", pipeline_args=()):
         result.wait_until_finish()
     except Exception as error:  # Beam's job failures carry whole worker tracebacks: keep the first line
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        if isinstance(error, _grpc_timeout()):
+            first = "the job server did not answer within --job_server_timeout seconds"
         raise BeamError(f"the {RUNNER_NAMES[runner]} job failed: {first}; the outputs written so far are "
                         "kept, rerun the same command to do the rest") from None
     finally:
         beam_logger.setLevel(level)
     return summary(result, settings)
+
+
+def _grpc_timeout():
+    import grpc  # installed with apache-beam
+
+    return grpc.FutureTimeoutError
+
+
+def check_job_endpoint(options):
+    """Fail at once, in one line, where ``--job_endpoint`` names a port nothing listens on (Beam would wait
+    ``--job_server_timeout``, 300 s by default, then fail without naming it)."""
+    from apache_beam.options.pipeline_options import PortableOptions
+
+    endpoint = options.view_as(PortableOptions).job_endpoint
+    if not endpoint or ":" not in endpoint:  # none, or "embed": no server to reach
+        return
+    host, port = endpoint.rsplit(":", 1)
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=JOB_ENDPOINT_TIMEOUT).close()
+    except (OSError, ValueError) as error:
+        raise BeamError(f"no job server answers at {endpoint} (--job_endpoint): start it, or fix the "
+                        f"address ({getattr(error, 'strerror', None) or error})") from None
 
 
 def summary(result, settings):

@@ -8,6 +8,7 @@ import importlib.util
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -130,6 +131,25 @@ def test_tfrecord_output_holds_sequence_examples_in_audiosets_layout(clips, tmp_
     for stem, (features, end) in clips_read.items():
         np.testing.assert_array_equal(features, expected[stem])
         assert end == pytest.approx(0.96 * len(features))
+    [letters] = (tmp_path / "records" / "pca").glob("airtf-extract-failed-*.tsv")
+    assert sorted(line.split("\t")[0] for line in letters.read_text().splitlines()) == [
+        str(clips / "broken.ogg"), str(clips / "empty.wav")]
+
+
+@needs_beam
+def test_a_bundle_longer_than_a_run_is_extracted_in_runs(clips, tmp_path, capsys, monkeypatch):
+    from airtf import extract_beam
+
+    assert extract(clips, "--out", tmp_path / "local") == 1
+    local_failures = failures(capsys)
+    monkeypatch.setattr(extract_beam, "FILES_PER_RUN", 3)  # 10 files in one bundle: runs of 3, 3, 3, then 1
+    assert extract(clips, "--out", tmp_path / "beam", "--runner", "direct") == 1
+    printed = capsys.readouterr()
+    assert "wrote 8 files (80 examples)" in printed.out
+    assert sorted(line for line in printed.err.splitlines() if line.startswith("airtf-extract: error:")) == \
+        local_failures
+    for path in (tmp_path / "local" / "embedding").iterdir():
+        assert (tmp_path / "beam" / "embedding" / path.name).read_bytes() == path.read_bytes()
 
 
 @needs_beam
@@ -143,6 +163,60 @@ def test_a_file_list_names_the_files_and_comments_are_skipped(clips, tmp_path, c
     listing.write_text(f"{good[0]}\n{tmp_path / 'elsewhere' / good[0].name}\n")
     assert extract("--file-list", listing, "--out", tmp_path / "other", "--runner", "direct") == 2
     assert "would write the same output" in capsys.readouterr().err
+
+
+PORTABLE_SERVICES = """
+from concurrent import futures
+
+import grpc
+from apache_beam.portability.api import beam_fn_api_pb2_grpc
+from apache_beam.runners.portability.local_job_service import LocalJobServicer
+from apache_beam.runners.worker.worker_pool_main import BeamFnExternalWorkerPoolServicer
+
+job_port = LocalJobServicer().start_grpc_server(0)
+pool = grpc.server(futures.ThreadPoolExecutor(8))
+pool_port = pool.add_insecure_port("127.0.0.1:0")
+beam_fn_api_pb2_grpc.add_BeamFnExternalWorkerPoolServicer_to_server(BeamFnExternalWorkerPoolServicer(), pool)
+pool.start()
+print(job_port, pool_port, flush=True)
+pool.wait_for_termination()
+"""
+
+
+@needs_beam
+def test_the_portable_runner_gives_the_same_outputs_through_a_job_server(clips, tmp_path, capsys):
+    """--runner portable, Flink's and Spark's way in: the job goes to a job server (Beam's Python one on
+    localhost) and runs on an external worker pool, as a cluster's SDK workers run beside it."""
+    services = subprocess.Popen([sys.executable, "-c", PORTABLE_SERVICES], stdout=subprocess.PIPE, text=True,
+                                stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        job_port, pool_port = services.stdout.readline().split()
+        assert extract(clips, "--out", tmp_path / "local") == 1
+        local_failures = failures(capsys)
+        assert extract(clips, "--out", tmp_path / "portable", "--runner", "portable", "--", "--job_endpoint",
+                       f"localhost:{job_port}", "--environment_type", "EXTERNAL", "--environment_config",
+                       f"127.0.0.1:{pool_port}") == 1
+    finally:
+        os.killpg(services.pid, signal.SIGKILL)
+        services.wait()
+    printed = capsys.readouterr()
+    assert "wrote 8 files (80 examples)" in printed.out
+    assert sorted(line for line in printed.err.splitlines() if line.startswith("airtf-extract: error:")) == \
+        local_failures
+    for path in (tmp_path / "local" / "embedding").iterdir():
+        assert (tmp_path / "portable" / "embedding" / path.name).read_bytes() == path.read_bytes()
+
+
+@needs_beam
+def test_a_job_endpoint_where_nothing_listens_fails_at_once(clips, tmp_path, capsys):
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    start = time.monotonic()
+    assert extract(clips, "--out", tmp_path, "--runner", "portable", "--", "--job_endpoint", f"127.0.0.1:{port}") == 2
+    assert time.monotonic() - start < 30
+    assert f"no job server answers at 127.0.0.1:{port} (--job_endpoint)" in capsys.readouterr().err
+    assert not list(tmp_path.rglob("*.*"))  # nothing written
 
 
 @pytest.mark.parametrize("arguments, message", [
