@@ -50,11 +50,12 @@ def failures(capsys):
     return sorted(line for line in capsys.readouterr().err.splitlines() if line.startswith("airtf-extract: error:"))
 
 
-@needs_beam
-def test_two_worker_processes_write_what_the_local_path_writes(clips, tmp_path, capsys):
+def assert_same_as_local(clips, tmp_path, capsys, *runner_arguments):
+    """Extract ``clips`` locally into tmp_path/local and with ``runner_arguments`` into tmp_path/beam:
+    the same summary, the same failures, byte-identical outputs."""
     assert extract(clips, "--out", tmp_path / "local") == 1
     local_failures = failures(capsys)
-    assert extract(clips, "--out", tmp_path / "beam", "--runner", "direct", *TWO_PROCESSES) == 1
+    assert extract(clips, "--out", tmp_path / "beam", *runner_arguments) == 1
     printed = capsys.readouterr()
     beam_failures = sorted(line for line in printed.err.splitlines() if line.startswith("airtf-extract: error:"))
     assert len(local_failures) == 2 and beam_failures == local_failures
@@ -65,6 +66,11 @@ def test_two_worker_processes_write_what_the_local_path_writes(clips, tmp_path, 
     for name in local:
         assert (tmp_path / "beam" / "embedding" / name).read_bytes() == (tmp_path / "local" / "embedding" /
                                                                         name).read_bytes()
+
+
+@needs_beam
+def test_two_worker_processes_write_what_the_local_path_writes(clips, tmp_path, capsys):
+    assert_same_as_local(clips, tmp_path, capsys, "--runner", "direct", *TWO_PROCESSES)
     [letters] = (tmp_path / "beam" / "embedding").glob("airtf-extract-failed-*.tsv")
     assert sorted(line.split("\t")[0] for line in letters.read_text().splitlines()) == [
         str(clips / "broken.ogg"), str(clips / "empty.wav")]
@@ -140,16 +146,8 @@ def test_tfrecord_output_holds_sequence_examples_in_audiosets_layout(clips, tmp_
 def test_a_bundle_longer_than_a_run_is_extracted_in_runs(clips, tmp_path, capsys, monkeypatch):
     from airtf import extract_beam
 
-    assert extract(clips, "--out", tmp_path / "local") == 1
-    local_failures = failures(capsys)
     monkeypatch.setattr(extract_beam, "FILES_PER_RUN", 3)  # 10 files in one bundle: runs of 3, 3, 3, then 1
-    assert extract(clips, "--out", tmp_path / "beam", "--runner", "direct") == 1
-    printed = capsys.readouterr()
-    assert "wrote 8 files (80 examples)" in printed.out
-    assert sorted(line for line in printed.err.splitlines() if line.startswith("airtf-extract: error:")) == \
-        local_failures
-    for path in (tmp_path / "local" / "embedding").iterdir():
-        assert (tmp_path / "beam" / "embedding" / path.name).read_bytes() == path.read_bytes()
+    assert_same_as_local(clips, tmp_path, capsys, "--runner", "direct")
 
 
 @needs_beam
@@ -191,20 +189,12 @@ def test_the_portable_runner_gives_the_same_outputs_through_a_job_server(clips, 
                                 stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         job_port, pool_port = services.stdout.readline().split()
-        assert extract(clips, "--out", tmp_path / "local") == 1
-        local_failures = failures(capsys)
-        assert extract(clips, "--out", tmp_path / "portable", "--runner", "portable", "--", "--job_endpoint",
-                       f"localhost:{job_port}", "--environment_type", "EXTERNAL", "--environment_config",
-                       f"127.0.0.1:{pool_port}") == 1
+        assert_same_as_local(clips, tmp_path, capsys, "--runner", "portable", "--", "--job_endpoint",
+                             f"localhost:{job_port}", "--environment_type", "EXTERNAL", "--environment_config",
+                             f"127.0.0.1:{pool_port}")
     finally:
         os.killpg(services.pid, signal.SIGKILL)
         services.wait()
-    printed = capsys.readouterr()
-    assert "wrote 8 files (80 examples)" in printed.out
-    assert sorted(line for line in printed.err.splitlines() if line.startswith("airtf-extract: error:")) == \
-        local_failures
-    for path in (tmp_path / "local" / "embedding").iterdir():
-        assert (tmp_path / "portable" / "embedding" / path.name).read_bytes() == path.read_bytes()
 
 
 @needs_beam
