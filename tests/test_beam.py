@@ -163,6 +163,46 @@ def test_a_file_list_names_the_files_and_comments_are_skipped(clips, tmp_path, c
     assert "would write the same output" in capsys.readouterr().err
 
 
+def elsewhere_file_system():
+    """A Beam file system of scheme elsewhere:// over the local disk, as gs:// or s3:// are file systems
+    other than the local one; Beam finds it by its scheme once it is defined (in this process only)."""
+    from apache_beam.io.localfilesystem import LocalFileSystem
+
+    class Elsewhere(LocalFileSystem):
+        opened = []
+
+        @classmethod
+        def scheme(cls):
+            return "elsewhere"
+
+        def open(self, path, *args, **kwargs):
+            Elsewhere.opened.append(path)
+            return super().open(path.removeprefix("elsewhere://"), *args, **kwargs)
+
+    return Elsewhere
+
+
+@needs_beam
+def test_files_on_another_file_system_are_copied_and_named_as_listed(clips, tmp_path, capsys):
+    elsewhere = elsewhere_file_system()
+    good = sorted(clips.glob("*.ogg"))[:3]
+    listed = [f"elsewhere://{path}" for path in [*good, clips / "broken.ogg", tmp_path / "gone.ogg"]]
+    listing = tmp_path / "files.txt"
+    listing.write_text("\n".join(listed) + "\n")
+    assert extract(*good, "--out", tmp_path / "local") == 0
+    assert extract("--file-list", f"elsewhere://{listing}", "--out", tmp_path / "beam", "--runner", "direct") == 1
+    printed = capsys.readouterr()
+    assert f"elsewhere://{listing}" in elsewhere.opened and set(listed) <= set(elsewhere.opened)
+    assert "wrote 3 files (30 examples)" in printed.out
+    for path in (tmp_path / "local" / "embedding").iterdir():
+        assert (tmp_path / "beam" / "embedding" / path.name).read_bytes() == path.read_bytes()
+    [letters] = (tmp_path / "beam" / "embedding").glob("airtf-extract-failed-*.tsv")
+    reasons = dict(line.split("\t", 1) for line in letters.read_text().splitlines())
+    assert sorted(reasons) == sorted(listed[3:])
+    assert reasons[listed[4]].startswith(f"{listed[4]}: cannot read it")
+    assert reasons[listed[3]].startswith(listed[3]) and "airtf-beam-" not in reasons[listed[3]]  # not the copy
+
+
 PORTABLE_SERVICES = """
 from concurrent import futures
 
