@@ -104,6 +104,12 @@ def _beam():
     return apache_beam
 
 
+def _pipeline_options(args):
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    return PipelineOptions(list(args))
+
+
 def check_settings(settings):
     """Fail here, in one line, where a worker's setup would fail: weights or PCA parameters not on disk."""
     if settings.output == "logmel":
@@ -115,15 +121,25 @@ def check_settings(settings):
         vggish.PCAQuantize.from_file(settings.pca_params or vggish.presets.official_pca_params())
 
 
-def read_file_list(path):
+def read_file_list(path, pipeline_args=()):
     """The audio paths of a file list, one a line (blank lines and # comments skipped), as (path, stem) pairs.
 
-    The stem of each output is the file's name without its suffix; two files
-    of one name are refused, as airtf-extract refuses them.
+    The list is read through Beam's file systems, configured by
+    ``pipeline_args`` (credentials of s3://, say). The stem of each output is
+    the file's name without its suffix; two files of one name are refused, as
+    airtf-extract refuses them.
     """
     beam = _beam()
-    with beam.io.filesystems.FileSystems.open(path) as stream:
-        lines = stream.read().decode().splitlines()
+    filesystems = beam.io.filesystems.FileSystems
+    filesystems.set_options(_pipeline_options(pipeline_args))
+    try:
+        with filesystems.open(path) as stream:
+            lines = stream.read().decode().splitlines()
+    except FileNotFoundError:
+        raise BeamError(f"{path}: no such file list; give a file of audio paths, one a line") from None
+    except Exception as error:  # no file system for the scheme, no credentials, not text, ...
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise BeamError(f"{path}: cannot read the file list ({reason})") from None
     entries = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
     if not entries:
         raise BeamError(f"{path}: the file list names no audio file; write one path a line")
@@ -306,11 +322,10 @@ def run(files, settings, runner="direct", pipeline_args=()):
     beam = _beam()
     if runner not in RUNNERS:
         raise BeamError(f"unknown runner {runner!r}; choose one of {', '.join(RUNNERS)}")
-    from apache_beam.options.pipeline_options import PipelineOptions
-
     quiet = [] if any(arg.startswith("--default_sdk_harness_log_level") for arg in pipeline_args) else \
         ["--default_sdk_harness_log_level", QUIET_LOG_LEVEL]
-    options = PipelineOptions(["--runner", RUNNER_NAMES[runner], *quiet, *pipeline_args])
+    options = _pipeline_options(["--runner", RUNNER_NAMES[runner], *quiet, *pipeline_args])
+    beam.io.filesystems.FileSystems.set_options(options)  # for the dead letters, read here
     beam_logger = logging.getLogger("apache_beam")
     level = beam_logger.level
     if quiet:

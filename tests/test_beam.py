@@ -169,7 +169,11 @@ def elsewhere_file_system():
     from apache_beam.io.localfilesystem import LocalFileSystem
 
     class Elsewhere(LocalFileSystem):
-        opened = []
+        opened, options = [], []
+
+        def __init__(self, pipeline_options):
+            super().__init__(pipeline_options)
+            Elsewhere.options.append(pipeline_options)
 
         @classmethod
         def scheme(cls):
@@ -190,9 +194,11 @@ def test_files_on_another_file_system_are_copied_and_named_as_listed(clips, tmp_
     listing = tmp_path / "files.txt"
     listing.write_text("\n".join(listed) + "\n")
     assert extract(*good, "--out", tmp_path / "local") == 0
-    assert extract("--file-list", f"elsewhere://{listing}", "--out", tmp_path / "beam", "--runner", "direct") == 1
+    assert extract("--file-list", f"elsewhere://{listing}", "--out", tmp_path / "beam", "--runner", "direct",
+                   "--", "--direct_num_workers", "1") == 1
     printed = capsys.readouterr()
     assert f"elsewhere://{listing}" in elsewhere.opened and set(listed) <= set(elsewhere.opened)
+    assert elsewhere.options[0].get_all_options()["direct_num_workers"] == 1  # the list read with Beam's options
     assert "wrote 3 files (30 examples)" in printed.out
     for path in (tmp_path / "local" / "embedding").iterdir():
         assert (tmp_path / "beam" / "embedding" / path.name).read_bytes() == path.read_bytes()
@@ -201,6 +207,24 @@ def test_files_on_another_file_system_are_copied_and_named_as_listed(clips, tmp_
     assert sorted(reasons) == sorted(listed[3:])
     assert reasons[listed[4]].startswith(f"{listed[4]}: cannot read it")
     assert reasons[listed[3]].startswith(listed[3]) and "airtf-beam-" not in reasons[listed[3]]  # not the copy
+
+
+@needs_beam
+@pytest.mark.parametrize("listing, message", [
+    ("{tmp}/missing.txt", "{tmp}/missing.txt: no such file list; give a file of audio paths, one a line"),
+    ("nowhere://bucket/files.txt", "nowhere://bucket/files.txt: cannot read the file list (Unable to get filesystem"),
+    ("{tmp}/binary.txt", "{tmp}/binary.txt: cannot read the file list ('utf-8' codec can't decode"),
+    ("{tmp}/blank.txt", "{tmp}/blank.txt: the file list names no audio file; write one path a line"),
+])
+def test_a_file_list_that_cannot_be_read_is_one_line_naming_it(listing, message, tmp_path, capsys):
+    (tmp_path / "binary.txt").write_bytes(bytes([0x80, 0xd0, 0xff]) * 10)
+    (tmp_path / "blank.txt").write_text("# nothing yet\n\n")
+    arguments = ["--file-list", listing.format(tmp=tmp_path), "--out", tmp_path / "out", "--runner", "direct"]
+    assert extract(*arguments) == 2
+    printed = capsys.readouterr().err
+    assert "Traceback" not in printed
+    error = printed.strip().splitlines()[-1]
+    assert error.startswith("airtf-extract: error: " + message.format(tmp=tmp_path)), error
 
 
 PORTABLE_SERVICES = """

@@ -67,7 +67,7 @@ def extract_with_beam(args):
     from airtf import extract, extract_beam, files
 
     if args.file_list:
-        jobs = extract_beam.read_file_list(args.file_list)
+        jobs = extract_beam.read_file_list(args.file_list, args.pipeline_args)
     else:
         found = extract.find_audio(args.inputs)
         jobs = [(str(path), stem.as_posix()) for path, stem in found.files]
