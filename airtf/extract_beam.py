@@ -51,8 +51,8 @@ JOB_ENDPOINT_TIMEOUT = 10
 FILES_PER_RUN = 64
 """Most files of a bundle in one Extractor run. Each run builds its tf.data pipeline anew and fills and
 drains it, about 0.15 s on 2 cores (measured): elements of 8 files lost 12-20% of the local rate to
-that, runs over the whole bundle lose nothing measurable. The cap bounds the features a run holds
-in memory for --format tfrecord."""
+that, runs over the whole bundle lose nothing measurable. The cap bounds what a run holds: the local
+copies of remote audio, and the features in memory for --format tfrecord."""
 
 
 class BeamError(AirtfError):
