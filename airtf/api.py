@@ -27,8 +27,10 @@ def embed(audio_or_path, sample_rate=None, output="embedding", weights="official
     Parameters
     ----------
     audio_or_path : str, os.PathLike or array_like
-        An audio file (any format and rate airtf reads), or samples of
-        shape (frames,) or (frames, channels) in [-1, 1].
+        An audio file (any format and rate airtf reads), or samples
+        (frames,), (frames, channels) or (channels, frames): floats in
+        [-1, 1], or int8/int16/int32 scaled as the official VGGish scales
+        int16 (x / 32768); see :func:`airtf.audio.waveform`.
     sample_rate : int or None
         The rate of the samples (required with samples; a file has its own).
     output : {"logmel", "embedding", "pca"}
@@ -56,24 +58,32 @@ def embed(audio_or_path, sample_rate=None, output="embedding", weights="official
     ------
     AirtfError
         Unreadable audio, missing weights; the message names the file and the fix.
+    airtf.audio.WaveformError
+        Samples of a dtype, shape or rate airtf cannot read (an AirtfError).
     """
-    from airtf import audio
     from airtf.vggish import example_time_points
 
     if output not in OUTPUTS:
         raise ValueError(f"unknown output {output!r}; choose one of {', '.join(OUTPUTS)}")
-    if isinstance(audio_or_path, (str, bytes)) or hasattr(audio_or_path, "__fspath__"):
-        if sample_rate is not None:
-            raise ValueError("sample_rate goes with samples; a file has its own rate")
-        source = audio_or_path
-    else:
-        if sample_rate is None:
-            raise ValueError("samples need their sample_rate (e.g. 44100)")
-        source = audio.Waveform(audio_or_path, sample_rate)
+    source = _source(audio_or_path, sample_rate)
     pca_key = None if pca_params is None else str(pca_params)
     extractor = _extractor(output, str(weights), variant, pca_key, pad, resampler)
     [features] = extractor.arrays([source])
     return features, example_time_points(len(features))
+
+
+def _source(audio_or_path, sample_rate):
+    """A file's path as it is, or samples checked by :func:`airtf.audio.waveform`: what every function here reads."""
+    from airtf import audio
+
+    if isinstance(audio_or_path, (str, bytes)) or hasattr(audio_or_path, "__fspath__"):
+        if sample_rate is not None:
+            raise audio.WaveformError(f"{audio_or_path}: sample_rate goes with samples; a file has its own rate: "
+                                      "leave it out")
+        return audio_or_path
+    if sample_rate is None:
+        raise audio.WaveformError("<waveform>: samples need their sample_rate (e.g. 44100)")
+    return audio.waveform(audio_or_path, sample_rate)
 
 
 class Recognizer:
@@ -95,7 +105,7 @@ class Recognizer:
         Parameters
         ----------
         audio_or_path : str, os.PathLike or array_like
-            An audio file, or samples (frames,) or (frames, channels).
+            An audio file, or samples as :func:`embed` takes them.
         sample_rate : int or None
             The rate of the samples.
         threshold : float or None
@@ -110,18 +120,16 @@ class Recognizer:
             ``probabilities`` (of every instrument), ``duration`` and
             ``threshold``.
         """
-        from airtf import audio, predict
+        from airtf import predict
 
         threshold = predict.THRESHOLD if threshold is None else threshold
-        source = audio_or_path if sample_rate is None else audio.Waveform(audio_or_path, sample_rate)
-        return predict.predict_file(self.model, source, threshold)
+        return predict.predict_file(self.model, _source(audio_or_path, sample_rate), threshold)
 
     def outputs(self, audio_or_path, sample_rate=None):
         """The classifier's outputs: ``probabilities`` (C,) and ``frame_probabilities`` (T, C), numpy."""
-        from airtf import audio, predict
+        from airtf import predict
 
-        source = audio_or_path if sample_rate is None else audio.Waveform(audio_or_path, sample_rate)
-        return predict.stream_outputs(self.model, source)[0]
+        return predict.stream_outputs(self.model, _source(audio_or_path, sample_rate))[0]
 
 
 def load_recognizer(path, weights=None, variant=None, pca_params=None):

@@ -65,15 +65,8 @@ It misreads 32-bit integer WAV as float and cannot open 64-bit float WAV,
 Opus or AIFF; those go through soundfile.
 """
 
-_TFIO_OFFSET_AND_SCALE = {
-    "uint8": (128.0, 128.0),
-    "int16": (0.0, 32768.0),
-    "int32": (0.0, 2.0**31),
-    "float32": (0.0, 1.0),
-}
-"""How soundfile maps each integer type to [-1, 1): (x - offset) / scale."""
-
-_TFIO_DTYPES = tuple(_TFIO_OFFSET_AND_SCALE)
+_TFIO_DTYPES = ("uint8", "int16", "int32", "float32")
+"""What tensorflow-io decodes to; integers are scaled by :func:`integer_scale`, as soundfile scales them."""
 
 
 class TfioFallbackWarning(AirtfWarning):
@@ -81,12 +74,12 @@ class TfioFallbackWarning(AirtfWarning):
 
 
 class Waveform(NamedTuple):
-    """Samples already in memory, to be read as a file is (see :func:`stream`).
+    """Samples already in memory, to be read as a file is (see :func:`stream`); make one with :func:`waveform`.
 
     Attributes
     ----------
-    samples : array_like
-        Shape (frames,) or (frames, channels), float in [-1, 1].
+    samples : np.ndarray
+        float32, shape (frames,) or (frames, channels), in [-1, 1].
     sample_rate : int
     name : str
         How messages name it.
@@ -98,6 +91,125 @@ class Waveform(NamedTuple):
 
     def __str__(self):
         return self.name
+
+
+class WaveformError(AudioError, ValueError):
+    """Samples handed over in memory are not audio airtf can read as they are."""
+
+
+class SampleRangeWarning(AirtfWarning):
+    """Float samples reach far beyond [-1, 1]: most likely integer samples that were never scaled."""
+
+
+MAX_CHANNELS = 64
+"""Most channels an array of samples may have; its shorter axis is taken for them."""
+UNSCALED_PEAK = 2.0
+"""Float samples whose peak exceeds this are warned about (:class:`SampleRangeWarning`)."""
+_REFUSED_INTEGERS = ("int64", "uint64")
+"""Integer types no audio format stores: a list of Python ints becomes int64, which says nothing of a scale."""
+
+
+def integer_scale(dtype):
+    """How integer samples of ``dtype`` map to [-1, 1): ``(x - offset) / scale``, as soundfile and WAV do.
+
+    Signed types are divided by 2**(bits - 1) (int16: x / 32768, as the
+    official VGGish reads a file); unsigned ones are centred first (uint8:
+    (x - 128) / 128, as 8-bit WAV stores them).
+
+    Returns
+    -------
+    (float, float)
+        offset and scale.
+    """
+    dtype = np.dtype(dtype)
+    half = 2.0 ** (8 * dtype.itemsize - 1)
+    return (half if dtype.kind == "u" else 0.0), half
+
+
+def waveform(samples, sample_rate, name="<waveform>") -> Waveform:
+    """Check samples handed over in memory and put them in the form a file is read in.
+
+    Every public function that takes samples (:func:`airtf.embed`,
+    :meth:`airtf.Recognizer.predict`) goes through here, so all refuse the
+    same things with the same one-line :class:`WaveformError`.
+
+    Parameters
+    ----------
+    samples : array_like
+        Shape (frames,), (frames, channels) or (channels, frames): the
+        shorter axis of a 2-D array is taken for the channels (at most
+        :data:`MAX_CHANNELS`), so both soundfile's and librosa's layouts
+        work. Floats are taken as they are ([-1, 1]); int8, int16, int32
+        and their unsigned kinds are scaled as :func:`integer_scale` says
+        (int16 / 32768, the official VGGish's scaling).
+    sample_rate : int
+        Positive, whole (44100 or 44100.0).
+    name : str
+        How messages name the samples.
+
+    Returns
+    -------
+    Waveform
+        float32 samples (frames,) or (frames, channels).
+
+    Raises
+    ------
+    WaveformError
+        Another dtype (bool, complex, int64, objects), another number of
+        dimensions, no samples, an axis too long to be channels, a rate
+        that is not a positive whole number, NaN or Inf samples.
+
+    Warns
+    -----
+    SampleRangeWarning
+        Float samples with a peak above :data:`UNSCALED_PEAK`.
+    """
+    rate = _sample_rate(sample_rate, name)
+    array = np.asarray(samples)
+    kind = array.dtype.kind
+    if kind not in "fiu" or array.dtype.name in _REFUSED_INTEGERS:
+        raise WaveformError(f"{name}: samples of dtype {array.dtype}; pass floats in [-1, 1] or int8/int16/int32 "
+                            "samples (int16 is divided by 32768, as the official VGGish reads files)")
+    if array.ndim not in (1, 2) or array.size == 0:
+        raise WaveformError(f"{name}: samples of shape {array.shape}; pass a non-empty array of shape (frames,), "
+                            "(frames, channels) or (channels, frames)")
+    if array.ndim == 2:
+        array = _frames_first(array, name)
+    if kind == "f":
+        converted = array.astype(np.float32)
+        if not np.all(np.isfinite(converted)):
+            raise WaveformError(f"{name}: contains NaN or Inf samples; replace them (np.nan_to_num) or cut them "
+                                "out")
+        peak = float(np.max(np.abs(converted)))
+        if peak > UNSCALED_PEAK:
+            warnings.warn(f"{name}: float samples reach {peak:.6g}, far outside [-1, 1]; if they are integer "
+                          "samples, pass them as integers (they are scaled) or divide them by 32768",
+                          SampleRangeWarning, stacklevel=3)
+    else:
+        offset, scale = integer_scale(array.dtype)
+        converted = ((array.astype(np.float64) - offset) / scale).astype(np.float32)
+    return Waveform(converted, rate, name)
+
+
+def _sample_rate(sample_rate, name):
+    """``sample_rate`` as a positive int, or a WaveformError."""
+    whole = isinstance(sample_rate, (int, np.integer)) and not isinstance(sample_rate, (bool, np.bool_))
+    if isinstance(sample_rate, (float, np.floating)) and math.isfinite(sample_rate) and sample_rate.is_integer():
+        whole = True
+    if not whole or sample_rate <= 0:
+        raise WaveformError(f"{name}: sample rate {sample_rate!r}; pass the rate of the samples in Hz, a positive "
+                            "whole number (e.g. 44100)")
+    return int(sample_rate)
+
+
+def _frames_first(array, name):
+    """A 2-D array as (frames, channels), its shorter axis taken for the channels."""
+    channels = min(array.shape)
+    if array.shape[0] == array.shape[1] or channels > MAX_CHANNELS:
+        raise WaveformError(f"{name}: samples of shape {array.shape}: neither axis is clearly the channels (at "
+                            f"most {MAX_CHANNELS}, fewer than the frames); pass (frames, channels), or mix to "
+                            "mono yourself (samples.mean(axis=...))")
+    return array if array.shape[1] == channels else array.T
 
 
 class AudioInfo(NamedTuple):
@@ -530,13 +642,8 @@ def stream(path, *, block_seconds=60.0, resampler="resampy") -> Iterator[np.ndar
 
 
 def _waveform_samples(waveform, resampler):
-    """A Waveform's samples as float32 mono 16 kHz, checked as a file's are."""
-    samples = np.asarray(waveform.samples, dtype=np.float32)
-    if samples.ndim not in (1, 2) or samples.size == 0:
-        raise AudioError(f"{waveform}: samples of shape {samples.shape}; pass a non-empty array of shape "
-                         "(frames,) or (frames, channels)")
-    mono = _finite_mono(samples, waveform.name)
-    return resample(mono, waveform.sample_rate, resampler=resampler)
+    """A Waveform's samples (checked by :func:`waveform`) as float32 mono 16 kHz."""
+    return resample(to_mono(waveform.samples), waveform.sample_rate, resampler=resampler)
 
 
 def _resampled_blocks(sound, plan, resampler) -> Iterator[np.ndarray]:
@@ -753,7 +860,7 @@ def _decode_with_tfio(path, dtype, resampler):
     import tensorflow_io as tfio
 
     audio = tfio.audio.AudioIOTensor(path, dtype=tf.as_dtype(dtype))
-    offset, scale = _TFIO_OFFSET_AND_SCALE[dtype]
+    offset, scale = (0.0, 1.0) if dtype == "float32" else integer_scale(dtype)
     samples = (tf.cast(audio.to_tensor(), tf.float32) - offset) / scale
 
     def mono_resampled(samples, sample_rate, path_bytes):

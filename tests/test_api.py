@@ -75,3 +75,74 @@ def test_a_recognizer_predicts_from_a_file_or_samples(shared_data, openmic_clip,
     assert list(from_samples.instruments) == list(from_file.instruments)
     outputs = recognizer.outputs(samples, 16000)
     assert outputs["frame_probabilities"].shape == (960, 20)
+
+
+@pytest.fixture(scope="module")
+def int16_clip(openmic_clip):
+    """The real clip as int16 (frames, 2) at its own rate, and the same samples as floats (x / 32768)."""
+    samples, rate = soundfile.read(openmic_clip, dtype="int16")
+    return samples, samples.astype(np.float32) / 32768, rate
+
+
+def same_samples_in_other_forms(samples):
+    """The int16 samples as int32, float64 (scaled) and (channels, frames): each must read as the float32 ones."""
+    return {"int16": samples, "int32": samples.astype(np.int32) << 16, "float64": samples / 32768.0,
+            "channels first": samples.T.copy(), "int16 channels first": samples.T}
+
+
+@pytest.mark.parametrize("form", ["int16", "int32", "float64", "channels first", "int16 channels first"])
+def test_embed_reads_integer_float64_and_channels_first_samples_as_their_float32(int16_clip, form):
+    samples, floats, rate = int16_clip
+    expected, _ = airtf.embed(floats, rate, output="logmel")
+    given = same_samples_in_other_forms(samples)[form]
+    if form == "channels first":
+        given = given.astype(np.float32) / 32768
+    features, _ = airtf.embed(given, rate, output="logmel")
+    np.testing.assert_array_equal(features, expected)
+
+
+def test_a_recognizer_reads_int16_and_channels_first_samples_as_their_float32(int16_clip, shared_data, tmp_path):
+    samples, floats, rate = int16_clip
+    recognizer = airtf.load_recognizer(make_run(tmp_path / "run", "logmel", openmic_class_names(shared_data)))
+    expected = recognizer.predict(floats, rate)
+    for given in (samples, samples.T, floats.T, samples.astype(np.int32) << 16):
+        assert recognizer.predict(given, rate) == expected
+
+
+@pytest.mark.parametrize("rate, message", [(0, "0"), (-1, "-1"), (float("nan"), "nan"),
+                                           (22050.5, "22050.5"), (True, "True"), ("44100", "'44100'")])
+def test_bad_rates_are_one_line_errors_in_embed_and_predict(rate, message, shared_data, tmp_path):
+    recognizer = airtf.load_recognizer(make_run(tmp_path / "run", "logmel", openmic_class_names(shared_data)))
+    samples = np.zeros(16000, np.float32)
+    for call in (lambda: airtf.embed(samples, rate, output="logmel"), lambda: recognizer.predict(samples, rate)):
+        with pytest.raises(audio.WaveformError, match=f"sample rate {message}.*positive whole number") as raised:
+            call()
+        assert "\n" not in str(raised.value)
+
+
+@pytest.mark.parametrize("samples, message", [
+    (np.zeros(100, np.int64), "dtype int64"), (np.zeros(100, bool), "dtype bool"),
+    (np.zeros(100, np.complex64), "dtype complex64"), (np.zeros((2, 3, 100), np.float32), r"shape \(2, 3, 100\)"),
+    (np.zeros(0, np.float32), r"shape \(0,\)"), (np.zeros((100, 100), np.float32), "neither axis"),
+    (np.zeros((200, 300), np.float32), "neither axis"), (np.full(100, np.nan, np.float32), "NaN")])
+def test_samples_airtf_cannot_read_are_refused_with_the_fix(samples, message):
+    with pytest.raises(audio.WaveformError, match=message):
+        airtf.embed(samples, 16000, output="logmel")
+
+
+def test_integer_scales_are_those_of_soundfile(tmp_path):
+    rng = np.random.default_rng(0)
+    for subtype, dtype in (("PCM_16", "int16"), ("PCM_32", "int32"), ("PCM_U8", None)):
+        floats = rng.uniform(-1, 1, 1000).astype(np.float32)
+        soundfile.write(tmp_path / "x.wav", floats, 16000, subtype=subtype)
+        as_floats, _ = soundfile.read(tmp_path / "x.wav", dtype="float32")
+        if dtype is None:  # 8-bit WAV is unsigned: read its bytes
+            data = np.frombuffer((tmp_path / "x.wav").read_bytes()[-1000:], np.uint8)
+        else:
+            data, _ = soundfile.read(tmp_path / "x.wav", dtype=dtype)
+        np.testing.assert_array_equal(audio.waveform(data, 16000).samples, as_floats)
+
+
+def test_float_samples_far_outside_the_unit_range_are_warned_about():
+    with pytest.warns(audio.SampleRangeWarning, match="reach 32767.*divide them by 32768"):
+        audio.waveform(np.full(100, 32767.0), 16000)
