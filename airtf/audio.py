@@ -24,6 +24,7 @@ import soxr
 
 from airtf import params
 from airtf.errors import AirtfWarning, AudioError, first_line
+from airtf.files import printable
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -471,15 +472,16 @@ def to_mono(samples) -> np.ndarray:
 
 def _checked_path(path):
     """Return ``path`` as a string, or raise AudioError if it is not a readable file."""
-    path = os.fspath(path)
+    path = os.fsdecode(path)
+    name = printable(path)
     if os.path.isdir(path):
-        raise AudioError(f"{path}: is a directory, not an audio file; pass the path of a file")
+        raise AudioError(f"{name}: is a directory, not an audio file; pass the path of a file")
     if not os.path.exists(path):
-        raise AudioError(f"{path}: file not found; check the path")
+        raise AudioError(f"{name}: file not found; check the path")
     if not os.access(path, os.R_OK):
-        raise AudioError(f"{path}: permission denied; make the file readable")
+        raise AudioError(f"{name}: permission denied; make the file readable")
     if os.path.getsize(path) == 0:
-        raise AudioError(f"{path}: file is empty (0 bytes); re-download or remove it")
+        raise AudioError(f"{name}: file is empty (0 bytes); re-download or remove it")
     return path
 
 
@@ -494,12 +496,21 @@ def _decode_error(path, error):
 
 
 def _open(path):
-    """Open ``path`` with soundfile, raising AudioError on any failure."""
+    """Open ``path`` with soundfile, raising AudioError on any failure.
+
+    soundfile is handed the name's bytes: it would encode a str strictly,
+    failing on names that are not valid in the locale's encoding.
+    """
     path = _checked_path(path)
     try:
-        return soundfile.SoundFile(path)
+        return soundfile.SoundFile(os.fsencode(path))
     except (soundfile.SoundFileError, TypeError) as error:
-        raise _decode_error(path, error) from None
+        raise _decode_error(printable(path), error) from None
+
+
+def _name(sound):
+    """An open file's name as messages show it."""
+    return printable(sound.name)
 
 
 def info(path) -> AudioInfo:
@@ -569,9 +580,9 @@ def read(path, *, resampler="resampy") -> np.ndarray:
     """
     _check_resampler(resampler)
     with _open(path) as sound:
-        waveform = _read_mono(sound, sound.name, -1)
+        waveform = _read_mono(sound, _name(sound), -1)
     if len(waveform) == 0:
-        raise _no_frames_error(sound.name)
+        raise _no_frames_error(_name(sound))
     return resample(waveform, sound.samplerate, resampler=resampler)
 
 
@@ -655,12 +666,12 @@ def _resampled_blocks(sound, plan, resampler) -> Iterator[np.ndarray]:
         while True:
             wanted = block_start + plan.block + plan.margin - (buffer_start + len(buffer))
             if not at_end and wanted > 0:
-                chunk = _read_mono(sound, sound.name, wanted)
+                chunk = _read_mono(sound, _name(sound), wanted)
                 at_end = len(chunk) < wanted
                 buffer = np.concatenate([buffer, chunk])
             total = buffer_start + len(buffer)
             if total == 0:
-                raise _no_frames_error(sound.name)
+                raise _no_frames_error(_name(sound))
             block_end = min(block_start + plan.block, total)
             output = _block_output(buffer, buffer_start, block_start, block_end, plan, resampler)
             if len(output):

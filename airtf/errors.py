@@ -23,11 +23,32 @@ class WeightsNotFoundError(CheckpointError):
 
 
 class AirtfWarning(UserWarning):
-    """Base class of airtf's warnings."""
+    """Base class of airtf's warnings.
+
+    Parameters
+    ----------
+    message : str
+        What is odd, naming the file.
+    fix : str
+        What to do about it (optional); a command shows it once per kind of
+        warning, however many files have it (``airtf.cli.common.one_line_warnings``).
+    """
+
+    kind = "warnings of this kind"
+    """What many of them are, as a count names them ("files shorter than one example")."""
+
+    def __init__(self, message, fix=""):
+        super().__init__(message)
+        self.message, self.fix = str(message), fix
+
+    def __str__(self):
+        return f"{self.message}; {self.fix}" if self.fix else self.message
 
 
 class AudioTooShortWarning(AirtfWarning):
     """Audio shorter than one example (0.96 s of frames, read from 0.975 s of audio) gives no examples."""
+
+    kind = "files shorter than one example"
 
     @staticmethod
     def describe(samples):
@@ -40,6 +61,14 @@ class AudioTooShortWarning(AirtfWarning):
 
 class SilentAudioWarning(AirtfWarning):
     """Audio is digital silence; its features are those of log(0.01)."""
+
+    kind = "files of digital silence"
+
+
+class BrokenLinkWarning(AirtfWarning):
+    """A symbolic link with an audio suffix, in a folder searched for audio, points nowhere: it is skipped."""
+
+    kind = "broken symbolic links"
 
 
 class WriteError(AirtfError):

@@ -45,7 +45,7 @@ import keras
 import numpy as np
 
 import airtf
-from airtf import attention, features, metrics, params, plans, reporting, reproducible, runs, summaries
+from airtf import attention, features, locks, metrics, params, plans, reporting, reproducible, runs, summaries
 from airtf.datasets.openmic import EXAMPLES_PER_CLIP, OpenMIC
 from airtf.errors import AirtfError, AirtfWarning
 from airtf.files import atomic_path, check_writable, display, feature_cache, write_json, write_npz
@@ -148,8 +148,18 @@ def evaluate(settings, out, cache_dir=None, overwrite=False, verbose="auto"):
     Returns
     -------
     Outcome
+
+    Raises
+    ------
+    airtf.locks.FolderInUseError
+        Another process is writing ``out``.
     """
-    out = Path(out)
+    with locks.holding(out, COMMAND):
+        return _evaluate(settings, Path(out), cache_dir, overwrite, verbose)
+
+
+def _evaluate(settings, out, cache_dir, overwrite, verbose):
+    """:func:`evaluate`, holding the lock of ``out``."""
     dataset = OpenMIC(settings.data)
     classes = dataset.classes
     feature_set = features.parse(settings.features, settings.weights, settings.variant, settings.feature_seed)

@@ -65,7 +65,7 @@ import numpy as np
 from keras import ops
 
 import airtf
-from airtf import attention, features, params
+from airtf import attention, features, locks, params
 from airtf.errors import AirtfError, first_line
 from airtf.files import atomic_directory, check_writable, write_json
 from airtf.reporting import CLASSES_NAME, FEATURE_SPEC_NAME, MODEL_NAME
@@ -86,6 +86,9 @@ METADATA_OUTPUTS = ("class_names", "class_names_file", "frame_hop_seconds", "sam
 STREAMING_OUTPUTS = {"frame_features": ("features",), "group_moments": ("mean", "variance"),
                      "chunk_scores": ("attention_weights", "frame_probabilities")}
 """The signatures that run an export over audio of any length in bounded memory, and their outputs."""
+
+
+COMMAND = "airtf-export"
 
 
 class ExportError(AirtfError):
@@ -320,8 +323,16 @@ def export(run_dir, out, overwrite=False, weights=None, variant=None, pca_params
         When ``out`` may not be written (see :func:`check_target`).
     RunError
         When ``run_dir`` lacks a file (see :meth:`Pipeline.from_run`).
+    airtf.locks.FolderInUseError
+        Another process is writing ``out``.
     """
     out = Path(out)
+    with locks.holding(out, COMMAND, beside=True):
+        return _export(run_dir, out, overwrite, weights, variant, pca_params)
+
+
+def _export(run_dir, out, overwrite, weights, variant, pca_params):
+    """:func:`export`, holding the lock of ``out``."""
     check_target(out, run_dir, overwrite)
     check_writable(out.parent)
     pipeline = Pipeline.from_run(run_dir, weights=weights, variant=variant, pca_params=pca_params)

@@ -17,7 +17,7 @@ import numpy as np
 
 from airtf import audio, interrupts, params
 from airtf.errors import AirtfError, AudioTooShortWarning, SilentAudioWarning, WriteError
-from airtf.files import write_npz
+from airtf.files import printable, write_npz
 from airtf.outputs import FeatureArray, FeatureFile
 
 OUTPUTS = params.EXTRACT_OUTPUTS
@@ -63,6 +63,18 @@ def find_audio(inputs):
                              "rename one of them or extract them in separate calls")
         stems[stem] = path
     return AudioFiles(found, broken)
+
+
+def summary_line(folder, written, examples, kept=0, empty=0, broken_links=0):
+    """The line an extraction ends with, locally and on Beam.
+
+    ``wrote N files (E examples) to FOLDER``, then what was kept (existing
+    outputs), not written (files without one example) and skipped (broken links).
+    """
+    notes = [f"kept {kept:,} existing (--overwrite replaces them)"] if kept else []
+    notes += [f"{empty:,} shorter than one example, not written (--pad zero-pads them to one)"] if empty else []
+    notes += [f"skipped {broken_links:,} broken links"] if broken_links else []
+    return f"wrote {written:,} files ({examples:,} examples) to {folder}" + "".join(f"; {note}" for note in notes)
 
 
 def output_path(out_dir, output, stem, fmt="json"):
@@ -119,6 +131,9 @@ class Report:
     written: list = dataclasses.field(default_factory=list)
     skipped: list = dataclasses.field(default_factory=list)
     failed: list = dataclasses.field(default_factory=list)  # (path, message)
+    empty: list = dataclasses.field(default_factory=list)
+    """Files without one whole example: no output file is written for them (the official code gives zero
+    examples, openl3 skips them; an empty file would serve nothing); arrays are empty."""
     examples: int = 0
     stopped: str = ""
     """Why the run stopped before its end (a write error), or empty."""
@@ -324,7 +339,10 @@ class Extractor:
             count = state.output.commit()
             _warn_if_odd(state, count)
             report.examples += count
-            report.written.append(state.output.path)
+            if count or state.output.keeps_empty:
+                report.written.append(state.output.path)
+            else:
+                report.empty.append(state.path)
             if on_file_done:
                 on_file_done(state.path, None)
         return waiting
@@ -340,11 +358,13 @@ def _watch(blocks, state):
 
 
 def _warn_if_odd(state, count):
+    name = printable(str(state.path))
     if count == 0:
-        warnings.warn(f"{state.path}: {AudioTooShortWarning.describe(state.samples)}, so it has no features; "
-                      "pass --pad to zero-pad it to one example", AudioTooShortWarning, stacklevel=3)
+        warnings.warn(AudioTooShortWarning(f"{name}: {AudioTooShortWarning.describe(state.samples)}, so it has no "
+                                           "features", fix="pass --pad to zero-pad such files to one example"),
+                      stacklevel=3)
     elif state.peak == 0.0:
-        warnings.warn(f"{state.path}: the audio is digital silence", SilentAudioWarning, stacklevel=3)
+        warnings.warn(SilentAudioWarning(f"{name}: the audio is digital silence"), stacklevel=3)
 
 
 def _inference_function(backbone, postprocess):

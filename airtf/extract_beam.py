@@ -89,11 +89,13 @@ class Summary:
     skipped: int
     examples: int
     dead_letters: list
+    empty: int = 0
 
     def line(self, folder):
-        """``wrote N files (E examples) to FOLDER``, as the local path says it, with what was kept."""
-        kept = f"; kept {self.skipped} existing (--overwrite replaces them)" if self.skipped else ""
-        return f"wrote {self.written} files ({self.examples} examples) to {folder}{kept}"
+        """The local path's line (:func:`airtf.extract.summary_line`)."""
+        from airtf import extract
+
+        return extract.summary_line(folder, self.written, self.examples, self.skipped, self.empty)
 
 
 def _beam():
@@ -206,6 +208,7 @@ class ExtractFiles:
         for written in report.written:
             counters["written"].inc()
             yield str(written)
+        counters["empty"].inc(len(report.empty))
         for copy, message in report.failed:
             counters["failed"].inc()
             original = names[str(copy)]
@@ -278,7 +281,7 @@ def build(pipeline, files, settings):
         def setup(self):
             extract_files.setup()
             self.counters = {name: metrics.counter(METRICS_NAMESPACE, name)
-                             for name in ("written", "failed", "skipped", "examples")}
+                             for name in ("written", "failed", "skipped", "examples", "empty")}
 
         def start_bundle(self):
             self.pending = []
@@ -382,4 +385,4 @@ def summary(result, settings):
         with beam.io.filesystems.FileSystems.open(match.path) as stream:
             letters += [tuple(line.split("\t", 1)) for line in stream.read().decode().splitlines() if line]
     return Summary(counts.get("written", 0), counts.get("failed", 0), counts.get("skipped", 0),
-                   counts.get("examples", 0), sorted(letters))
+                   counts.get("examples", 0), sorted(letters), counts.get("empty", 0))

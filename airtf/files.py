@@ -23,6 +23,7 @@ import re
 import secrets
 import shutil
 import socket
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -67,12 +68,25 @@ def digest(path, algorithm):
 
 
 def display(path):
-    """``path`` as messages show it: relative to the current folder when it lies inside it."""
-    path = Path(path)
+    """``path`` as messages show it: relative to the current folder when it lies inside it, :func:`printable`."""
+    path = Path(os.fsdecode(path))
     try:
-        return str(path.absolute().relative_to(Path.cwd()))
+        return printable(path.absolute().relative_to(Path.cwd()))
     except ValueError:
-        return str(path)
+        return printable(path)
+
+
+def printable(path):
+    """A file name as text every terminal prints: bytes that are not UTF-8 escaped (``caf\\xe9.wav``).
+
+    File systems hold any bytes; Python keeps those it cannot decode as
+    surrogates, which a UTF-8 terminal refuses to print. Characters the
+    terminal's own encoding lacks (an ASCII locale) are escaped too. For
+    messages only: the result need not name the file any more.
+    """
+    text = os.fsencode(path).decode("utf-8", "backslashreplace")
+    encoding = getattr(sys.stderr, "encoding", None) or "utf-8"
+    return text.encode(encoding, "backslashreplace").decode(encoding)
 
 
 def write_error(path, error):

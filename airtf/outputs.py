@@ -36,6 +36,9 @@ class FeatureFile:
         Shape of one example's features: (128,), or (96, 64) for log-mel.
     """
 
+    keeps_empty = False
+    """A file without examples gets no output (see :attr:`airtf.extract.Report.empty`)."""
+
     def __init__(self, path, dtype, row_shape):
         self.path = Path(path)
         self.dtype = np.dtype(dtype)
@@ -64,9 +67,15 @@ class FeatureFile:
         self.count += len(features)
 
     def commit(self):
-        """Write the destination atomically from the scratch file, then remove it; return the example count."""
+        """Write the destination atomically from the scratch file, then remove it; return the example count.
+
+        Without examples nothing is written (:attr:`keeps_empty`).
+        """
         from airtf.vggish.audio_converter import example_time_points
 
+        if not self.count:
+            self.discard()
+            return 0
         time_points = example_time_points(self.count)
         with files.atomic_path(self.path) as temporary:
             if self.path.suffix == ".npz":
@@ -120,6 +129,9 @@ class FeatureArray:
     features : np.ndarray or None
         (n, *row_shape) once committed.
     """
+
+    keeps_empty = True
+    """Audio without examples gives an empty array."""
 
     def __init__(self, name, dtype, row_shape):
         self.path = name

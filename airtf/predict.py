@@ -12,13 +12,17 @@ attention-weighted mean of the per-frame ones, every present instrument has
 at least one active range.
 
 A file is read in blocks and its frame features are computed segment by
-segment; the classifier then runs over chunks of those features
-(:func:`classify`), so memory grows with the features only (128 numbers per
-0.96 s for VGGish features, 64 per 10 ms for log-mel), never with the audio
-or the model's activations of a whole file.
+segment; the classifier runs over chunks of those features, one pass for
+each GroupNormalization layer's clip statistics and one for the scores,
+accumulating the attention pooling and the active ranges as it goes
+(:class:`Clip`, :func:`score`). Features that fit in
+:data:`FEATURE_MEMORY_BYTES` are kept between the passes; longer files are
+read again for each pass, so memory does not grow with the length of the
+audio (measured in tools/bench_predict_memory.py up to 24 hours).
 """
 
 import json
+import os
 import warnings
 from typing import NamedTuple
 
@@ -26,6 +30,7 @@ import numpy as np
 
 from airtf import interrupts, params
 from airtf.errors import AudioTooShortWarning
+from airtf.files import printable
 
 THRESHOLD = params.THRESHOLD
 TIME_DECIMALS = 2
@@ -34,7 +39,9 @@ PROBABILITY_DIGITS = 4
 CHUNK_FRAMES = 4096
 """Frames the classifier scores at once (:func:`classify`)."""
 BLOCK_SECONDS = 60.0
-"""Seconds of audio read at once (:func:`stream_outputs`)."""
+"""Seconds of audio read at once (:class:`Clip`)."""
+FEATURE_MEMORY_BYTES = 64 << 20
+"""Frame features kept between the passes over a clip (:class:`Clip`): 64 MiB, 44 minutes of log-mel frames."""
 
 
 class Prediction(NamedTuple):
@@ -112,32 +119,152 @@ def active_ranges(frame_probabilities, frame_hop_seconds, threshold=THRESHOLD, d
     list of [float, float]
         ``[start, end]`` in seconds, rounded to 2 decimals, in order.
     """
-    runs = []
-    for first, stop in runs_of_true(np.asarray(frame_probabilities) >= threshold):
-        if runs and (first - runs[-1][1]) * frame_hop_seconds < merge_gap:
-            runs[-1] = (runs[-1][0], stop)
-        else:
-            runs.append((first, stop))
-    ranges = []
-    for first, stop in runs:
-        end = stop * frame_hop_seconds if duration is None else min(stop * frame_hop_seconds, duration)
-        ranges.append([round(first * frame_hop_seconds, TIME_DECIMALS), round(end, TIME_DECIMALS)])
-    return ranges
+    probabilities = np.asarray(frame_probabilities, np.float32).reshape(-1, 1)
+    runs = ActiveRuns(1, frame_hop_seconds, threshold, merge_gap)
+    runs.add(probabilities)
+    return runs.ranges(0, duration)
+
+
+class ActiveRuns:
+    """The runs of active frames of every instrument, gathered chunk by chunk as a clip streams by.
+
+    Memory grows with the number of runs, not of frames: consecutive active
+    frames are one run, and runs less than ``merge_gap`` apart merge as they
+    come.
+
+    Parameters
+    ----------
+    classes : int
+    frame_hop_seconds, threshold, merge_gap
+        As :func:`active_ranges` takes them.
+    """
+
+    def __init__(self, classes, frame_hop_seconds, threshold=THRESHOLD, merge_gap=MERGE_GAP_SECONDS):
+        self.frame_hop_seconds = frame_hop_seconds
+        self.threshold = threshold
+        self.merge_gap = merge_gap
+        self.frames = 0
+        self._runs = [[] for _ in range(classes)]  # per class: [first, stop] frames
+
+    def add(self, frame_probabilities):
+        """Take the next chunk of frames: (t, classes) probabilities."""
+        active = np.asarray(frame_probabilities) >= self.threshold
+        for index, runs in enumerate(self._runs):
+            for first, stop in runs_of_true(active[:, index]):
+                first, stop = first + self.frames, stop + self.frames
+                if runs and (runs[-1][1] == first or (first - runs[-1][1]) * self.frame_hop_seconds < self.merge_gap):
+                    runs[-1][1] = stop
+                else:
+                    runs.append([first, stop])
+        self.frames += len(active)
+
+    def ranges(self, index, duration=None):
+        """``[start, end]`` in seconds of class ``index``'s runs, cut at ``duration``, rounded to 2 decimals."""
+        hop = self.frame_hop_seconds
+        return [[round(first * hop, TIME_DECIMALS),
+                 round(stop * hop if duration is None else min(stop * hop, duration), TIME_DECIMALS)]
+                for first, stop in self._runs[index]]
 
 
 def _chunks(count, size):
     return [slice(start, min(start + size, count)) for start in range(0, count, size)]
 
 
-def clip_statistics(model, features, chunk_frames=CHUNK_FRAMES):
+class Clip:
+    """The frame features of one waveform or audio file, gone over chunk by chunk as often as needed.
+
+    The first pass computes them from the audio, read in blocks; they are
+    kept for the next passes while they take at most ``memory_bytes``
+    (an hour of VGGish features takes 2 MB, an hour of log-mel frames
+    92 MB), and computed again from the audio for each pass otherwise, so
+    memory never grows with the length of the audio. Every pass gives the
+    same chunks of ``chunk_frames`` frames (the last one shorter).
+
+    Parameters
+    ----------
+    model : airtf.export.Pipeline or airtf.export.ExportedModel
+    source : np.ndarray, str, os.PathLike or airtf.audio.Waveform
+        The frame features themselves (T, D), or audio.
+    block_seconds : float
+        Audio read at once.
+    chunk_frames : int
+    memory_bytes : int
+
+    Attributes
+    ----------
+    samples : int or None
+        The audio's length in 16 kHz samples, once a pass has read it.
+    """
+
+    def __init__(self, model, source, block_seconds=BLOCK_SECONDS, chunk_frames=CHUNK_FRAMES,
+                 memory_bytes=FEATURE_MEMORY_BYTES):
+        self.model = model
+        self.source = source
+        self.block_seconds = block_seconds
+        self.chunk_frames = chunk_frames
+        self.memory_bytes = memory_bytes
+        self.samples = None
+        self._kept = np.asarray(source, np.float32) if isinstance(source, np.ndarray) else None
+
+    def chunks(self):
+        """Iterate over the frame features, (t, D) float32 chunks in order."""
+        if self._kept is not None:
+            for chunk in _chunks(len(self._kept), self.chunk_frames):
+                yield self._kept[chunk]
+            return
+        kept, size = [], 0
+        for chunk in _rechunked(self._frames(), self.chunk_frames):
+            if kept is not None:
+                size += chunk.nbytes
+                kept = kept + [chunk] if size <= self.memory_bytes else None
+            yield chunk
+        if kept:
+            self._kept = np.concatenate(kept)
+
+    def _frames(self):
+        """Frame features segment by segment, computed from the audio; records its length in samples."""
+        from airtf import audio
+
+        samples = 0
+
+        def counted(blocks):
+            nonlocal samples
+            for block in blocks:
+                samples += len(block)
+                yield block
+
+        blocks = counted(audio.stream(self.source, block_seconds=self.block_seconds))
+        for segment in audio.example_segments(blocks, pad=True):
+            interrupts.raise_if_interrupted()
+            yield self.model.frame_features(segment)
+        self.samples = samples
+
+
+def _rechunked(pieces, size):
+    """Arrays of ``size`` rows (the last one shorter) from arrays of any number of rows, in order."""
+    buffer, held = [], 0
+    for piece in pieces:
+        buffer.append(piece)
+        held += len(piece)
+        if held < size:
+            continue
+        joined = np.concatenate(buffer)
+        whole = len(joined) // size * size
+        for start in range(0, whole, size):
+            yield joined[start:start + size]
+        buffer, held = [joined[whole:]], len(joined) - whole
+    if held:
+        yield np.concatenate(buffer)
+
+
+def clip_statistics(model, clip):
     """The classifier's GroupNormalization statistics of one clip, gathered over chunks of its frames.
 
     Parameters
     ----------
     model : airtf.export.Pipeline or airtf.export.ExportedModel
-    features : np.ndarray (T, D)
-        The clip's frame features.
-    chunk_frames : int
+    clip : Clip
+        One pass over it per layer.
 
     Returns
     -------
@@ -150,10 +277,10 @@ def clip_statistics(model, features, chunk_frames=CHUNK_FRAMES):
     statistics = np.zeros(model.statistics_shape, np.float32)
     for layer in range(model.statistics_layers):
         frames, mean, spread = 0, 0.0, 0.0  # spread: frames times variance
-        for chunk in _chunks(len(features), chunk_frames):
+        for chunk in clip.chunks():
             chunk_mean, chunk_variance = (np.asarray(value, np.float64)
-                                          for value in model.group_moments(features[chunk], statistics, layer))
-            size = chunk.stop - chunk.start
+                                          for value in model.group_moments(chunk, statistics, layer))
+            size = len(chunk)
             total = frames + size
             delta = chunk_mean - mean
             mean = mean + delta * size / total
@@ -164,20 +291,51 @@ def clip_statistics(model, features, chunk_frames=CHUNK_FRAMES):
     return statistics
 
 
-def classify(model, features, chunk_frames=CHUNK_FRAMES, attention=True):
-    """The classifier's outputs for one clip's frame features, computed over chunks of frames.
-
-    Equal (to float rounding) to the classifier on the whole clip, with
-    activations of ``chunk_frames`` frames at a time.
+def score(model, clip, threshold=THRESHOLD, keep_frames=False):
+    """The classifier over a clip: its statistics, then one scoring pass, accumulating the attention pooling.
 
     Parameters
     ----------
     model : airtf.export.Pipeline or airtf.export.ExportedModel
-    features : np.ndarray (T, D), T > 0
-    chunk_frames : int
-    attention : bool
-        Also return the attention (T, C), which costs as much memory as
-        the per-frame probabilities.
+    clip : Clip
+    threshold : float
+        Where a frame is active (:class:`ActiveRuns`).
+    keep_frames : bool
+        Also keep the per-frame outputs (memory grows with the clip).
+
+    Returns
+    -------
+    probabilities : np.ndarray
+        float32 (C,): the attention-weighted mean of the per-frame
+        probabilities, accumulated in float64 over chunks.
+    runs : ActiveRuns
+    frames : dict
+        With ``keep_frames``: ``frame_probabilities`` and ``attention`` (T, C) float32; else empty.
+    """
+    statistics = clip_statistics(model, clip)
+    runs = ActiveRuns(len(model.class_names), model.frame_hop_seconds, threshold)
+    total = pooled = 0.0
+    kept = {"frame_probabilities": [], "attention": []}
+    for chunk in clip.chunks():
+        weights, probabilities = model.chunk_scores(chunk, statistics)
+        total = total + weights.sum(axis=0, dtype=np.float64)
+        pooled = pooled + (weights * probabilities).sum(axis=0, dtype=np.float64)
+        runs.add(probabilities)
+        if keep_frames:
+            kept["frame_probabilities"].append(probabilities)
+            kept["attention"].append(weights)
+    frames = {}
+    if keep_frames:
+        frames = {name: np.concatenate(values) for name, values in kept.items()}
+        frames["attention"] /= total.astype(np.float32)
+    return np.clip(pooled / total, 0.0, 1.0).astype(np.float32), runs, frames
+
+
+def classify(model, features, chunk_frames=CHUNK_FRAMES):
+    """The classifier's outputs for one clip's frame features (T, D), T > 0, computed over chunks of frames.
+
+    Equal (to float rounding) to the classifier on the whole clip, with
+    activations of ``chunk_frames`` frames at a time.
 
     Returns
     -------
@@ -185,26 +343,9 @@ def classify(model, features, chunk_frames=CHUNK_FRAMES, attention=True):
         ``probabilities`` (C,), ``frame_probabilities`` (T, C) and
         ``attention`` (T, C), float32 numpy arrays.
     """
-    features = np.asarray(features, np.float32)
-    statistics = clip_statistics(model, features, chunk_frames)
-    probabilities = weights = None
-    total = pooled = 0.0
-    for chunk in _chunks(len(features), chunk_frames):
-        chunk_weights, chunk_probabilities = model.chunk_scores(features[chunk], statistics)
-        if probabilities is None:
-            probabilities = np.empty((len(features), chunk_probabilities.shape[1]), np.float32)
-            weights = np.empty_like(probabilities) if attention else None
-        probabilities[chunk] = chunk_probabilities
-        if attention:
-            weights[chunk] = chunk_weights
-        total = total + chunk_weights.sum(axis=0, dtype=np.float64)
-        pooled = pooled + (chunk_weights * chunk_probabilities).sum(axis=0, dtype=np.float64)
-    outputs = {"probabilities": np.clip(pooled / total, 0.0, 1.0).astype(np.float32),
-               "frame_probabilities": probabilities}
-    if attention:
-        weights /= total.astype(np.float32)
-        outputs["attention"] = weights
-    return outputs
+    clip = Clip(model, np.asarray(features, np.float32), chunk_frames=chunk_frames)
+    probabilities, _, frames = score(model, clip, keep_frames=True)
+    return {"probabilities": probabilities, **frames}
 
 
 def stream_outputs(model, path, block_seconds=BLOCK_SECONDS):
@@ -213,7 +354,9 @@ def stream_outputs(model, path, block_seconds=BLOCK_SECONDS):
     Returns
     -------
     outputs : dict
-        ``probabilities`` and ``frame_probabilities``, as :func:`classify`.
+        ``probabilities`` (C,) and ``frame_probabilities`` (T, C): the
+        per-frame outputs grow with the audio (:func:`predict_file` keeps
+        none).
     samples : int
         The file's length in 16 kHz samples.
 
@@ -222,49 +365,9 @@ def stream_outputs(model, path, block_seconds=BLOCK_SECONDS):
     AudioError
         For a file that cannot be read; the message names it.
     """
-    from airtf import audio
-
-    samples = 0
-
-    def counted(blocks):
-        nonlocal samples
-        for block in blocks:
-            samples += len(block)
-            yield block
-
-    expected = _expected_examples(path)
-    blocks = counted(audio.stream(path, block_seconds=block_seconds))
-    features, filled = None, 0
-    for segment in audio.example_segments(blocks, pad=True):
-        interrupts.raise_if_interrupted()
-        frames = model.frame_features(segment)
-        if features is None or filled + len(frames) > len(features):  # grown only where the header's length lied
-            per_example = len(frames) // _segment_examples(len(segment))
-            wanted = max(expected * per_example, filled + len(frames))
-            grown = np.empty((wanted, frames.shape[1]), np.float32)
-            if features is not None:
-                grown[:filled] = features[:filled]
-            features = grown
-        features[filled:filled + len(frames)] = frames
-        filled += len(frames)
-    return classify(model, features[:filled], attention=False), samples
-
-
-def _segment_examples(samples):
-    """Examples in a segment of ``samples`` 16 kHz samples (one at least: short audio is padded to one)."""
-    return max(1, 1 + (samples - params.EXAMPLE_SAMPLES) // params.EXAMPLE_HOP_SAMPLES)
-
-
-def _expected_examples(path):
-    """Examples in a file, from its header's length (see :func:`airtf.audio.info`), or in a Waveform."""
-    from airtf import audio
-
-    if isinstance(path, audio.Waveform):
-        frames, sample_rate = len(path.samples), path.sample_rate
-    else:
-        described = audio.info(path)
-        frames, sample_rate = described.frames, described.sample_rate
-    return _segment_examples(audio.resampled_length(frames, sample_rate))
+    clip = Clip(model, path, block_seconds)
+    probabilities, _, frames = score(model, clip, keep_frames=True)
+    return {"probabilities": probabilities, "frame_probabilities": frames["frame_probabilities"]}, clip.samples
 
 
 def predict(model, waveform, threshold=THRESHOLD):
@@ -283,19 +386,19 @@ def predict(model, waveform, threshold=THRESHOLD):
     -------
     Prediction
     """
-    return _prediction(model, model(waveform), len(waveform), threshold)
+    outputs = model(waveform)
+    runs = ActiveRuns(len(model.class_names), model.frame_hop_seconds, threshold)
+    runs.add(outputs["frame_probabilities"])
+    return _prediction(model, outputs["probabilities"], runs, len(waveform), threshold)
 
 
-def _prediction(model, outputs, samples, threshold):
-    """A :class:`Prediction` from the classifier's outputs for ``samples`` samples of audio."""
+def _prediction(model, probabilities, runs, samples, threshold):
+    """A :class:`Prediction` from the clip probabilities and active runs of ``samples`` samples of audio."""
     duration = samples / params.SAMPLE_RATE
-    probabilities = outputs["probabilities"]
-    ranked = {model.class_names[index]: float(f"{probabilities[index]:.{PROBABILITY_DIGITS}g}")
-              for index in np.argsort(-probabilities, kind="stable")}
-    present = [index for index in np.argsort(-probabilities, kind="stable") if probabilities[index] >= threshold]
-    active = {model.class_names[index]: active_ranges(outputs["frame_probabilities"][:, index],
-                                                      model.frame_hop_seconds, threshold, duration)
-              for index in present}
+    order = np.argsort(-probabilities, kind="stable")
+    ranked = {model.class_names[index]: float(f"{probabilities[index]:.{PROBABILITY_DIGITS}g}") for index in order}
+    active = {model.class_names[index]: runs.ranges(index, duration)
+              for index in order if probabilities[index] >= threshold}
     return Prediction({name: ranked[name] for name in active}, active, duration, ranked, threshold)
 
 
@@ -305,7 +408,13 @@ def format_probability(probability):
 
 
 def predict_file(model, path, threshold=THRESHOLD, block_seconds=BLOCK_SECONDS):
-    """:func:`predict` on an audio file of any length, format and rate, read in blocks.
+    """:func:`predict` on an audio file of any length, format and rate, in memory independent of its length.
+
+    The file is read in blocks, once for each pass the classifier needs
+    (see :class:`Clip`: the GroupNormalization statistics layer by layer,
+    then the scores) unless its frame features fit in
+    :data:`FEATURE_MEMORY_BYTES`; the attention pooling and the active
+    ranges accumulate as the scores stream by.
 
     Raises
     ------
@@ -318,11 +427,12 @@ def predict_file(model, path, threshold=THRESHOLD, block_seconds=BLOCK_SECONDS):
         When the audio is shorter than one 0.96 s example (it is zero-padded
         to one).
     """
-    outputs, samples = stream_outputs(model, path, block_seconds)
-    if samples < params.EXAMPLE_SAMPLES:
-        warnings.warn(f"{path}: {AudioTooShortWarning.describe(samples)}; it was zero-padded to one",
-                      AudioTooShortWarning, stacklevel=2)
-    return _prediction(model, outputs, samples, threshold)
+    clip = Clip(model, path, block_seconds)
+    probabilities, runs, _ = score(model, clip, threshold)
+    if clip.samples < params.EXAMPLE_SAMPLES:
+        warnings.warn(AudioTooShortWarning(f"{printable(str(path))}: {AudioTooShortWarning.describe(clip.samples)}; "
+                                           "it was zero-padded to one"), stacklevel=2)
+    return _prediction(model, probabilities, runs, clip.samples, threshold)
 
 
 def format_ranges(ranges):
@@ -361,7 +471,7 @@ def format_text(name, prediction, name_width=0):
 
 
 def to_json(predictions):
-    """Predictions of several files as one JSON document.
+    """Predictions of several files as one JSON document (see :func:`json_entry`).
 
     Parameters
     ----------
@@ -371,14 +481,24 @@ def to_json(predictions):
     Returns
     -------
     str
-        ``{file: {"duration": seconds, "threshold": p, "instruments": {name: {"probability": p,
-        "present": bool, "active": [[start, end], ...]}}}}``, every instrument, most probable first
-        (``active`` is empty for those not present).
+        ``{file: entry, ...}``.
     """
-    return json.dumps({name: {"duration": round(prediction.duration, TIME_DECIMALS),
-                              "threshold": prediction.threshold,
-                              "instruments": {instrument: {"probability": probability,
-                                                           "present": instrument in prediction.active,
-                                                           "active": prediction.active.get(instrument, [])}
-                                              for instrument, probability in prediction.probabilities.items()}}
-                       for name, prediction in predictions.items()})
+    return "{" + ",".join(json_entry(name, prediction) for name, prediction in predictions.items()) + "}"
+
+
+def json_entry(name, prediction):
+    """One file's prediction as a member of the JSON document, for writing as it comes.
+
+    Returns
+    -------
+    str
+        ``"file": {"duration": seconds, "threshold": p, "instruments": {name: {"probability": p,
+        "present": bool, "active": [[start, end], ...]}}}``, every instrument, most probable first
+        (``active`` is empty for those not present); a file name that is not valid UTF-8 keeps its
+        bytes as ``\\udcXX`` escapes, which Python's ``json`` reads back to the same name.
+    """
+    entry = {"duration": round(prediction.duration, TIME_DECIMALS), "threshold": prediction.threshold,
+             "instruments": {instrument: {"probability": probability, "present": instrument in prediction.active,
+                                          "active": prediction.active.get(instrument, [])}
+                             for instrument, probability in prediction.probabilities.items()}}
+    return f"{json.dumps(os.fsdecode(name))}:{json.dumps(entry)}"

@@ -48,7 +48,7 @@ import tensorflow as tf
 from tensorboard.plugins import projector
 
 import airtf
-from airtf import objectives, plans, reproducible, runs, summaries, vggish
+from airtf import locks, objectives, plans, reproducible, runs, summaries, vggish
 from airtf.errors import AirtfError, CheckpointError
 from airtf.files import display
 
@@ -188,7 +188,18 @@ def train(objective, data_dir, run_dir, *, epochs=50, batch_size=64, lr=1e-4, pa
     airtf.runs.TrainingDiverged
         The loss became NaN or infinite; the last good weights are in
         ``RUN_DIR/checkpoints``.
+    airtf.locks.FolderInUseError
+        Another process is writing ``run_dir``.
     """
+    with locks.holding(run_dir, COMMAND):
+        return _train(objective, data_dir, run_dir, epochs=epochs, batch_size=batch_size, lr=lr, patience=patience,
+                      limit=limit, seed=seed, weights=weights, variant=variant, strategy=strategy,
+                      overwrite=overwrite, options=options, verbose=verbose)
+
+
+def _train(objective, data_dir, run_dir, *, epochs, batch_size, lr, patience, limit, seed, weights, variant, strategy,
+           overwrite, options, verbose):
+    """:func:`train`, holding the lock of ``run_dir``."""
     chosen = _objective(objective, options)
     data_dir = _existing_folder(data_dir)
     backbone_source = _backbone_source(weights, variant, seed)

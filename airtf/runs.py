@@ -29,6 +29,7 @@ from airtf import summaries
 from airtf.backup import STATE_NAME as BACKUP_STATE_NAME, Backup
 from airtf.errors import AirtfError
 from airtf.files import atomic_path, write_json
+from airtf.locks import LOCK_NAME
 
 CONFIG_NAME = "config.json"
 BACKBONE_NAME = "vggish.weights.h5"
@@ -334,7 +335,7 @@ def check_run_folder(path, inputs=(), command=None):
             raise RunError(f"{path}: holds a run of {made_by or 'another command'}, not of {command}; choose "
                            "another --out")
         return
-    foreign = sorted(entry.name for entry in path.iterdir() if entry.name not in inputs)
+    foreign = sorted(entry.name for entry in path.iterdir() if entry.name not in (*inputs, LOCK_NAME))
     if foreign:
         raise RunError(f"{path}: holds files but no airtf run (no {CONFIG_NAME}; e.g. {foreign[0]}); choose a new "
                        "or empty folder for --out")

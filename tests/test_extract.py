@@ -1,6 +1,7 @@
 """airtf-extract: batching across files, streaming, outputs, and bad input."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -118,8 +119,7 @@ def test_bad_files_are_reported_and_the_rest_goes_on(tmp_path, capsys):
     assert "error: " + str(audio / "empty.wav") in err and "error: " + str(audio / "corrupt.ogg") in err
     assert "warning: " + str(audio / "short.wav") in err and "0.500 s is shorter than one example, which needs 0.975 s" in err
     assert "warning: " + str(audio / "silent.ogg") in err and "2 of 5 files failed" in err
-    assert sorted(p.name for p in (out / "logmel").iterdir()) == ["good.json", "short.json", "silent.json"]
-    assert features(out / "logmel" / "short.json")[0].shape == (0,)
+    assert sorted(p.name for p in (out / "logmel").iterdir()) == ["good.json", "silent.json"]  # short: no examples
     silent, _ = features(out / "logmel" / "silent.json")
     np.testing.assert_allclose(silent, np.log(params.LOG_OFFSET), rtol=1e-6)
 
@@ -154,3 +154,38 @@ def test_missing_official_weights_say_how_to_get_them(tmp_path, monkeypatch, cap
     assert extract_cli.main([str(clip), "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
     assert "airtf-weights fetch" in err and "--weights random" in err
+
+
+def test_many_files_too_short_make_a_few_lines_and_the_summary_counts_them(tmp_path, capsys):
+    audio = tmp_path / "audio"
+    audio.mkdir()
+    short = tone(0.2, 16000, channels=1)
+    for index in range(60):
+        sf.write(audio / f"short-{index:02d}.wav", short, 16000)
+    sf.write(audio / "good.wav", tone(2.0, 16000, channels=1), 16000)
+    out = tmp_path / "out"
+    assert extract_cli.main([str(audio), "--out", str(out), "--output", "logmel", "--quiet"]) == 0
+    captured = capsys.readouterr()
+    warnings_printed = captured.err.strip().splitlines()
+    assert len(warnings_printed) <= 10
+    assert warnings_printed[0].endswith("so it has no features; pass --pad to zero-pad such files to one example")
+    assert sum("short-" in line for line in warnings_printed) == 3
+    assert warnings_printed[-1] == ("airtf-extract: warning: and 57 more files shorter than one example (60 in all); "
+                                    "pass --pad to zero-pad such files to one example")
+    assert captured.out.strip().endswith("; 60 shorter than one example, not written (--pad zero-pads them to one)")
+    assert captured.out.startswith("wrote 1 files (2 examples)")
+    assert [path.name for path in (out / "logmel").iterdir()] == ["good.json"]
+
+
+def test_a_file_name_that_is_not_utf8_is_extracted_and_printed_escaped(tmp_path, capfdbinary):
+    sf.write(tmp_path / "good.wav", tone(2.0, 16000, channels=1), 16000)
+    named = tmp_path / os.fsdecode(b"caf\xe9.wav")
+    named.write_bytes((tmp_path / "good.wav").read_bytes())
+    broken = tmp_path / os.fsdecode(b"bad\xff.wav")
+    broken.write_bytes(b"not audio")
+    out = tmp_path / "out"
+    assert extract_cli.main([str(named), str(broken), str(tmp_path / "good.wav"), "--out", str(out),
+                             "--output", "logmel", "--quiet"]) == 1
+    err = capfdbinary.readouterr().err.decode("utf-8")  # printable: no stray bytes
+    assert "bad\\xff.wav: cannot decode" in err
+    assert (out / "logmel" / os.fsdecode(b"caf\xe9.json")).read_bytes() == (out / "logmel" / "good.json").read_bytes()

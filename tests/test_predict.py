@@ -3,7 +3,10 @@
 import contextlib
 import io
 import json
+import os
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -160,3 +163,38 @@ def test_cli_names_a_model_that_is_neither(tmp_path, openmic_clip, capsys):
     assert capsys.readouterr().err == (f"airtf-predict: error: {tmp_path}: neither an export directory nor a run "
                                        "directory; pass a directory written by airtf-export, or a run directory "
                                        "written by a finished airtf-eval\n")
+
+
+def test_file_names_that_are_not_utf8_are_predicted_and_printed_escaped(models, openmic_clip, tmp_path, capfdbinary):
+    named = tmp_path / os.fsdecode(b"caf\xe9.ogg")
+    named.write_bytes(openmic_clip.read_bytes())
+    broken = tmp_path / os.fsdecode(b"bad\xff.wav")
+    broken.write_bytes(b"not audio")
+    assert predict_cli.main([str(broken), str(named), "--model", str(models["export"]), "--quiet"]) == 1
+    captured = capfdbinary.readouterr()
+    out, err = captured.out.decode("utf-8"), captured.err.decode("utf-8")  # printable: no stray bytes
+    assert "bad\\xff.wav: cannot decode" in err
+    assert f"{tmp_path}/caf\\xe9.ogg (10.00 s)" in out  # the good file after the bad one was predicted
+    assert predict_cli.main([str(named), "--model", str(models["export"]), "--json"]) == 0
+    document = json.loads(capfdbinary.readouterr().out)
+    assert list(document) == [str(named)]  # the JSON keeps the name: it opens the file again
+
+
+def test_names_in_an_ascii_locale_are_predicted(models, openmic_clip, tmp_path):
+    named = tmp_path / "ä ö €.ogg"
+    named.write_bytes(openmic_clip.read_bytes())
+    result = subprocess.run([sys.executable, "-m", "airtf.cli.predict", str(named), "--model", str(models["export"])],
+                            capture_output=True, env={**os.environ, "LC_ALL": "C", "PYTHONUTF8": "0"})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.decode("ascii").startswith(str(tmp_path) + "/\\xe4 \\xf6 \\u20ac.ogg (10.00 s)")
+
+
+def test_json_members_are_written_as_files_are_predicted(models, openmic_clip, tmp_path):
+    (tmp_path / "bad.wav").write_text("not audio")
+    command = [sys.executable, "-m", "airtf.cli.predict", str(openmic_clip), str(tmp_path / "bad.wav"),
+               str(openmic_clip), "--model", str(models["export"]), "--json"]
+    result = subprocess.run(command, capture_output=True, text=True)
+    assert result.returncode == 1
+    document = json.loads(result.stdout)
+    assert list(document) == [str(openmic_clip)]  # the name twice: one member (json keeps the last)
+    assert result.stdout.count(json.dumps(str(openmic_clip))) == 2

@@ -1,6 +1,7 @@
 """What every airtf command shares: quiet TensorFlow, one-line errors."""
 
 import argparse
+import collections
 import contextlib
 import functools
 import os
@@ -21,6 +22,14 @@ def quiet_tensorflow(from_command_line):
         native_logs.filter_native_logs()
 
 
+def printable_streams():
+    """Let stdout and stderr print anything: what their encoding lacks (a file name that is not UTF-8, say)
+    is escaped instead of ending the command in a UnicodeEncodeError."""
+    for stream in (sys.stdout, sys.stderr):
+        if getattr(stream, "errors", None) == "strict" and hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
+
+
 def reports_errors(program):
     """Decorate a command's main so that it never ends in a traceback for a user's doing.
 
@@ -36,6 +45,7 @@ def reports_errors(program):
             from airtf import files, interrupts
 
             quiet_tensorflow(from_command_line=argv is None)
+            printable_streams()
             with interrupts.interruptible():
                 try:
                     code = main(argv)
@@ -57,23 +67,47 @@ def reports_errors(program):
     return decorate
 
 
+SHOWN_PER_KIND = 3
+"""Warnings of one kind shown in full; the rest are counted (:func:`one_line_warnings`)."""
+
+
 @contextlib.contextmanager
-def one_line_warnings(program):
-    """Within the block, show airtf's warnings as ``program: warning: message`` lines."""
+def one_line_warnings(program, shown=SHOWN_PER_KIND):
+    """Within the block, show airtf's warnings as ``program: warning: message`` lines, a few of each kind.
+
+    The first ``shown`` warnings of each class are printed, the first of
+    them with its fix; the others are counted, and when the block ends one
+    line says how many more there were, with the fix again, so that 10,000
+    short files make four lines, not 10,000.
+    """
     from airtf.errors import AirtfWarning
 
+    counts, fixes = collections.Counter(), {}
     with warnings.catch_warnings():
         default = warnings.showwarning
 
         def show(message, category, filename, lineno, file=None, line=None):
-            if issubclass(category, AirtfWarning):
-                print(f"{program}: warning: {message}", file=file or sys.stderr)
-            else:
+            if not issubclass(category, AirtfWarning):
                 default(message, category, filename, lineno, file, line)
+                return
+            counts[category] += 1
+            fix = getattr(message, "fix", "")
+            fixes.setdefault(category, fix)
+            if counts[category] <= shown:
+                text = getattr(message, "message", str(message))
+                print(f"{program}: warning: {text}" + (f"; {fix}" if fix and counts[category] == 1 else ""),
+                      file=file or sys.stderr)
 
         warnings.simplefilter("always", AirtfWarning)
         warnings.showwarning = show
-        yield
+        try:
+            yield
+        finally:
+            for category, count in counts.items():
+                if count > shown:
+                    fix = f"; {fixes[category]}" if fixes[category] else ""
+                    print(f"{program}: warning: and {count - shown:,} more {category.kind} ({count:,} in all){fix}",
+                          file=sys.stderr)
 
 
 class OneLineParser(argparse.ArgumentParser):

@@ -66,18 +66,36 @@ def parse(argv):
 def main(argv=None):
     deterministic_if_asked(argv)
     args = parse(argv)
+    if args.dry_run:
+        return _plan(args)
+    from airtf import locks
+
+    with locks.holding(args.out, "airtf-eval"):  # before TensorFlow loads: a second run is refused at once
+        return _evaluate(args)
+
+
+def _settings(args):
+    from airtf import evaluate
+
+    return evaluate.Settings(features=args.features, data=args.data, seeds=args.seeds, epochs=args.epochs,
+                             batch_size=args.batch_size, learning_rate=args.lr, norm=args.norm,
+                             weights=args.weights, variant=args.variant, feature_seed=args.feature_seed,
+                             limit=args.limit)
+
+
+def _plan(args):
+    from airtf import evaluate
+
+    with one_line_warnings("airtf-eval"):
+        print(evaluate.plan(_settings(args), args.out, cache_dir=args.cache_dir))
+    return 0
+
+
+def _evaluate(args):
     from airtf import evaluate, reporting
 
-    settings = evaluate.Settings(features=args.features, data=args.data, seeds=args.seeds, epochs=args.epochs,
-                                 batch_size=args.batch_size, learning_rate=args.lr, norm=args.norm,
-                                 weights=args.weights, variant=args.variant, feature_seed=args.feature_seed,
-                                 limit=args.limit)
-    if args.dry_run:
-        with one_line_warnings("airtf-eval"):
-            print(evaluate.plan(settings, args.out, cache_dir=args.cache_dir))
-        return 0
     with one_line_warnings("airtf-eval"):
-        outcome = evaluate.evaluate(settings, args.out, cache_dir=args.cache_dir, overwrite=args.overwrite,
+        outcome = evaluate.evaluate(_settings(args), args.out, cache_dir=args.cache_dir, overwrite=args.overwrite,
                                     verbose=0 if args.quiet else "auto")
     summary = outcome.summary
     if outcome.skipped:

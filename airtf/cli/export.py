@@ -28,6 +28,13 @@ def parse(argv):
 @reports_errors("airtf-export")
 def main(argv=None):
     args = parse(argv)
+    from airtf import locks
+
+    with locks.holding(args.out, "airtf-export", beside=True):  # before TensorFlow loads: refused at once
+        return _export(args)
+
+
+def _export(args):
     from airtf import export
 
     with one_line_warnings("airtf-export"):

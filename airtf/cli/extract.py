@@ -8,6 +8,7 @@ airtf[beam] extra); Beam's own options follow a lone --, e.g.
 """
 
 import sys
+import warnings
 from pathlib import Path
 
 from airtf.cli.common import (add_out, add_overwrite, add_quiet, add_weights, command_parser, one_line_warnings,
@@ -92,11 +93,12 @@ def extract_all(args):
     from tqdm import tqdm
 
     from airtf import extract, files
+    from airtf.errors import BrokenLinkWarning
 
     plan = extract.plan(args.inputs, args.out, args.output, args.format, args.overwrite)
     for link in plan.broken_links:
-        print(f"airtf-extract: warning: {link}: a broken symbolic link (its target is missing, or links loop); "
-              "skipped", file=sys.stderr)
+        warnings.warn(BrokenLinkWarning(f"{files.display(link)}: a broken symbolic link (its target is missing, or "
+                                        "links loop); skipped"))
     files.check_writable(Path(args.out) / args.output)
     extractor = extract.make_extractor(args.output, args.weights, args.variant, args.pca_params,
                                        batch_size=args.batch_size, pad=args.pad, resampler=args.resampler)
@@ -108,11 +110,9 @@ def extract_all(args):
         report = extractor.run(plan.jobs, on_file_done=done)
     if report.stopped:
         print(f"airtf-extract: error: {report.stopped}", file=sys.stderr)
-    kept = [f"kept {plan.existing} existing (--overwrite replaces them)"] if plan.existing else []
-    kept += [f"skipped {len(plan.broken_links)} broken links"] if plan.broken_links else []
-    print(f"wrote {len(report.written)} files ({report.examples} examples) to {Path(args.out) / args.output}"
-          + "".join(f"; {note}" for note in kept))
-    unwritten = len(plan.jobs) - len(report.written) - len(report.failed)
+    print(extract.summary_line(files.printable(Path(args.out) / args.output), len(report.written), report.examples,
+                               plan.existing, len(report.empty), len(plan.broken_links)))
+    unwritten = len(plan.jobs) - len(report.written) - len(report.empty) - len(report.failed)
     if report.stopped:
         print(f"airtf-extract: stopped: {unwritten} of {len(plan.jobs)} files not written, "
               f"{len(report.failed)} failed", file=sys.stderr)

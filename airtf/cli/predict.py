@@ -44,23 +44,29 @@ def predict_all(args):
 
     from airtf import export, predict
     from airtf.errors import AudioError
+    from airtf.files import printable
 
     model = export.load(args.model, weights=args.weights, variant=args.variant, pca_params=args.pca_params)
     name_width = max(map(len, model.class_names))
-    predictions, failed = {}, 0
+    failed, members = 0, 0
+    if args.json:  # one document, each file's member written as it is predicted
+        sys.stdout.write("{")
     with tqdm(args.inputs, unit="file", disable=args.quiet or len(args.inputs) < 2) as bar:
         for path in bar:
             try:
-                predictions[path] = predict.predict_file(model, path, args.threshold)
+                prediction = predict.predict_file(model, path, args.threshold)
             except AudioError as error:
                 bar.write(f"airtf-predict: error: {error}", file=sys.stderr)
                 failed += 1
                 continue
-            if not args.json:
-                bar.write(predict.format_text(path, predictions[path], name_width),
-                          file=sys.stdout)
+            if args.json:
+                sys.stdout.write(("," if members else "") + predict.json_entry(path, prediction))
+                sys.stdout.flush()
+                members += 1
+            else:
+                bar.write(predict.format_text(printable(path), prediction, name_width), file=sys.stdout)
     if args.json:
-        print(predict.to_json(predictions))
+        print("}")
     if failed:
         print(f"airtf-predict: {failed} of {len(args.inputs)} files failed", file=sys.stderr)
         return 1

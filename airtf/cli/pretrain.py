@@ -105,14 +105,27 @@ def _defaults_text(takers):
 def main(argv=None):
     deterministic_if_asked(argv)
     args = parse(argv)
+    if args.dry_run:
+        return _plan(args)
+    from airtf import locks
+
+    with locks.holding(args.out, PROGRAM):  # before TensorFlow loads: a second run is refused at once
+        return _train(args)
+
+
+def _plan(args):
     from airtf import pretrain
 
-    if args.dry_run:
-        with one_line_warnings(PROGRAM):
-            print(pretrain.plan(args.objective, args.data, args.out, epochs=args.epochs, batch_size=args.batch_size,
-                                lr=args.lr, patience=args.patience, limit=args.limit, seed=args.seed,
-                                weights=args.weights, variant=args.variant, options=args.objective_options))
-        return 0
+    with one_line_warnings(PROGRAM):
+        print(pretrain.plan(args.objective, args.data, args.out, epochs=args.epochs, batch_size=args.batch_size,
+                            lr=args.lr, patience=args.patience, limit=args.limit, seed=args.seed,
+                            weights=args.weights, variant=args.variant, options=args.objective_options))
+    return 0
+
+
+def _train(args):
+    from airtf import pretrain
+
     with one_line_warnings(PROGRAM):
         result = pretrain.train(args.objective, args.data, args.out, epochs=args.epochs, batch_size=args.batch_size,
                                 lr=args.lr, patience=args.patience, limit=args.limit, seed=args.seed,

@@ -16,13 +16,14 @@ import json
 import time
 from pathlib import Path
 
-from airtf import archives, downloads
+from airtf import archives, downloads, locks
 from airtf.downloads import gigabytes
 from airtf.files import check_writable, display, write_json
 
 RECORD_NAME = ".airtf-download.json"
 ARCHIVES_FOLDER = "archives"
 SPLITS = ("train", "valid", "test")
+COMMAND = "airtf-data download"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,9 +100,20 @@ def fetch(name, out, format=None, splits=None, mirror=None, keep_archives=False,
     Returns
     -------
     list of Outcome
+
+    Raises
+    ------
+    airtf.locks.FolderInUseError
+        Another process is downloading into ``out``.
     """
     out = Path(out)
     check_writable(out)
+    with locks.holding(out, COMMAND):
+        return _fetch(name, out, format, splits, mirror, keep_archives, progress, timeout)
+
+
+def _fetch(name, out, format, splits, mirror, keep_archives, progress, timeout):
+    """:func:`fetch`, holding the lock of ``out``."""
     record = _read_record(out)
     todo = [archive for archive in archives_of(name, format, splits, mirror)
             if not record.get(archive.name, {}).get("unpacked")]
