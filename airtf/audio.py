@@ -613,7 +613,7 @@ def _block_plan(sample_rate, block_seconds):
     return _BlockPlan(block, margin, sample_rate)
 
 
-def stream(path, *, block_seconds=60.0, resampler="resampy") -> Iterator[np.ndarray]:
+def stream(path, *, block_seconds=params.BLOCK_SECONDS, resampler="resampy") -> Iterator[np.ndarray]:
     """Read an audio file block by block as float32 mono at 16 kHz.
 
     The file is read once, front to back, keeping only one block and its
@@ -627,7 +627,8 @@ def stream(path, *, block_seconds=60.0, resampler="resampy") -> Iterator[np.ndar
         The audio file, or samples in memory.
     block_seconds : float
         Approximate length of each block, in seconds of input (rounded to
-        where input and output samples align; default 60).
+        where input and output samples align; default
+        :data:`airtf.params.BLOCK_SECONDS`).
     resampler : {"resampy", "soxr"}
         See :func:`resample`.
 

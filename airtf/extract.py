@@ -172,7 +172,7 @@ class Extractor:
     """
 
     def __init__(self, output, backbone=None, postprocess=None, batch_size=64, pad=False,
-                 resampler="resampy", block_seconds=60.0, parallel=2):
+                 resampler="resampy", block_seconds=params.BLOCK_SECONDS, parallel=2):
         if output not in OUTPUTS:
             raise ValueError(f"unknown output {output!r}; choose one of {OUTPUTS}")
         if output != "logmel" and backbone is None:

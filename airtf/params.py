@@ -10,6 +10,9 @@ them in ``--help`` without loading TensorFlow.
 
 SAMPLE_RATE = 16000
 """Sample rate of the waveform fed to the front end, in Hz."""
+BLOCK_SECONDS = 10.0
+"""Seconds of audio a streaming reader reads at once. Blocks of 60 s held the front end's intermediates
+of two 60 s segments at once, 100 MB more than a one-block file; measured in tools/bench_predict_memory.py."""
 
 STFT_WINDOW_SECONDS = 0.025
 STFT_HOP_SECONDS = 0.010

@@ -38,10 +38,9 @@ PROBABILITY_DIGITS = 4
 """Significant digits of the probabilities a Prediction holds."""
 CHUNK_FRAMES = 4096
 """Frames the classifier scores at once (:func:`classify`)."""
-BLOCK_SECONDS = 60.0
-"""Seconds of audio read at once (:class:`Clip`)."""
-FEATURE_MEMORY_BYTES = 64 << 20
-"""Frame features kept between the passes over a clip (:class:`Clip`): 64 MiB, 44 minutes of log-mel frames."""
+BLOCK_SECONDS = params.BLOCK_SECONDS
+FEATURE_MEMORY_BYTES = 16 << 20
+"""Frame features kept between the passes over a clip (:class:`Clip`): 16 MiB, 11 minutes of log-mel frames."""
 
 
 class Prediction(NamedTuple):
