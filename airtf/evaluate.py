@@ -187,6 +187,7 @@ def _evaluate(settings, out, cache_dir, overwrite, verbose):
     for seed in settings.seeds:
         seed_run = runs.start(out / f"seed-{seed}", seed_config(config, seed))
         if _seed_done(out, seed):
+            seed_run.finish()  # a kill after its scores were written may have left the backup
             skipped.append(seed)
             continue
         train_seed(seed_run, seed, sets, classes, settings, verbose, feature_set.spec)
@@ -252,9 +253,8 @@ def disk_needs(settings, feature_set, dataset, used, cache_dir, seeds, model=Non
     _, cache = feature_set.uncomputed(dataset, every, cache_dir)
     model = model or _classifier(settings, feature_set, len(dataset.classes))
     weights = plans.weights_bytes(model)
-    trainable = 4 * sum(int(np.prod(weight.shape)) for weight in model.trainable_weights)
-    # best, best-val-loss and last checkpoints, attention.keras, and the backup (weights, Adam's two slots)
-    per_seed = 4 * weights + weights + 2 * trainable + 4 * len(used.test) * len(dataset.classes)
+    # best, best-val-loss and last checkpoints, attention.keras, a new best of each kind staged, the backup
+    per_seed = 6 * weights + plans.backup_bytes(model) + 4 * len(used.test) * len(dataset.classes)
     return {**cache, "seed runs": len(seeds) * per_seed, "best model": weights}
 
 
@@ -427,7 +427,7 @@ def train_seed(run, seed, sets, classes, settings, verbose="auto", spec=None):
     callbacks = seed_callbacks(run, validation, classes)
     model.fit(train.x, train.targets, batch_size=settings.batch_size, epochs=settings.epochs,
               validation_data=(validation.x, validation.targets), callbacks=callbacks, verbose=verbose)
-    runs.check_diverged(callbacks)
+    runs.check_diverged(callbacks, run)
     runs.load_model_weights(model, run.best_weights)
     with atomic_path(run.path / MODEL_NAME) as temporary:
         model.save(temporary)
@@ -446,6 +446,7 @@ def train_seed(run, seed, sets, classes, settings, verbose="auto", spec=None):
                       {f"test/f1/{name}": scores["f1"] for name, scores in result["test"].items()},
                       result["best_epoch"] or 0)
     write_json(run.path / SCORES_NAME, reporting.json_ready(result))
+    run.finish()
     return result
 
 

@@ -123,9 +123,28 @@ def steps_of(examples, batch_size):
     return math.ceil(examples / batch_size)
 
 
+H5_BYTES_PER_WEIGHT = 4096
+"""What a .weights.h5 file adds per weight variable, at most (VGGish's den-add checkpoint: 70 KB in all)."""
+
+
 def weights_bytes(model):
-    """Bytes of a float32 model's weights on disk (without the file format's few kilobytes)."""
-    return 4 * model.count_params()
+    """Bytes of a float32 model's weights file on disk, its HDF5 overhead included."""
+    return 4 * model.count_params() + H5_BYTES_PER_WEIGHT * len(model.weights)
+
+
+def backup_bytes(model):
+    """Bytes of a run's resume backup (:mod:`airtf.backup`) of ``model`` trained with Adam, at its largest.
+
+    Two slots, each holding the weights and Adam's two moments of every
+    trainable weight.
+    """
+    trainable = 4 * sum(math.prod(int(size) for size in weight.shape) for weight in model.trainable_weights)
+    return 2 * (weights_bytes(model) + 2 * trainable)
+
+
+def bytes_on_disk(*paths):
+    """What the files at ``paths`` that exist take: a rerun rewrites them in place or replaces them."""
+    return sum(Path(path).stat().st_size for path in paths if Path(path).is_file())
 
 
 def duration_text(seconds):

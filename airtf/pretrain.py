@@ -30,10 +30,10 @@ or diverged) is not trained again unless ``overwrite`` is given, which
 clears what it made and starts afresh.
 """
 
+import contextlib
 import dataclasses
 import importlib.metadata
 import json
-import math
 import os
 import platform
 import shutil
@@ -48,9 +48,9 @@ import tensorflow as tf
 from tensorboard.plugins import projector
 
 import airtf
-from airtf import locks, objectives, plans, reproducible, runs, summaries, vggish
-from airtf.errors import AirtfError, CheckpointError
-from airtf.files import display
+from airtf import backup, locks, objectives, plans, reproducible, runs, summaries, vggish
+from airtf.errors import AirtfError, CheckpointError, WriteError
+from airtf.files import display, is_write_error, write_error
 
 STRATEGIES = ("default", "mirrored", "multi-worker")
 """Values of ``strategy``: no distribution, MirroredStrategy, MultiWorkerMirroredStrategy."""
@@ -65,6 +65,8 @@ PLANNED_EPOCHS = 2
 """Epochs of one batch a plan fits to time what an epoch costs besides its steps."""
 HISTOGRAM_BYTES = 2048
 """About what one weight's histogram adds to the TensorBoard logs per epoch."""
+FIGURE_BYTES = 512 << 10
+"""What an objective's figures add to the TensorBoard logs per epoch, at most (den-add's four: 375 KB)."""
 PROJECTOR_TENSOR = "embeddings.tsv"
 PROJECTOR_METADATA = "metadata.tsv"
 VERSIONED_PACKAGES = ("tensorflow", "keras", "numpy", "tensorboard")
@@ -209,21 +211,22 @@ def _train(objective, data_dir, run_dir, *, epochs, batch_size, lr, patience, li
               "weights": backbone_source.reference, "variant": backbone_source.variant, "strategy": strategy,
               "options": chosen.config.to_json(), "deterministic": reproducible.enabled(), "versions": versions()}
     run = open_run(run_dir, config, overwrite)
-    previous = runs.read_history(run.history)
+    resumed_at = run.settle()
     keras.utils.set_random_seed(seed)
     data = chosen.datasets(data_dir, batch_size=batch_size, seed=seed, limit=limit)
     chosen.save(run, data)
     with distribution.scope():
         model = build_model(chosen, data, backbone_source, seed, lr)
-    plans.check_disk(run.path, disk_needs(model, epochs))
+    plans.check_disk(run.path, disk_needs(model, epochs, run))
     _fit(model, run, chosen.tensorboard_callbacks(run, model, data), data, epochs, patience, verbose)
-    _save_backbone(run, model)
-    _log_result(run, config, runs.read_history(run.history))
-    examples, labels = chosen.projector_examples(data_dir, data, limit, PROJECTOR_EXAMPLES)
-    write_projector(run.logs / summaries.VALIDATION, examples, labels, model.backbone, batch_size,
-                    f"{chosen.name} VGGish embeddings of {len(labels)} {chosen.data} validation examples")
-    return Result(run, runs.read_history(run.history), len(previous.get("epoch", ())),
-                  distribution.num_replicas_in_sync)
+    with _naming_what_is_kept(run):
+        _save_backbone(run, model)
+        _log_result(run, config, runs.read_history(run.history))
+        examples, labels = chosen.projector_examples(data_dir, data, limit, PROJECTOR_EXAMPLES)
+        write_projector(run.logs / summaries.VALIDATION, examples, labels, model.backbone, batch_size,
+                        f"{chosen.name} VGGish embeddings of {len(labels)} {chosen.data} validation examples")
+    run.finish()
+    return Result(run, runs.read_history(run.history), resumed_at, distribution.num_replicas_in_sync)
 
 
 def plan(objective, data_dir, run_dir, *, epochs=50, batch_size=64, lr=1e-4, patience=5, limit=None, seed=0,
@@ -302,14 +305,27 @@ def _epoch_fixed_seconds(objective, model, data, step_seconds):
     return max(0.0, epoch - step_seconds)
 
 
-def disk_needs(model, epochs):
-    """What a run of ``model`` writes, name -> bytes: checkpoints, resume backup, backbone, TensorBoard logs."""
+def disk_needs(model, epochs, run=None):
+    """What a run of ``model`` holds on disk at its peak, name -> bytes, less what ``run`` holds already.
+
+    At the end of a run, before its backup goes: the two backup slots, the
+    best and the last checkpoint, the backbone and the TensorBoard logs;
+    during it, a new best checkpoint is staged beside the old one (as many
+    bytes as the last one). A rerun in ``run`` counts only what its files on
+    disk do not already hold (the slots are rewritten in place, the rest
+    replaced).
+    """
     weights = plans.weights_bytes(model)
-    trainable = 4 * sum(int(math.prod(weight.shape)) for weight in model.trainable_weights)
-    return {"checkpoints": 2 * weights, "resume backup": weights + 2 * trainable,  # Adam keeps two slots
-            "backbone": plans.weights_bytes(model.backbone),
-            "TensorBoard logs": epochs * len(model.weights) * HISTOGRAM_BYTES
-            + PROJECTOR_EXAMPLES * model.backbone.output_shape[-1] * 4}
+    needs = {"checkpoints": 2 * weights, "resume backup": plans.backup_bytes(model),
+             "backbone": plans.weights_bytes(model.backbone),
+             "TensorBoard logs": epochs * (len(model.weights) * HISTOGRAM_BYTES + FIGURE_BYTES)
+             + PROJECTOR_EXAMPLES * model.backbone.output_shape[-1] * 4}
+    if run is not None:
+        held = {"checkpoints": plans.bytes_on_disk(run.best_weights, run.last_weights),
+                "resume backup": plans.bytes_on_disk(*(run.backup / slot for slot in backup.SLOTS)),
+                "backbone": plans.bytes_on_disk(run.backbone_weights)}
+        needs = {name: max(0, count - held.get(name, 0)) for name, count in needs.items()}
+    return needs
 
 
 def _objective(objective, options):
@@ -438,12 +454,28 @@ def build_model(objective, data, backbone_source, seed, lr):
 
 def _fit(model, run, objective_callbacks, data, epochs, patience, verbose):
     """Fit ``model`` with the run's callbacks (they continue a resumed run); raise if it diverged."""
-    callbacks = run.callbacks(monitor=MONITOR, patience=patience, histograms=True, extra=objective_callbacks)
+    callbacks = run.callbacks(monitor=MONITOR, patience=patience, histograms=True,
+                              extra=(*data.callbacks, *objective_callbacks))
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", UNKNOWN_LENGTH_WARNING)
         model.fit(shard_by_data(data.train), validation_data=shard_by_data(data.validation), epochs=epochs,
                   callbacks=callbacks, shuffle=False, verbose=verbose)
-    _raise_if_diverged(run, callbacks)
+    runs.check_diverged(callbacks, run)
+
+
+@contextlib.contextmanager
+def _naming_what_is_kept(run):
+    """Within the block (what a run writes after training), a write error says what is kept and what resumes."""
+    kept = (f"kept: the trained checkpoints in {display(run.best_weights.parent)} and the backup in "
+            f"{display(run.backup)}, from which the same command writes the rest without training again")
+    try:
+        yield
+    except OSError as error:
+        if not is_write_error(error):
+            raise
+        raise WriteError(f"{write_error(error.filename or run.path, error)}; {kept}") from None
+    except WriteError as error:
+        raise WriteError(f"{error}; {kept}") from None
 
 
 def _save_backbone(run, model):
@@ -451,14 +483,6 @@ def _save_backbone(run, model):
     if run.best_weights.is_file():
         runs.load_model_weights(model, run.best_weights)
     run.save_weights(model.backbone, run.backbone_weights)
-
-
-def _raise_if_diverged(run, callbacks):
-    """Raise :class:`airtf.runs.TrainingDiverged`, naming the run directory, if the loss became NaN or infinite."""
-    try:
-        runs.check_diverged(callbacks)
-    except runs.TrainingDiverged as error:
-        raise runs.TrainingDiverged(f"{run.path}: {error}") from None
 
 
 def _log_result(run, config, history):

@@ -5,7 +5,8 @@ Layout of RUN_DIR::
     config.json          everything needed to rerun (written once; a rerun must match it)
     logs/                TensorBoard event files (train/ and validation/)
     history.csv          one row per epoch (appended across resumes)
-    backup/              the training state after the last finished epoch (:mod:`airtf.backup`)
+    backup/              the training state after the last finished epoch (:mod:`airtf.backup`),
+                         until the run has written everything it makes (:meth:`Run.finish`)
     checkpoints/         best.weights.h5 (best by the monitored metric), last.weights.h5;
                          the model's weights without the optimizer's state (a third of the
                          backup's size for Adam), loadable by ``model.load_weights``
@@ -13,10 +14,14 @@ Layout of RUN_DIR::
 
 Rerunning the same command in the same RUN_DIR continues from the last
 finished epoch; a different configuration is refused, so that nothing in a
-run directory is silently replaced.
+run directory is silently replaced. Each epoch ends with one commit (its
+history row, its best checkpoints and its training state together, see
+:mod:`airtf.backup`), so that history.csv and the checkpoints agree after a
+kill or a full disk at any moment.
 """
 
 import csv
+import io
 import json
 import math
 from pathlib import Path
@@ -26,7 +31,7 @@ import numpy as np
 from keras.src.saving import saving_lib
 
 from airtf import summaries
-from airtf.backup import STATE_NAME as BACKUP_STATE_NAME, Backup
+from airtf import backup as backups
 from airtf.errors import AirtfError
 from airtf.files import atomic_path, write_json
 from airtf.locks import LOCK_NAME
@@ -87,41 +92,56 @@ class Run:
 
     @property
     def resuming(self):
-        """Whether an earlier, unfinished attempt left state to continue from."""
-        return (self.backup / BACKUP_STATE_NAME).is_file()
+        """Whether an earlier attempt started training and did not finish (its backup folder is there)."""
+        return self.backup.is_dir()
 
     def save_weights(self, model, path):
-        """Save ``model``'s weights to ``path`` atomically."""
-        with atomic_path(path) as temporary:
-            model.save_weights(temporary)
-        return path
+        """Save ``model``'s weights to ``path`` atomically (see :func:`save_model_weights`)."""
+        return save_model_weights(model, path)
+
+    def settle(self):
+        """Settle what an interrupted attempt left (see :func:`airtf.backup.settle`); return the epochs it finished."""
+        return backups.settle(self.backup, self.history) or 0
+
+    def finish(self):
+        """Remove the resume backup: call once the run has written everything it makes."""
+        backups.finish(self.backup)
 
     def callbacks(self, monitor="val_loss", mode="min", patience=None, histograms=False, extra=(), tie_breaker=None):
         """The callbacks every airtf training uses.
 
         TensorBoard logs (:mod:`airtf.summaries`: the epoch's metrics in
         logs/train and logs/validation, with ``histograms`` one of every
-        weight per epoch in logs/train), a CSV log appended across resumes, the training
-        state's backup (resume after a kill), the best and the last weights, a stop on NaN
-        that keeps the last good weights, and optional early stopping. Best
-        weights and early stopping carry on from history.csv when a run
-        resumes; after fit, load the best epoch's weights (of all attempts)
-        from :attr:`best_weights` with :func:`load_model_weights`.
+        weight per epoch in logs/train), the best and the last weights,
+        optional early stopping, the epoch's commit (its history row, its
+        best checkpoints and its training state, see :mod:`airtf.backup`)
+        and a stop on NaN that keeps the last good weights. What an
+        unfinished earlier attempt wrote is settled first, so that best
+        weights and early stopping carry on from the committed history.csv;
+        after fit, load the best epoch's weights (of all attempts) from
+        :attr:`best_weights` with :func:`load_model_weights`, and call
+        :meth:`finish` once the run's outputs are written. A
+        :class:`KeepWeights` with a ``monitor`` among ``extra`` stages its
+        weights with the commit too.
         """
         self.best_weights.parent.mkdir(parents=True, exist_ok=True)
-        callbacks = [
-            Backup(self.backup),
-            StopOnNaN(),
-            keras.callbacks.CSVLogger(str(self.history), append=True),
+        self.settle()
+        backup = backups.Backup(self.backup, self.history, remove_at_end=False)
+        for callback in extra:
+            if isinstance(callback, KeepWeights) and callback.monitor:
+                callback.backup = backup
+        return [
             summaries.EpochScalars(self.logs),
-            KeepWeights(self.best_weights, monitor=monitor, mode=mode, history=self.history, tie_breaker=tie_breaker),
+            KeepWeights(self.best_weights, monitor=monitor, mode=mode, history=self.history, tie_breaker=tie_breaker,
+                        backup=backup),
             KeepWeights(self.last_weights),
             *([WeightHistograms(self.logs / summaries.TRAIN)] if histograms else []),
             *extra,
+            *([ResumableEarlyStopping(self.history, monitor=monitor, mode=mode, patience=patience)] if patience
+              else []),
+            backup,  # after every callback that writes at the end of an epoch: it commits what they wrote
+            StopOnNaN(),  # after the backup, whose restore gives the weights it keeps as good
         ]
-        if patience:
-            callbacks.append(ResumableEarlyStopping(self.history, monitor=monitor, mode=mode, patience=patience))
-        return callbacks
 
 
 class KeepWeights(keras.callbacks.Callback):
@@ -131,16 +151,19 @@ class KeepWeights(keras.callbacks.Callback):
     log when training (re)starts, so a resumed run never replaces the weights
     of a better earlier epoch. A non-finite value is never the best; with
     ``tie_breaker`` (a loss), an epoch that equals the best ``monitor`` value
-    replaces it when its ``tie_breaker`` is lower.
+    replaces it when its ``tie_breaker`` is lower. With ``backup`` (an
+    :class:`airtf.backup.Backup`), the weights are staged and move into place
+    when the epoch commits, so they always belong to an epoch of the history.
     """
 
-    def __init__(self, path, monitor=None, mode="min", history=None, tie_breaker=None):
+    def __init__(self, path, monitor=None, mode="min", history=None, tie_breaker=None, backup=None):
         super().__init__()
         self.path = Path(path)
         self.monitor = monitor
         self.mode = mode
         self.tie_breaker = tie_breaker
         self.history = history
+        self.backup = backup
         self.best = None
 
     def on_train_begin(self, logs=None):
@@ -158,14 +181,14 @@ class KeepWeights(keras.callbacks.Callback):
         if rank is None or (self.best is not None and rank >= self.best):
             return
         self.best = rank
-        self._save()
+        if self.backup is None:
+            save_model_weights(self.model, self.path)
+        else:
+            self.backup.stage(self.path, model_weights_bytes(self.model), epoch)
 
     def on_train_end(self, logs=None):
         if self.monitor is None:
-            self._save()
-
-    def _save(self):
-        save_model_weights(self.model, self.path)
+            save_model_weights(self.model, self.path)
 
 
 def epoch_rank(logs, monitor, mode="min", tie_breaker=None):
@@ -209,15 +232,29 @@ def _optimizer(model):
     return [model.optimizer] if getattr(model, "optimizer", None) is not None else None
 
 
-def save_model_weights(model, path):
-    """Save ``model``'s weights without its optimizer's state to ``path`` (a .weights.h5), atomically.
+def model_weights_bytes(model):
+    """``model``'s weights without its optimizer's state, as the bytes of a Keras .weights.h5 file.
 
     Adam keeps two slots per weight, so the file is a third of
     ``model.save_weights``'s; ``model.load_weights`` reads it (warning that the
     optimizer was not saved), :func:`load_model_weights` reads it quietly.
+    The HDF5 file is made in memory: HDF5 meeting a full disk mid-file
+    left its library in a state that crashed the process at exit (exit
+    139), where a plain write of finished bytes fails cleanly.
     """
+    buffer = io.BytesIO()
+    store = saving_lib.H5IOStore(buffer, mode="w")
+    skipped = {id(saveable) for saveable in _optimizer(model) or ()}
+    saving_lib._save_state(model, weights_store=store, assets_store=None, inner_path="", visited_saveables=skipped)
+    store.close()
+    return buffer.getvalue()
+
+
+def save_model_weights(model, path):
+    """Save ``model``'s weights (:func:`model_weights_bytes`) to ``path``, a .weights.h5, atomically."""
+    data = model_weights_bytes(model)
     with atomic_path(path) as temporary:
-        saving_lib.save_weights_only(model, temporary, objects_to_skip=_optimizer(model))
+        temporary.write_bytes(data)
     return path
 
 
@@ -393,7 +430,7 @@ class StopOnNaN(keras.callbacks.Callback):
         self._good = None
 
     def on_train_begin(self, logs=None):
-        self._good = self.model.get_weights()
+        self._good = self.model.get_weights()  # a resumed run's: the backup restored them before
 
     def on_epoch_end(self, epoch, logs=None):
         if not self.diverged:
@@ -407,11 +444,18 @@ class StopOnNaN(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-def check_diverged(callbacks):
-    """Raise :class:`TrainingDiverged` if a StopOnNaN among ``callbacks`` stopped the run."""
+def check_diverged(callbacks, run=None):
+    """Raise :class:`TrainingDiverged` if a StopOnNaN among ``callbacks`` stopped the run.
+
+    With ``run``, the message names it and the run is finished first (its
+    backup removed): resuming would diverge again.
+    """
     for callback in callbacks:
         if isinstance(callback, StopOnNaN) and callback.diverged:
-            raise TrainingDiverged(f"{callback.diverged}; training stopped and the last good weights "
+            if run is not None:
+                run.finish()
+            where = f"{run.path}: " if run is not None else ""
+            raise TrainingDiverged(f"{where}{callback.diverged}; training stopped and the last good weights "
                                    "were kept: lower --lr or check the data for NaN/Inf")
 
 

@@ -9,6 +9,7 @@ terminal, one line per epoch otherwise.
 
 import argparse
 import dataclasses
+import shlex
 import sys
 
 from airtf.cli.common import (add_deterministic, add_dry_run, add_out, add_overwrite, add_seed, add_weights, command_parser,
@@ -110,7 +111,7 @@ def main(argv=None):
     from airtf import locks
 
     with locks.holding(args.out, PROGRAM):  # before TensorFlow loads: a second run is refused at once
-        return _train(args)
+        return _train(args, sys.argv[1:] if argv is None else argv)
 
 
 def _plan(args):
@@ -123,15 +124,21 @@ def _plan(args):
     return 0
 
 
-def _train(args):
+def _train(args, argv):
     from airtf import pretrain
+    from airtf.errors import WriteError
+    from airtf.files import printable
 
-    with one_line_warnings(PROGRAM):
-        result = pretrain.train(args.objective, args.data, args.out, epochs=args.epochs, batch_size=args.batch_size,
-                                lr=args.lr, patience=args.patience, limit=args.limit, seed=args.seed,
-                                weights=args.weights, variant=args.variant, strategy=args.strategy,
-                                overwrite=args.overwrite, options=args.objective_options,
-                                verbose=1 if sys.stdout.isatty() else 2)
+    try:
+        with one_line_warnings(PROGRAM):
+            result = pretrain.train(args.objective, args.data, args.out, epochs=args.epochs,
+                                    batch_size=args.batch_size, lr=args.lr, patience=args.patience, limit=args.limit,
+                                    seed=args.seed, weights=args.weights, variant=args.variant,
+                                    strategy=args.strategy, overwrite=args.overwrite,
+                                    options=args.objective_options, verbose=1 if sys.stdout.isatty() else 2)
+    except WriteError as error:  # it says what is kept; the command that resumes is this one
+        resume = [PROGRAM, *(argument for argument in argv if argument != "--overwrite")]
+        raise WriteError(f"{error}: {printable(shlex.join(resume))}") from None
     print(summary(args.objective, result))
     return 0
 

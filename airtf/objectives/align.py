@@ -333,7 +333,8 @@ def datasets(data_dir, *, batch_size, seed, limit=None, vocabulary_size=freesoun
                          for name in ("train", "validation"))
     info = {"vocabulary": vocabulary, "sounds": {**{name: len(ids) for name, ids in splits.items()},
                                                  "left_out": left_out}}
-    return Datasets(training_batches(train, batch_size, seed), validation_batches(validation, batch_size), info)
+    train, order = training_batches(train, batch_size, seed)
+    return Datasets(train, validation_batches(validation, batch_size), info, (order,))
 
 
 VOCABULARY_NAME = "vocabulary.json"

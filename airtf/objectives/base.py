@@ -26,7 +26,7 @@ import dataclasses
 
 from airtf.errors import AirtfError
 
-Datasets = collections.namedtuple("Datasets", ["train", "validation", "info"])
+Datasets = collections.namedtuple("Datasets", ["train", "validation", "info", "callbacks"], defaults=((),))
 """What an objective's ``datasets`` returns: two batched tf.data pipelines and a dict of what they hold."""
 
 REGISTRY = {}

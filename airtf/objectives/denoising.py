@@ -203,9 +203,9 @@ def datasets(data_dir, *, batch_size, seed, limit=None, examples="first", cache_
         of_split = nsynth.load(data_dir, split, examples=examples, limit=limit, cache_dir=cache_dir)
         return of_split.map(lambda example, labels: example, num_parallel_calls=AUTOTUNE)
 
-    return Datasets(training_batches(clean_examples("train"), batch_size, seed),
-                    validation_batches(clean_examples("valid"), batch_size),
-                    {"shown_notes": notes.shown_notes(data_dir, examples, IMAGE_EXAMPLES)})
+    train, order = training_batches(clean_examples("train"), batch_size, seed)
+    return Datasets(train, validation_batches(clean_examples("valid"), batch_size),
+                    {"shown_notes": notes.shown_notes(data_dir, examples, IMAGE_EXAMPLES)}, (order,))
 
 
 class ReconstructionImages(keras.callbacks.Callback):

@@ -74,8 +74,8 @@ class Pitch(Objective):
                                          cache_dir=self.config.cache_dir)
             return notes_of_split.map(lambda log_mel, labels: (log_mel, labels["pitch"] % len(PITCH_CLASSES)))
 
-        return Datasets(training_batches(split("train"), batch_size, seed),
-                        validation_batches(split("valid"), batch_size), {"classes": PITCH_CLASSES})
+        train, order = training_batches(split("train"), batch_size, seed)
+        return Datasets(train, validation_batches(split("valid"), batch_size), {"classes": PITCH_CLASSES}, (order,))
 
     def build(self, backbone, data, seed):
         return PitchModel(backbone, self.config.hidden_units, name="pitch")

@@ -258,8 +258,8 @@ def datasets(data_dir, *, batch_size, seed, limit=None, word_vectors=wordvectors
 
     info = {"qualities": nsynth.QUALITIES, "words": words, "descriptions": descriptions,
             "families": nsynth.FAMILIES, "shown_notes": notes.shown_notes(data_dir, examples, LOGGED_EXAMPLES)}
-    return Datasets(training_batches(split("train"), batch_size, seed, SHUFFLE_BUFFER),
-                    validation_batches(split("valid"), batch_size), info)
+    train, order = training_batches(split("train"), batch_size, seed, SHUFFLE_BUFFER)
+    return Datasets(train, validation_batches(split("valid"), batch_size), info, (order,))
 
 
 def tensorboard_callbacks(run, model, datasets):
