@@ -218,7 +218,7 @@ def _train(objective, data_dir, run_dir, *, epochs, batch_size, lr, patience, li
     with distribution.scope():
         model = build_model(chosen, data, backbone_source, seed, lr)
     plans.check_disk(run.path, disk_needs(model, epochs, run))
-    _fit(model, run, chosen.tensorboard_callbacks(run, model, data), data, epochs, patience, verbose)
+    _fit(model, run, chosen, data_dir, data, epochs, patience, verbose)
     with _naming_what_is_kept(run):
         _save_backbone(run, model)
         _log_result(run, config, runs.read_history(run.history))
@@ -452,14 +452,26 @@ def build_model(objective, data, backbone_source, seed, lr):
     return model
 
 
-def _fit(model, run, objective_callbacks, data, epochs, patience, verbose):
-    """Fit ``model`` with the run's callbacks (they continue a resumed run); raise if it diverged."""
+def _fit(model, run, objective, data_dir, data, epochs, patience, verbose):
+    """Fit ``model`` with the run's callbacks (they continue a resumed run); raise if it diverged.
+
+    An error tf.data meets in the data as it streams (a corrupt record, a
+    file that fails to decode) becomes one line naming the file (see
+    :meth:`airtf.datasets.base.Dataset.streaming_problem`).
+    """
     callbacks = run.callbacks(monitor=MONITOR, patience=patience, histograms=True,
-                              extra=(*data.callbacks, *objective_callbacks))
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", UNKNOWN_LENGTH_WARNING)
-        model.fit(shard_by_data(data.train), validation_data=shard_by_data(data.validation), epochs=epochs,
-                  callbacks=callbacks, shuffle=False, verbose=verbose)
+                              extra=(*data.callbacks, *objective.tensorboard_callbacks(run, model, data)))
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", UNKNOWN_LENGTH_WARNING)
+            model.fit(shard_by_data(data.train), validation_data=shard_by_data(data.validation), epochs=epochs,
+                      callbacks=callbacks, shuffle=False, verbose=verbose)
+    except tf.errors.OpError as error:
+        problem = objective.dataset(data_dir).streaming_problem(error) if objective.dataset else None
+        if problem is None:
+            raise
+        raise PretrainError(f"{problem}; the state after the last finished epoch is kept: rerun the same command "
+                            "once the data is mended") from None
     runs.check_diverged(callbacks, run)
 
 

@@ -1,6 +1,8 @@
 """NSynth loader: both released formats, their equivalence, example choice, word map, bad input."""
 
 import json
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -307,3 +309,98 @@ def test_demo_set_loads(tmp_path):
         assert len(got) == nsynth.EXAMPLES_PER_NOTE * len(notes)
         for _, labels in got:
             np.testing.assert_array_equal(labels["qualities"], notes[labels["note_str"].decode()]["qualities"])
+
+
+def record_offsets(path):
+    """Where each record of a TFRecord file starts: 8 bytes of length, 4 of its CRC, the data, 4 of its CRC."""
+    data, offsets, at = Path(path).read_bytes(), [], 0
+    while at < len(data):
+        offsets.append(at)
+        at += 16 + int.from_bytes(data[at:at + 8], "little")
+    return offsets
+
+
+def sharded_split(root, notes, shards=3, split=SPLIT):
+    """The notes as a folder of shards, ``nsynth-<split>.tfrecord/``, note i in shard i % shards."""
+    folder = nsynth.split_files(root, split)["tfrecord"]
+    folder.mkdir(parents=True)
+    paths = [folder / f"nsynth-{split}.tfrecord-{shard:05d}-of-{shards:05d}" for shard in range(shards)]
+    for shard, path in enumerate(paths):
+        with tf.io.TFRecordWriter(str(path)) as writer:
+            for fields, audio in notes[shard::shards]:
+                writer.write(serialized(fields, audio))
+    return paths
+
+
+def corrupt(shard, kind):
+    """Damage the second record of ``shard``: cut the file inside it, flip a byte of it, or drop its audio."""
+    second = record_offsets(shard)[1]
+    data = shard.read_bytes()
+    if kind == "truncated":
+        shard.write_bytes(data[:second + 1000])
+    elif kind == "crc":
+        flipped = bytearray(data)
+        flipped[second + 500] ^= 0xFF
+        shard.write_bytes(bytes(flipped))
+    else:
+        records = [record.numpy() for record in tf.data.TFRecordDataset(str(shard))]
+        records[1] = without_audio(records[1])
+        with tf.io.TFRecordWriter(str(shard)) as writer:
+            for record in records:
+                writer.write(record)
+    return second
+
+
+def without_audio(record):
+    example = tf.train.Example.FromString(record)
+    del example.features.feature["audio"]
+    return example.SerializeToString()
+
+
+BAD_RECORDS = {"truncated": r"record 1 \(byte (\d+)\) is cut short: the file ends inside it",
+               "crc": r"record 1 \(byte (\d+)\) fails its checksum \(corrupted\)",
+               "no audio": r"record 1: feature audio of a record must hold 64000 value\(s\) but is missing"}
+
+
+@pytest.fixture(scope="module")
+def nine_notes():
+    rng = np.random.default_rng(3)
+    return [make_note(index, rng) for index in range(9)]
+
+
+@pytest.mark.parametrize("kind", list(BAD_RECORDS))
+def test_a_bad_record_in_the_middle_of_a_shard_is_named_by_check(kind, nine_notes, tmp_path, capsys):
+    from airtf.cli import data as data_cli
+
+    shards = sharded_split(tmp_path, nine_notes)
+    offset = corrupt(shards[1], kind)
+    pattern = f"{re.escape(str(shards[1]))}: {BAD_RECORDS[kind]}"
+    problem = nsynth.bad_record(shards[0].parent)
+    found = re.match(pattern, str(problem))
+    assert found, problem
+    assert kind == "no audio" or offset <= int(found[1]) <= offset + 12  # the record, or its data after the header
+    assert nsynth.bad_record(shards[0]) is None  # the other shards are whole
+    assert data_cli.main(["check", "--nsynth", str(tmp_path)]) == 1
+    printed = capsys.readouterr().out.splitlines()
+    lines = [line for line in printed if str(shards[1]) in line]
+    assert len(lines) == 1 and re.search(pattern, lines[0]), printed
+    assert "Traceback" not in "\n".join(printed)
+
+
+def test_every_record_is_read_and_a_good_split_passes(nine_notes, tmp_path):
+    shards = sharded_split(tmp_path, nine_notes)
+    counted = []
+    assert nsynth.bad_record(shards[0].parent, counted.append) is None
+    assert sum(counted) == len(nine_notes)
+
+
+def test_examples_json_nested_deeper_than_any_release_is_one_line(tmp_path, capsys):
+    from airtf.cli import data as data_cli
+
+    folder = tmp_path / f"nsynth-{SPLIT}"
+    folder.mkdir()
+    (folder / "examples.json").write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(DatasetError, match="examples.json: JSON nested far deeper than any released file"):
+        nsynth.read_notes(folder / "examples.json")
+    assert data_cli.main(["check", "--nsynth", str(tmp_path)]) == 1
+    assert "nested far deeper" in capsys.readouterr().out

@@ -416,7 +416,7 @@ def test_malformed_vggish_json_names_the_file(tmp_path):
     with pytest.raises(DatasetError, match="000101_0.json: 'features' is int64 \\[1, 128\\]"):
         openmic.read_vggish_json(path)
     path.write_text("{")
-    with pytest.raises(DatasetError, match="000101_0.json: not a VGGish features file"):
+    with pytest.raises(DatasetError, match="000101_0.json: not valid JSON"):
         openmic.read_vggish_json(path)
 
 

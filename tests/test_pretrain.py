@@ -10,6 +10,7 @@ run directory.
 import csv
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -335,3 +336,48 @@ def test_a_run_the_disk_cannot_hold_is_refused_before_training(nsynth_dir, run_d
     lines = error_lines(capsys)
     assert code == 2 and len(lines) == 1 and "the run writes about" in lines[0] and "1.0 MB free" in lines[0]
     assert not (run_dir / "checkpoints").exists() and not (run_dir / "history.csv").exists()
+
+
+@pytest.fixture(scope="module")
+def tfrecord_nsynth(nsynth_dir, tmp_path_factory):
+    """The demo NSynth as the TFRecord release is laid out: train and valid as folders of three shards."""
+    import soundfile
+
+    from test_nsynth import sharded_split
+
+    root = tmp_path_factory.mktemp("tfrecord")
+    for split in ("train", "valid"):
+        notes = json.loads((nsynth_dir / f"nsynth-{split}" / "examples.json").read_text())
+        sharded_split(root, [(fields, soundfile.read(nsynth_dir / f"nsynth-{split}" / "audio" / f"{name}.wav",
+                                                     dtype="float32")[0]) for name, fields in notes.items()],
+                      split=split)
+    return root
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["truncated", "crc", "no audio"])
+def test_a_bad_record_in_the_middle_of_a_shard_stops_pretraining_in_one_line(kind, tfrecord_nsynth, tmp_path,
+                                                                            capsys):
+    from test_nsynth import BAD_RECORDS, corrupt
+
+    data = tmp_path / "nsynth"
+    shutil.copytree(tfrecord_nsynth, data)
+    shard = sorted((data / "nsynth-train.tfrecord").iterdir())[1]
+    corrupt(shard, kind)
+    code = pretrain_cli.main(["--objective", "den-add", "--data", str(data), "--out", str(tmp_path / "run"),
+                              "--limit", "12", "--batch-size", "4", "--epochs", "1"])
+    lines = error_lines(capsys)
+    assert code == 2 and len(lines) == 1, lines
+    assert re.match(f"airtf-pretrain: error: {re.escape(str(shard))}: {BAD_RECORDS[kind]}", lines[0]), lines[0]
+    assert lines[0].endswith("rerun the same command once the data is mended")
+
+
+def test_an_examples_json_nested_deeper_than_any_release_stops_pretraining_in_one_line(tmp_path, capsys):
+    for split in ("train", "valid"):
+        (tmp_path / "nsynth" / f"nsynth-{split}").mkdir(parents=True)
+        (tmp_path / "nsynth" / f"nsynth-{split}" / "examples.json").write_text("[" * 200_000 + "]" * 200_000)
+    code = pretrain_cli.main(["--objective", "den-add", "--data", str(tmp_path / "nsynth"), "--out",
+                              str(tmp_path / "run")])
+    lines = error_lines(capsys)
+    assert code == 2 and len(lines) == 1, lines
+    assert "nsynth-train/examples.json: JSON nested far deeper than any released file" in lines[0]

@@ -96,6 +96,20 @@ class Dataset(abc.ABC):
     def log_mel(self, split, **options):
         """A split as tf.data: each element's log-mel example(s) first, then its labels."""
 
+    def streaming_problem(self, error):
+        """A one-line :class:`DatasetError` for ``error``, met by tf.data as this data set streamed; or None.
+
+        The first line of an error that names a file of the data set (an
+        audio file that fails to decode, say) serves as it is; subclasses
+        look for the file and record at fault where tf.data does not say
+        (:meth:`airtf.datasets.nsynth.NSynth.streaming_problem`).
+        """
+        for line in getattr(error, "message", str(error)).splitlines():
+            line = line.split("AudioError: ", 1)[-1].strip()
+            if line.startswith(str(self.root)):
+                return DatasetError(line)
+        return None
+
     @abc.abstractmethod
     def validate(self):
         """Check which parts are present and whether they agree; returns a :class:`Report`, raises nothing."""

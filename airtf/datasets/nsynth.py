@@ -396,6 +396,64 @@ def _check_first_record(path):
         raise DatasetError(message) from None
 
 
+def bad_record(path, progress=None):
+    """The first record of a split's TFRecord file or shards that cannot be read or parsed, as a one-line error.
+
+    Every record of every shard is read in file order and parsed as
+    training parses it (every feature checked); this is where the errors
+    that tf.data meets while a split streams into training (a truncated
+    file, a record whose checksum fails, a record that lacks a feature) are
+    found and named: file, record index and byte offset.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        ``nsynth-<split>.tfrecord``, a file or a folder of shards.
+    progress : callable or None
+        Called with the number of records read, every few hundred.
+
+    Returns
+    -------
+    DatasetError or None
+        None when every record is good.
+    """
+    import tensorflow as tf
+
+    for file in record_files(path):
+        read = 0
+        checked = tf.data.TFRecordDataset([os.fspath(file)]).map(lambda record: parse_record(record, file)[1]["pitch"])
+        try:
+            for read, _ in enumerate(checked, start=1):
+                if progress is not None and read % PROGRESS_RECORDS == 0:
+                    progress(PROGRESS_RECORDS)
+        except tf.errors.OpError as error:
+            return DatasetError(_record_problem(file, read, error))
+        if progress is not None:
+            progress(read % PROGRESS_RECORDS)
+    return None
+
+
+PROGRESS_RECORDS = 256
+"""Records between two progress updates of :func:`bad_record`."""
+
+
+def _record_problem(file, index, error):
+    """What is wrong with record ``index`` of ``file``, from the error tf.data raised reading it."""
+    message = error.message.splitlines()[0]
+    offset = re.search(r"record at (\d+)", message)
+    at = f"record {index} (byte {offset[1]})" if offset else f"record {index}"
+    import tensorflow as tf
+
+    if isinstance(error, tf.errors.DataLossError):
+        what = "is cut short: the file ends inside it" if "truncated" in message else \
+            "fails its checksum (corrupted)"
+        return f"{file}: {at} {what}; {_record_fix(file)}"
+    checked = re.search(r"assertion failed: \[(.+?)\] \[", message)  # parse_record's checks name the feature
+    if checked and checked[1].startswith(f"{os.fspath(file)}: "):
+        return f"{file}: {at}: {checked[1][len(os.fspath(file)) + 2:]}"
+    return f"{file}: {at} cannot be parsed ({message}); {_record_fix(file)}"
+
+
 def _tfrecord_dataset(path, limit, num_parallel_calls):
     """Elements (examples (4, 96, 64), labels) from an NSynth TFRecord file or folder of shards."""
     from airtf.vggish.audio_converter import LogMelExamples
@@ -528,20 +586,41 @@ class NSynth(Dataset):
         """:func:`load` of a split."""
         return load(self.root, split, **options)
 
+    def streaming_problem(self, error):
+        """The record at fault, found by reading the splits that training reads (:func:`bad_record`)."""
+        for split in PRETRAINING_SPLITS:
+            if split in self.splits and detect_format(self.root, split) == "tfrecord":
+                problem = bad_record(split_files(self.root, split)["tfrecord"])
+                if problem is not None:
+                    return problem
+        return super().streaming_problem(error)
+
     def validate(self):
-        """Each released split read up to its first note; train and valid are needed, test is not."""
+        """Each released split read whole (every note of examples.json, every record of a TFRecord, with a
+        progress bar); train and valid are needed, test is not."""
         problems, notes = [], []
         for split in SPLITS:
             try:
                 found = detect_format(self.root, split)
                 path = split_files(self.root, split)[found]
-                read_notes(path) if found == "json" else _check_first_record(path)
+                read_notes(path) if found == "json" else self._check_records(path, split)
             except DatasetError as error:
                 if split in PRETRAINING_SPLITS:
                     problems.append(f"{split}: {error}")
                 else:
                     notes.append(f"{split}: {error} (pre-training does not read it)")
         return Report(self.title, self.root, problems, notes)
+
+    def _check_records(self, path, split):
+        """Raise the DatasetError of the first bad record of a split's TFRecord, showing progress."""
+        from tqdm import tqdm
+
+        _check_first_record(path)
+        total, _ = count_notes(self.root, split)
+        with tqdm(total=total, desc=f"{split} records", unit="record", leave=False, disable=None) as bar:
+            problem = bad_record(path, bar.update)
+        if problem is not None:
+            raise problem
 
     def summary(self):
         """Each split's notes counted, and its first note described."""

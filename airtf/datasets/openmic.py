@@ -37,7 +37,6 @@ API
 
 import csv
 import dataclasses
-import json
 import os
 import re
 from functools import cached_property
@@ -213,11 +212,7 @@ def read_class_map(path):
     DatasetError
         Not a JSON object of name -> index, or the indices are not 0..K-1.
     """
-    try:
-        mapping = json.loads(Path(path).read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise DatasetError(
-            f"{path}: cannot read the class map ({error}); restore the release's class-map.json") from None
+    mapping = pipeline.read_json(path, "restore the release's class-map.json")
     valid = isinstance(mapping, dict) and all(type(index) is int for index in mapping.values())
     if not valid or sorted(mapping.values()) != list(range(len(mapping))) or not mapping:
         raise DatasetError(f"{path}: expected a JSON object of instrument name -> index 0..K-1, each index once; "
@@ -233,12 +228,12 @@ def read_vggish_json(path):
     np.ndarray
         uint8, shape (10, 128).
     """
+    if not Path(path).is_file():
+        raise DatasetError(f"{path}: features file not found; run airtf-extract on the audio or leave the clip out")
+    released = pipeline.read_json(path, "re-extract it (airtf-extract --output pca)")
     try:
-        features = np.asarray(json.loads(Path(path).read_text())["features"])
-    except FileNotFoundError:
-        raise DatasetError(f"{path}: features file not found; run airtf-extract on the audio "
-                           "or leave the clip out") from None
-    except (OSError, ValueError, KeyError, TypeError) as error:
+        features = np.asarray(released["features"])
+    except (ValueError, KeyError, TypeError) as error:
         raise DatasetError(f"{path}: not a VGGish features file ({type(error).__name__}: {error}); "
                            "expected JSON with 'features' (10 x 128 integers 0..255) — re-extract it") from None
     shape = (EXAMPLES_PER_CLIP, params.EMBEDDING_SIZE)

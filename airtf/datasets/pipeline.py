@@ -293,3 +293,6 @@ def read_json(path, fix):
         raise DatasetError(
             f"{path}: not valid JSON ({error.msg} at line {error.lineno}, column {error.colno}); {fix}"
         ) from None
+    except RecursionError:  # Python's reader stops at about a thousand levels
+        raise DatasetError(f"{path}: JSON nested far deeper than any released file (lists or objects within each "
+                           f"other more than a thousand levels); {fix}") from None

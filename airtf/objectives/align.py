@@ -367,6 +367,7 @@ class Align(Objective):
 
     name = "align"
     data = "Freesound tags"
+    dataset = freesound.Freesound
     Config = AlignConfig
     saved_files = (VOCABULARY_NAME,)
 

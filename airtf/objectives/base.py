@@ -101,6 +101,8 @@ class Objective(abc.ABC):
     """The command-line name."""
     data = ""
     """The data set it reads, in its released layout (for help and errors)."""
+    dataset = None
+    """Its :class:`airtf.datasets.base.Dataset` class, which names what goes wrong as the data streams."""
     Config = Config
     saved_files = ()
     """What :meth:`save` writes into a run directory (an overwritten run loses them)."""

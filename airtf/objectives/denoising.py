@@ -285,6 +285,7 @@ class Denoising(Objective):
     """Denoising of NSynth log-mel examples; :class:`DenAdd` and :class:`DenMul` choose the noise."""
 
     data = "NSynth"
+    dataset = nsynth.NSynth
     noise = ""
 
     def datasets(self, data_dir, *, batch_size, seed, limit=None):

@@ -66,6 +66,7 @@ class Pitch(Objective):
 
     name = "pitch"
     data = "NSynth"
+    dataset = nsynth.NSynth
     Config = PitchConfig
 
     def datasets(self, data_dir, *, batch_size, seed, limit=None):

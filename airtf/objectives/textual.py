@@ -353,6 +353,7 @@ class Textual(Objective):
 
     name = "textual"
     data = "NSynth"
+    dataset = nsynth.NSynth
     Config = TextualConfig
 
     def datasets(self, data_dir, *, batch_size, seed, limit=None):
