@@ -403,3 +403,12 @@ def test_check_names_no_demo_set_for_a_released_layout(tmp_path):
     assert demo.describe(tmp_path / "openmic").startswith("a demo set")
     (tmp_path / "openmic" / demo.MARKER).unlink()
     assert demo.describe(tmp_path / "openmic") is None
+
+
+@pytest.mark.parametrize("out", ["file", "file/below"])
+def test_an_out_that_is_a_file_is_one_line(tmp_path, capsys, out):
+    (tmp_path / "file").write_text("a user's file")
+    assert data_cli.main(["demo", "--out", str(tmp_path / out), "--quiet"]) == 2
+    assert capsys.readouterr().err == (f"airtf-data: error: {tmp_path / 'file'}: is a file, not a folder; choose "
+                                       "another --out\n")
+    assert (tmp_path / "file").read_text() == "a user's file"

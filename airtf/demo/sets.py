@@ -38,7 +38,7 @@ from airtf.datasets.pipeline import read_json
 from airtf.demo import DEFAULT_SIZES, SETS, effects, gm, music, qualities
 from airtf.demo.synth import SOUNDFONT_FIX, Part, SoundFont
 from airtf.errors import AirtfError
-from airtf.files import atomic_path, write_json, write_npz
+from airtf.files import atomic_path, display, write_json, write_npz
 
 MARKER = ".airtf-demo.json"
 SILENT_RMS = 1e-4
@@ -88,6 +88,9 @@ def render_demo(out, sets=SETS, sizes=None, seed=0, soundfont=None, overwrite=Fa
     if unknown:
         raise AirtfError(f"unknown demo set(s) {', '.join(unknown)}; choose from {', '.join(SETS)}")
     sizes = {**DEFAULT_SIZES, **(sizes or {})}
+    for folder in (Path(out), *Path(out).parents):
+        if folder.exists() and not folder.is_dir():
+            raise AirtfError(f"{display(folder)}: is a file, not a folder; choose another --out")
     for name in sets:  # fail before rendering anything
         _check_folder(Path(out) / name, overwrite)
     renderers = {"openmic": render_openmic, "nsynth": render_nsynth, "freesound": render_freesound}
