@@ -163,7 +163,8 @@ def test_training_lowers_the_validation_loss(data):
     keras.utils.set_random_seed(0)
     model = align.build(small_backbone(), vocabulary_size=len(data.info["vocabulary"]))
     model.compile(optimizer=keras.optimizers.Adam(1e-3))
-    history = model.fit(data.train, validation_data=data.validation, epochs=3, verbose=0).history
+    history = model.fit(data.train, validation_data=data.validation, epochs=3, callbacks=list(data.callbacks),
+                        verbose=0).history
     assert history["val_loss"][-1] < 0.9 * history["val_loss"][0]
     assert history["val_contrastive_loss"][-1] < history["val_contrastive_loss"][0]
     assert {"val_retrieval_accuracy", "val_reconstruction_loss"} <= set(history)

@@ -18,8 +18,8 @@ from test_nsynth import make_note, write_json_wav
 from test_openmic import CLIP_SECONDS, write_release
 
 ALLOWED = ("airtf", "airtf.params", "airtf.errors", "airtf.files", "airtf.audio", "airtf.vggish.audio_converter",
-           "airtf.downloads", "airtf.archives")
-"""What the data sets may import from airtf: constants, errors, writing, audio and the log-mel front end."""
+           "airtf.downloads", "airtf.archives", "airtf.locks")
+"""What the data sets may import from airtf: constants, errors, writing, locking, audio and the log-mel front end."""
 
 
 def airtf_imports(path):

@@ -31,8 +31,8 @@ def compiled(noise):
 
 def fit(model, data, epochs, callbacks=()):
     """Train on ``data``; returns the history's dict."""
-    return model.fit(data.train, validation_data=data.validation, epochs=epochs, callbacks=list(callbacks),
-                     verbose=0).history
+    return model.fit(data.train, validation_data=data.validation, epochs=epochs,
+                     callbacks=[*data.callbacks, *callbacks], verbose=0).history
 
 
 @pytest.fixture(scope="module")

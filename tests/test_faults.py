@@ -537,7 +537,7 @@ def test_a_pca_run_exports_with_other_weights_when_asked(class_names, tmp_path, 
 
 # ---------------------------------------------------------------- 13. sparse validation
 
-def test_sparse_validation_warns_and_ties_go_to_the_lower_loss(tmp_path):
+def test_sparse_validation_warns_and_ties_go_to_the_lower_loss(tmp_path, monkeypatch):
     history = tmp_path / "history.csv"
     history.write_text("epoch,val_f1_macro,val_loss\n0,0.5,0.9\n1,0.5,0.4\n2,0.5,0.6\n3,0.3,0.1\n")
     assert evaluate.best_epoch(history) == 1
@@ -545,7 +545,7 @@ def test_sparse_validation_warns_and_ties_go_to_the_lower_loss(tmp_path):
                             tie_breaker="val_loss")
     keep.set_model(keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)]))
     kept = []
-    keep._save = lambda: kept.append(keep.best)
+    monkeypatch.setattr(runs, "save_model_weights", lambda model, path: kept.append(keep.best))
     for epoch, (f1, loss) in enumerate([(0.5, 0.9), (0.5, 0.4), (0.5, 0.6), (0.3, 0.1)]):
         keep.on_epoch_end(epoch, {"val_f1_macro": f1, "val_loss": loss})
     assert kept == [(-0.5, 0.9), (-0.5, 0.4)]

@@ -290,12 +290,14 @@ def test_overwrite_clears_an_earlier_run_and_keeps_other_files(tmp_path):
     run_dir = tmp_path / "run"
     pretrain.open_run(run_dir, {"lr": 1.0})
     (run_dir / "history.csv").write_text("epoch,loss,val_loss\n0,1.0,1.0\n")
-    for made in ("logs/train", "checkpoints", "backup"):
+    for made in ("logs/train", "checkpoints"):
         (run_dir / made).mkdir(parents=True)
     (run_dir / "vggish.weights.h5").write_bytes(b"")
     (run_dir / "notes.txt").write_text("mine")
     with pytest.raises(pretrain.PretrainError, match="ended after 1 epoch.*--overwrite"):
         pretrain.open_run(run_dir, {"lr": 1.0})
+    (run_dir / "backup").mkdir()  # an unfinished run resumes instead
+    assert pretrain.open_run(run_dir, {"lr": 1.0}).resuming
     pretrain.open_run(run_dir, {"lr": 2.0}, overwrite=True)
     assert sorted(path.name for path in run_dir.iterdir()) == ["config.json", "notes.txt"]
 

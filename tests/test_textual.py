@@ -159,10 +159,17 @@ def test_datasets_give_log_mel_and_qualities(demo_nsynth, stand_in_vectors):
     notes = json.loads((demo_nsynth / "nsynth-valid" / "examples.json").read_text())
     np.testing.assert_array_equal(qualities, [fields["qualities"] for fields in list(notes.values())[:5]])
     assert data.info["words"] == nsynth.word_map() and data.info["descriptions"].shape == (QUALITY_COUNT, SIZE)
-    first, second = ([float(x) for batch, _ in data.train for x in batch.numpy().sum(axis=(1, 2))] for _ in range(2))
+    [order] = data.callbacks
+
+    def epoch(number):
+        order.on_epoch_begin(number)
+        return [float(x) for batch, _ in data.train for x in batch.numpy().sum(axis=(1, 2))]
+
+    first, second = epoch(0), epoch(1)
     training_notes = json.loads((demo_nsynth / "nsynth-train" / "examples.json").read_text())
     assert len(first) == len(training_notes) and sorted(first) == sorted(second)
     assert first != second  # reshuffled every epoch
+    assert epoch(0) == first  # in an order of the seed and the epoch alone, as a resumed run needs
 
 
 def test_training_lowers_the_validation_loss(demo_nsynth):
@@ -174,7 +181,8 @@ def test_training_lowers_the_validation_loss(demo_nsynth):
     model = textual.build(stand_in_backbone(), word_vectors=vectors, word_map=REPLACED)
     model.compile(optimizer=keras.optimizers.Adam(1e-3))
     untrained = model.evaluate(data.validation, verbose=0)
-    history = model.fit(data.train, validation_data=data.validation, epochs=4, verbose=0).history
+    history = model.fit(data.train, validation_data=data.validation, epochs=4, callbacks=list(data.callbacks),
+                        verbose=0).history
     assert set(history) == {"loss", "val_loss"}
     assert history["val_loss"][-1] < 0.95 * untrained
     assert history["loss"][-1] < history["loss"][0]
