@@ -39,8 +39,9 @@ PROBABILITY_DIGITS = 4
 CHUNK_FRAMES = 4096
 """Frames the classifier scores at once (:func:`classify`)."""
 BLOCK_SECONDS = params.BLOCK_SECONDS
-FEATURE_MEMORY_BYTES = 16 << 20
-"""Frame features kept between the passes over a clip (:class:`Clip`): 16 MiB, 11 minutes of log-mel frames."""
+FEATURE_MEMORY_BYTES = 64 << 20
+"""Frame features kept between the passes over a clip (:class:`Clip`): 64 MiB, 44 minutes of log-mel frames
+or 36 hours of VGGish features (those beyond are computed again for each pass, 4 passes for GroupNormalization)."""
 
 
 class Prediction(NamedTuple):
@@ -203,22 +204,39 @@ class Clip:
         self.chunk_frames = chunk_frames
         self.memory_bytes = memory_bytes
         self.samples = None
-        self._kept = np.asarray(source, np.float32) if isinstance(source, np.ndarray) else None
+        self._kept = None  # the chunks, once a pass has kept them
+        if isinstance(source, np.ndarray):
+            features = np.asarray(source, np.float32)
+            self._kept = [features[chunk] for chunk in _chunks(len(features), chunk_frames)]
 
     def chunks(self):
         """Iterate over the frame features, (t, D) float32 chunks in order."""
         if self._kept is not None:
-            for chunk in _chunks(len(self._kept), self.chunk_frames):
-                yield self._kept[chunk]
+            yield from self._kept
             return
         kept, size = [], 0
         for chunk in _rechunked(self._frames(), self.chunk_frames):
+            if kept is not None and not size:  # the first chunk: what the header's length says it all takes
+                kept = kept if self._expected_bytes(chunk.shape[1]) <= self.memory_bytes else None
             if kept is not None:
                 size += chunk.nbytes
-                kept = kept + [chunk] if size <= self.memory_bytes else None
+                kept = kept + [chunk] if size <= self.memory_bytes else None  # a header can lie
             yield chunk
         if kept:
-            self._kept = np.concatenate(kept)
+            self._kept = kept
+
+    def _expected_bytes(self, width):
+        """What the frame features of the audio take, ``width`` floats a frame, from the length its header gives."""
+        from airtf import audio
+
+        if isinstance(self.source, audio.Waveform):
+            frames, sample_rate = len(self.source.samples), self.source.sample_rate
+        else:
+            described = audio.info(self.source)
+            frames, sample_rate = described.frames, described.sample_rate
+        samples = audio.resampled_length(frames, sample_rate)
+        examples = max(1, 1 + (samples - params.EXAMPLE_SAMPLES) // params.EXAMPLE_HOP_SAMPLES)
+        return examples * round(params.EXAMPLE_HOP_SECONDS / self.model.frame_hop_seconds) * width * 4
 
     def _frames(self):
         """Frame features segment by segment, computed from the audio; records its length in samples."""

@@ -198,3 +198,20 @@ def test_json_members_are_written_as_files_are_predicted(models, openmic_clip, t
     document = json.loads(result.stdout)
     assert list(document) == [str(openmic_clip)]  # the name twice: one member (json keeps the last)
     assert result.stdout.count(json.dumps(str(openmic_clip))) == 2
+
+
+def test_a_clip_whose_features_exceed_the_memory_read_again_for_each_pass_gives_the_same_scores(models, tmp_path):
+    from airtf import audio
+
+    model = export.load(models["export"])
+    samples = np.random.default_rng(0).uniform(-0.5, 0.5, 16000 * 20).astype(np.float32)
+    calls = []
+    frame_features = model.frame_features
+    model.frame_features = lambda segment: calls.append(len(segment)) or frame_features(segment)
+    kept = predict.Clip(model, audio.waveform(samples, 16000), chunk_frames=300)
+    streamed = predict.Clip(model, audio.waveform(samples, 16000), chunk_frames=300, memory_bytes=0)
+    results = [predict.score(model, clip) for clip in (kept, streamed)]
+    passes = model.statistics_layers + 1
+    assert len(calls) == 1 + passes  # the kept clip computed its features once, the other once per pass
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    assert [results[0][1].ranges(index) for index in range(20)] == [results[1][1].ranges(index) for index in range(20)]

@@ -5,6 +5,7 @@ import collections
 import contextlib
 import functools
 import os
+import shlex
 import sys
 import warnings
 
@@ -65,6 +66,19 @@ def reports_errors(program):
                     return 2
         return wrapper
     return decorate
+
+
+@contextlib.contextmanager
+def naming_the_resume(program, argv):
+    """Within the block, a write error (which says what is kept) ends with the command that resumes: this one."""
+    from airtf.errors import WriteError
+    from airtf.files import printable
+
+    try:
+        yield
+    except WriteError as error:
+        resume = [program, *(argument for argument in argv if argument != "--overwrite")]
+        raise WriteError(f"{error}: {printable(shlex.join(resume))}") from None
 
 
 SHOWN_PER_KIND = 3

@@ -14,9 +14,11 @@ weights file (its VGGish, normalised like norm).
 """
 
 import argparse
+import sys
 
 from airtf.cli.common import (add_deterministic, add_dry_run, add_out, add_overwrite, add_quiet, add_weights, command_parser,
-                              deterministic_if_asked, one_line_warnings, positive, reports_errors, seed)
+                              deterministic_if_asked, naming_the_resume, one_line_warnings, positive, reports_errors,
+                              seed)
 
 
 def _seeds(text):
@@ -71,7 +73,7 @@ def main(argv=None):
     from airtf import locks
 
     with locks.holding(args.out, "airtf-eval"):  # before TensorFlow loads: a second run is refused at once
-        return _evaluate(args)
+        return _evaluate(args, sys.argv[1:] if argv is None else argv)
 
 
 def _settings(args):
@@ -91,10 +93,10 @@ def _plan(args):
     return 0
 
 
-def _evaluate(args):
+def _evaluate(args, argv):
     from airtf import evaluate, reporting
 
-    with one_line_warnings("airtf-eval"):
+    with naming_the_resume("airtf-eval", argv), one_line_warnings("airtf-eval"):
         outcome = evaluate.evaluate(_settings(args), args.out, cache_dir=args.cache_dir, overwrite=args.overwrite,
                                     verbose=0 if args.quiet else "auto")
     summary = outcome.summary

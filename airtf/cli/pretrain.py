@@ -9,11 +9,11 @@ terminal, one line per epoch otherwise.
 
 import argparse
 import dataclasses
-import shlex
 import sys
 
 from airtf.cli.common import (add_deterministic, add_dry_run, add_out, add_overwrite, add_seed, add_weights, command_parser,
-                              deterministic_if_asked, nonnegative, one_line_warnings, positive, reports_errors)
+                              deterministic_if_asked, naming_the_resume, nonnegative, one_line_warnings, positive,
+                              reports_errors)
 
 PROGRAM = "airtf-pretrain"
 
@@ -126,19 +126,13 @@ def _plan(args):
 
 def _train(args, argv):
     from airtf import pretrain
-    from airtf.errors import WriteError
-    from airtf.files import printable
 
-    try:
-        with one_line_warnings(PROGRAM):
-            result = pretrain.train(args.objective, args.data, args.out, epochs=args.epochs,
-                                    batch_size=args.batch_size, lr=args.lr, patience=args.patience, limit=args.limit,
-                                    seed=args.seed, weights=args.weights, variant=args.variant,
-                                    strategy=args.strategy, overwrite=args.overwrite,
-                                    options=args.objective_options, verbose=1 if sys.stdout.isatty() else 2)
-    except WriteError as error:  # it says what is kept; the command that resumes is this one
-        resume = [PROGRAM, *(argument for argument in argv if argument != "--overwrite")]
-        raise WriteError(f"{error}: {printable(shlex.join(resume))}") from None
+    with naming_the_resume(PROGRAM, argv), one_line_warnings(PROGRAM):
+        result = pretrain.train(args.objective, args.data, args.out, epochs=args.epochs, batch_size=args.batch_size,
+                                lr=args.lr, patience=args.patience, limit=args.limit, seed=args.seed,
+                                weights=args.weights, variant=args.variant, strategy=args.strategy,
+                                overwrite=args.overwrite, options=args.objective_options,
+                                verbose=1 if sys.stdout.isatty() else 2)
     print(summary(args.objective, result))
     return 0
 
