@@ -30,7 +30,7 @@ Targets travel packed: ``y = [y_true, y_mask]`` of shape (batch, 2C), made by
     dataset = openmic.released_dataset(keys).map(lambda x, t, m: (x, attention.pack_targets(t, m)))
 
 An entry is positive where ``y_true >= 0.5``; entries whose mask is False
-count in neither the loss nor the metric.
+count in neither the loss nor the scores.
 
 API
 ---
@@ -42,16 +42,13 @@ API
 ``MaskedBinaryCrossentropy(name="masked_binary_crossentropy")``
     keras Loss on packed targets: mean binary cross-entropy over the annotated
     entries of the batch; 0 for a batch without any.
-``MaskedF1Macro(num_classes=20, threshold=0.5, name="f1_macro")``
-    keras Metric on packed targets: per instrument, F1 macro-averaged over
-    present and absent, over the annotated entries seen; mean over
-    instruments (the definition of :mod:`airtf.metrics`).
 ``pack_targets(y_true, y_mask) -> y``, ``unpack_targets(y) -> (y_true, y_mask)``
 ``compile_classifier(model, learning_rate=LEARNING_RATE, *, steps_per_execution=STEPS_PER_EXECUTION,
                    jit_compile=JIT_COMPILE)``
-    Adam, the masked loss and the masked F1-macro (logged as ``f1_macro``,
-    and ``val_f1_macro`` when fit has validation data), compiled with XLA
-    and 16 steps per execution: the fastest on CPU (tools/bench_attention.py).
+    Adam and the masked loss, compiled with XLA and 16 steps per execution:
+    the fastest on CPU (tools/bench_attention.py). No metric is compiled in:
+    :class:`airtf.metrics.Validation` scores the validation set once an
+    epoch, with the one F1 of :mod:`airtf.metrics`.
     XLA compiles once per input shape (a few seconds): tests fitting tiny
     sets may pass ``jit_compile=False``.
 ``LEARNING_RATE, BATCH_SIZE, EPOCHS, THRESHOLD``
@@ -326,62 +323,9 @@ class MaskedBinaryCrossentropy(keras.losses.Loss):
         return ops.sum(entries * weights) / ops.maximum(ops.sum(weights), 1.0)
 
 
-@keras.saving.register_keras_serializable(package="airtf")
-class MaskedF1Macro(keras.metrics.Metric):
-    """F1-macro over annotated entries, accumulated over an epoch.
-
-    Per instrument, the F1 of "present" and of "absent" (predictions
-    thresholded at ``threshold``) averaged; the result is the mean over
-    the instruments whose annotated entries seen so far hold both classes
-    (NaN when none does): :func:`airtf.metrics.instrument_scores`'s
-    ``overall`` F1, computed in the graph.
-
-    Parameters
-    ----------
-    num_classes : int
-    threshold : float
-    """
-
-    def __init__(self, num_classes=NUM_CLASSES, threshold=THRESHOLD, name="f1_macro", **kwargs):
-        super().__init__(name=name, **kwargs)
-        self.num_classes = num_classes
-        self.threshold = threshold
-        # rows: true positives, false positives, false negatives, true negatives
-        self.counts = self.add_variable(shape=(4, num_classes), initializer="zeros", name="counts")
-
-    def update_state(self, y_true, y_pred, sample_weight=None):
-        labels, mask = unpack_targets(ops.convert_to_tensor(y_true))
-        actual = labels >= THRESHOLD
-        predicted = ops.convert_to_tensor(y_pred) >= self.threshold
-
-        def count(condition):
-            return ops.sum(ops.cast(condition & mask, self.dtype), axis=0)
-
-        self.counts.assign_add(ops.stack([
-            count(actual & predicted), count(~actual & predicted),
-            count(actual & ~predicted), count(~actual & ~predicted)]))
-
-    def result(self):
-        counts = ops.unstack(ops.convert_to_tensor(self.counts), 4)  # a tensor: jax must not capture the variable
-        true_positives, false_positives, false_negatives, true_negatives = counts
-        errors = false_positives + false_negatives
-        f1_present = 2 * true_positives / ops.maximum(2 * true_positives + errors, 1.0)
-        f1_absent = 2 * true_negatives / ops.maximum(2 * true_negatives + errors, 1.0)
-        scored = (true_positives + false_negatives > 0) & (true_negatives + false_positives > 0)
-        scored_count = ops.sum(ops.cast(scored, self.dtype))
-        total = ops.sum(ops.where(scored, (f1_present + f1_absent) / 2, 0.0))
-        return ops.where(scored_count > 0, total / ops.maximum(scored_count, 1.0), float("nan"))
-
-    def reset_state(self):
-        self.counts.assign(ops.zeros(self.counts.shape, dtype=self.counts.dtype))
-
-    def get_config(self):
-        return {**super().get_config(), "num_classes": self.num_classes, "threshold": self.threshold}
-
-
 def compile_classifier(model, learning_rate=LEARNING_RATE, *, steps_per_execution=STEPS_PER_EXECUTION,
                        jit_compile=JIT_COMPILE):
-    """Compile ``model`` for training: Adam, the masked loss and the masked F1-macro.
+    """Compile ``model`` for training: Adam and the masked loss.
 
     Parameters
     ----------
@@ -400,6 +344,5 @@ def compile_classifier(model, learning_rate=LEARNING_RATE, *, steps_per_executio
     """
     model.compile(optimizer=keras.optimizers.Adam(learning_rate),
                   loss=MaskedBinaryCrossentropy(),
-                  metrics=[MaskedF1Macro(model.num_classes)],
                   steps_per_execution=steps_per_execution, jit_compile=jit_compile)
     return model

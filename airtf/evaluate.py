@@ -12,8 +12,8 @@ writes everything into a run directory::
         classes.json         instrument names in class-map order
         seed-<s>/            one airtf.runs.Run per seed:
             config.json, history.csv, backup/ (while unfinished)
-            logs/train, logs/validation   TensorBoard (airtf.summaries): loss, f1/overall per
-                                          epoch; validation also f1/<instrument>,
+            logs/train, logs/validation   TensorBoard (airtf.summaries): loss per epoch;
+                                          validation also f1/overall, f1/<instrument>,
                                           f1/instruments_scored and the attention maps of a
                                           few validation clips (images)
             checkpoints/best.weights.h5           best validation F1-macro (the epoch kept)
@@ -426,7 +426,7 @@ def train_seed(run, seed, sets, classes, settings, verbose="auto", spec=None):
                                  jit_compile=attention.JIT_COMPILE and not reproducible.enabled())
     callbacks = seed_callbacks(run, validation, classes)
     model.fit(train.x, train.targets, batch_size=settings.batch_size, epochs=settings.epochs,
-              validation_data=(validation.x, validation.targets), callbacks=callbacks, verbose=verbose)
+              callbacks=callbacks, verbose=verbose)
     runs.check_diverged(callbacks, run)
     runs.load_model_weights(model, run.best_weights)
     with atomic_path(run.path / MODEL_NAME) as temporary:
@@ -465,12 +465,12 @@ def predict(model, x):
 
 
 def seed_callbacks(run, validation, classes):
-    """Validation F1 first (the others read it from the logs), then the run's callbacks.
+    """The validation pass first (the others read its scores from the logs), then the run's callbacks.
 
     Best checkpoints continue from the best epoch in history.csv when the
     run resumes (runs.KeepWeights), so that a resumed run keeps its best epoch.
     """
-    scorer = metrics.ValidationF1((validation.x, validation.targets), classes)
+    scorer = metrics.Validation((validation.x, validation.targets), classes)
     best_loss = runs.KeepWeights(run.best_weights.parent / BEST_LOSS_WEIGHTS, monitor="val_loss", history=run.history)
     shown = ClipSet(validation.keys[:ATTENTION_CLIPS], validation.x[:ATTENTION_CLIPS],
                     validation.y_true[:ATTENTION_CLIPS], validation.y_mask[:ATTENTION_CLIPS])

@@ -26,9 +26,10 @@ API
 ``instrument_scores(y_true, y_mask, y_prob, class_names, threshold=0.5) -> dict``
     ``{instrument: {score: value}, ..., "overall": {score: value}}``, in
     class order, values plain floats and ints (JSON-ready).
-``ValidationF1(validation_data, class_names, log_dir=None)``
-    A keras callback that scores the validation set after each epoch and
-    writes ``val_f1_macro`` and ``val_f1_<instrument>`` into the epoch's logs.
+``Validation(validation_data, class_names)``
+    A keras callback that predicts the validation set once after each epoch
+    and writes ``val_loss``, ``val_f1_macro`` and ``val_f1_<instrument>``
+    into the epoch's logs: fit then needs no ``validation_data`` of its own.
 """
 
 import math
@@ -37,7 +38,7 @@ import keras
 import numpy as np
 from sklearn.metrics import average_precision_score
 
-from airtf.attention import BATCH_SIZE, THRESHOLD, unpack_targets
+from airtf.attention import BATCH_SIZE, THRESHOLD, MaskedBinaryCrossentropy, pack_targets, unpack_targets
 
 OVERALL = "overall"
 SCORES = ("f1", "precision", "recall", "average_precision")
@@ -125,17 +126,20 @@ def _labels(targets):
     return unpack_targets(targets[0]) if len(targets) == 1 else tuple(targets)
 
 
-class ValidationF1(keras.callbacks.Callback):
-    """Score the validation set after each epoch, per instrument, into the logs.
+class Validation(keras.callbacks.Callback):
+    """One pass over the validation set after each epoch: its loss and its scores per instrument, into the logs.
 
-    Adds ``val_f1_macro`` (the overall F1-macro), ``val_f1_<instrument>``
-    (NaN where the validation split cannot score it) and
-    ``val_f1_instruments_scored`` to the epoch's logs and keeps the full
-    :func:`instrument_scores` of the last epoch in :attr:`scores`. Keras
-    hands one logs dict to the callbacks in list order, so put this callback
-    before those that read it (ModelCheckpoint or EarlyStopping with
-    ``monitor="val_f1_macro", mode="max"``, CSVLogger,
-    :class:`airtf.summaries.EpochScalars`, which draws them in TensorBoard).
+    Adds ``val_loss`` (:class:`airtf.attention.MaskedBinaryCrossentropy`
+    over all the annotated validation entries at once), ``val_f1_macro``
+    (the overall F1-macro), ``val_f1_<instrument>`` (NaN where the
+    validation split cannot score it) and ``val_f1_instruments_scored`` to
+    the epoch's logs, and keeps the full :func:`instrument_scores` of the
+    last epoch in :attr:`scores`. Fit the model without ``validation_data``:
+    Keras would predict the set a second time. Keras hands one logs dict to
+    the callbacks in list order, so put this callback before those that read
+    it (ModelCheckpoint or EarlyStopping with ``monitor="val_f1_macro",
+    mode="max"``, CSVLogger, :class:`airtf.summaries.EpochScalars`, which
+    draws them in TensorBoard).
 
     Parameters
     ----------
@@ -152,6 +156,7 @@ class ValidationF1(keras.callbacks.Callback):
         super().__init__()
         self.validation_data = validation_data
         self.class_names = list(class_names)
+        self.loss = MaskedBinaryCrossentropy()
         self.scores = None
 
     def _predict(self):
@@ -164,9 +169,12 @@ class ValidationF1(keras.callbacks.Callback):
         return tuple(np.concatenate(parts) for parts in zip(*batches))
 
     def on_epoch_end(self, epoch, logs=None):
-        self.scores = instrument_scores(*self._predict(), self.class_names)
+        y_true, y_mask, y_prob = self._predict()
+        self.scores = instrument_scores(y_true, y_mask, y_prob, self.class_names)
         f1 = {name: self.scores[name]["f1"] for name in self.class_names}
         if logs is not None:
+            loss = self.loss(pack_targets(np.asarray(y_true, np.float32), np.asarray(y_mask)), y_prob)
+            logs["val_loss"] = float(keras.ops.convert_to_numpy(loss))
             logs["val_f1_macro"] = self.scores[OVERALL]["f1"]
             logs.update({f"val_f1_{name}": value for name, value in f1.items()})
             logs["val_f1_instruments_scored"] = sum(1 for value in f1.values() if not np.isnan(value))

@@ -77,7 +77,7 @@ def hparams(folder, settings, trial):
 class EpochScalars(keras.callbacks.Callback):
     """Each epoch's logs as scalars: ``val_<name>`` into ``logs/validation``, the others into ``logs/train``.
 
-    Put it after the callbacks that add to the logs (:class:`airtf.metrics.ValidationF1`).
+    Put it after the callbacks that add to the logs (:class:`airtf.metrics.Validation`).
     """
 
     def __init__(self, logs):

@@ -189,18 +189,6 @@ def test_pack_targets_for_numpy_and_tf_data():
     np.testing.assert_array_equal(batch_targets.numpy(), packed)
 
 
-def test_masked_f1_metric_equals_the_overall_score():
-    y_true, y_mask, y_prob = random_targets(clips=200, classes=6, seed=3)
-    y_mask[:, 5] = False  # an unscorable instrument is left out, as in metrics
-    metric = attention.MaskedF1Macro(num_classes=6)
-    for rows in (slice(0, 120), slice(120, 200)):
-        metric.update_state(attention.pack_targets(y_true[rows], y_mask[rows]), y_prob[rows])
-    expected = metrics.instrument_scores(y_true, y_mask, y_prob, list("abcdef"))["overall"]["f1"]
-    assert float(metric.result()) == pytest.approx(expected, abs=1e-6)
-    metric.reset_state()
-    assert np.isnan(float(metric.result()))
-
-
 def test_training_defaults_compile_and_train_with_xla():
     assert (attention.LEARNING_RATE, attention.BATCH_SIZE, attention.EPOCHS) == (5e-4, 128, 350)
     compiled = attention.compile_classifier(attention.AttentionClassifier())
@@ -211,7 +199,7 @@ def test_training_defaults_compile_and_train_with_xla():
     y_true, y_mask, _ = random_targets(clips=32)
     logs = compiled.fit(random_features(clips=32), attention.pack_targets(y_true, y_mask), batch_size=16,
                         verbose=0).history
-    assert np.isfinite(logs["loss"][0]) and 0 <= logs["f1_macro"][0] <= 1
+    assert np.isfinite(logs["loss"][0]) and set(logs) == {"loss"}
 
 
 def separable_problem(clips, classes=3, frames=5, features=16, seed=0):

@@ -121,7 +121,7 @@ def event_tags(log_dir):
             for event in tf.compat.v1.train.summary_iterator(str(path)) for value in event.summary.value}
 
 
-def test_validation_f1_feeds_the_logs_checkpoints_and_tensorboard(tmp_path):
+def test_validation_feeds_the_logs_checkpoints_and_tensorboard(tmp_path):
     keras.utils.set_random_seed(0)
     classes = NAMES[:4]
     x = np.random.default_rng(0).random((256, 5, 16), dtype=np.float32)
@@ -129,39 +129,46 @@ def test_validation_f1_feeds_the_logs_checkpoints_and_tensorboard(tmp_path):
     y = attention.pack_targets(y_true.astype(np.float32), y_mask)
     model = attention.compile_classifier(attention.AttentionClassifier(num_classes=4, units=32, groups=8),
                                          jit_compile=False)
-    validation = metrics.ValidationF1((x[:96], y_true[:96], y_mask[:96]), classes)
+    validation = metrics.Validation((x[:96], y_true[:96], y_mask[:96]), classes)
     scalars = summaries.EpochScalars(tmp_path / "logs")
     checkpoint = keras.callbacks.ModelCheckpoint(str(tmp_path / "best.weights.h5"), monitor="val_f1_macro",
                                                  mode="max", save_best_only=True, save_weights_only=True)
     history = model.fit(x[96:], y[96:], epochs=2, batch_size=32, verbose=0,
                         callbacks=[validation, checkpoint, scalars])
-    expected = metrics.instrument_scores(y_true[:96], y_mask[:96], model.predict(x[:96], verbose=0), classes)
+    probabilities = model.predict(x[:96], verbose=0)
+    expected = metrics.instrument_scores(y_true[:96], y_mask[:96], probabilities, classes)
     assert history.history["val_f1_macro"][-1] == pytest.approx(expected["overall"]["f1"])
+    annotated = y_mask[:96]
+    clipped = np.clip(probabilities[annotated], 1e-7, 1 - 1e-7)
+    truth = y_true[:96][annotated] >= 0.5
+    cross_entropy = -np.mean(np.where(truth, np.log(clipped), np.log(1 - clipped)))
+    assert history.history["val_loss"][-1] == pytest.approx(cross_entropy, rel=1e-5)
     assert history.history[f"val_f1_{classes[1]}"][-1] == pytest.approx(expected[classes[1]]["f1"])
     for name, values in expected.items():
         assert validation.scores[name] == pytest.approx(values, nan_ok=True)
     assert (tmp_path / "best.weights.h5").is_file()
     scored = [name for name in classes if not np.isnan(expected[name]["f1"])]
-    assert event_tags(tmp_path / "logs" / "validation") == {"f1/overall", "f1/instruments_scored",
+    assert event_tags(tmp_path / "logs" / "validation") == {"loss", "f1/overall", "f1/instruments_scored",
                                                             *(f"f1/{name}" for name in scored)}
     assert history.history["val_f1_instruments_scored"][-1] == len(scored)
 
 
-def test_validation_f1_takes_a_batched_dataset_of_packed_targets():
+def test_validation_takes_a_batched_dataset_of_packed_targets():
     classes = NAMES[:4]
     x = np.random.default_rng(1).random((100, 5, 16), dtype=np.float32)
     y_true, y_mask, _ = random_labels(clips=100, classes=4, seed=1)
     model = attention.AttentionClassifier(num_classes=4, units=32, groups=8)
     model(x[:1])
     dataset = tf.data.Dataset.from_tensor_slices((x, attention.pack_targets(y_true.astype(np.float32), y_mask)))
-    from_dataset = metrics.ValidationF1(dataset.batch(32), classes)
-    from_arrays = metrics.ValidationF1((x, y_true, y_mask), classes)
+    from_dataset = metrics.Validation(dataset.batch(32), classes)
+    from_arrays = metrics.Validation((x, y_true, y_mask), classes)
     logs = [{}, {}]
     for callback, epoch_logs in zip((from_dataset, from_arrays), logs):
         callback.set_model(model)
         callback.on_epoch_end(0, epoch_logs)
     assert logs[0] == pytest.approx(logs[1], nan_ok=True)
-    assert set(logs[0]) == {"val_f1_macro", "val_f1_instruments_scored", *(f"val_f1_{name}" for name in classes)}
+    assert set(logs[0]) == {"val_loss", "val_f1_macro", "val_f1_instruments_scored",
+                            *(f"val_f1_{name}" for name in classes)}
 
 
 def test_instrument_figure_marks_n_a_keeps_error_bars_and_names_each_run():
