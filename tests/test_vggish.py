@@ -94,19 +94,12 @@ def test_wrong_shape_is_named(tmp_path):
         checkpoints.load_checkpoint(vggish.build_backbone(), path)
 
 
-def official_postprocess(embeddings, means, eigen_vectors):
-    """The official numpy post-processing, written from its definition."""
-    projected = np.dot(eigen_vectors, embeddings.T - means.reshape(-1, 1)).T
-    clipped = np.clip(projected, -2.0, 2.0)
-    return ((clipped + 2.0) * (255.0 / 4.0)).astype(np.uint8)
-
-
 def test_pca_layer_equals_official_postprocess(shared_data):
     pca_file = shared_data / "vggish" / "vggish_pca_params.npz"
     means, eigen_vectors = vggish.load_pca_params(pca_file)
     # embeddings spread around the PCA means, so that every clipping case occurs
     embeddings = (means + np.random.default_rng(3).normal(0.0, 0.6, (500, 128))).astype(np.float32)
-    expected = official_postprocess(embeddings, means, eigen_vectors)
+    expected = tf1_vggish.official_postprocess(embeddings, means, eigen_vectors)
     assert 0 < (expected == 0).mean() < 0.5 and 0 < (expected == 255).mean() < 0.5
     layer = vggish.PCAQuantize.from_file(pca_file)
     got = keras.ops.convert_to_numpy(layer(embeddings))

@@ -62,6 +62,8 @@ def test_convert_writes_h5_that_loads_the_same(tmp_path, monkeypatch):
     expected = tf1_vggish.write_checkpoint(tmp_path / "vggish_model.ckpt", examples, "V1")
     assert weights.official_weights() == tmp_path / "vggish_model.ckpt"
     assert weights_cli.main(["convert"]) == 0
+    assert weights.official_weights() == tmp_path / "vggish_model.ckpt"  # the checkpoint, while it is there
+    (tmp_path / "vggish_model.ckpt").unlink()
     assert weights.official_weights() == tmp_path / "vggish_model.weights.h5"
     model = vggish.from_preset("official", "audioset-2020")
     np.testing.assert_allclose(model.predict(examples, verbose=0), expected["audioset-2020"], rtol=1e-5, atol=1e-4)

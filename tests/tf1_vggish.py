@@ -23,19 +23,21 @@ WRITE_VERSIONS = {"V1": v1.train.SaverDef.V1, "V2": v1.train.SaverDef.V2}
 
 
 def _variables(scope, kernel_shape, rng, values):
-    """Kernel and bias variables; their random values are fed in after initialisation."""
+    """Kernel and bias variables; their random values (none without ``rng``) are fed in after initialisation."""
     fan_in = int(np.prod(kernel_shape[:-1]))
     with v1.variable_scope(scope):
         kernel = v1.get_variable("weights", kernel_shape, initializer=v1.zeros_initializer())
         bias = v1.get_variable("biases", kernel_shape[-1:], initializer=v1.zeros_initializer())
+    if rng is None:
+        return kernel, bias
     values[kernel] = rng.standard_normal(kernel_shape, dtype=np.float32) * np.float32(np.sqrt(2.0 / fan_in))
     values[bias] = rng.standard_normal(kernel_shape[-1:], dtype=np.float32) * np.float32(0.05)
     return kernel, bias
 
 
 def _build(seed):
-    """Inputs placeholder, embedding tensor and random variable values of a VGGish graph."""
-    rng = np.random.default_rng(seed)
+    """Inputs placeholder, embedding tensor and random variable values (none for seed None) of a VGGish graph."""
+    rng = None if seed is None else np.random.default_rng(seed)
     values = {}
     features = v1.placeholder(tf.float32, (None, 96, 64), name="input_features")
     x = tf.reshape(features, (-1, 96, 64, 1))
@@ -83,3 +85,25 @@ def write_variables(path, arrays, version="V1"):
             session.run(v1.global_variables_initializer())
             v1.train.Saver(list(variables), write_version=WRITE_VERSIONS[version]).save(
                 session, str(path), write_meta_graph=False)
+
+
+def restored_session(path, variant="audioset-2017"):
+    """The graph restored from the checkpoint at ``path`` by a Saver, as the official code does.
+
+    Returns ``(session, input placeholder, embedding tensor)``; the 2017
+    variant has a ReLU after fc2.
+    """
+    graph = tf.Graph()
+    with graph.as_default():
+        features, linear, _ = _build(None)
+        embedding = tf.nn.relu(linear) if variant == "audioset-2017" else linear
+        session = v1.Session(graph=graph)
+        v1.train.Saver().restore(session, str(path))
+    return session, features, embedding
+
+
+def official_postprocess(embeddings, means, eigen_vectors):
+    """The official numpy post-processing, written from its definition: PCA, clip to [-2, 2], 8 bits."""
+    projected = np.dot(eigen_vectors, embeddings.T - means.reshape(-1, 1)).T
+    clipped = np.clip(projected, -2.0, 2.0)
+    return ((clipped + 2.0) * (255.0 / 4.0)).astype(np.uint8)

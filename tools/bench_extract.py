@@ -24,6 +24,21 @@ all modes alike):
 
 Throughput is in audio seconds per wall-clock second; weights are random
 (speed does not depend on their values).
+
+    python tools/bench_extract.py --processes [--files N] [--repeats R] [--pca-params FILE]
+
+times whole processes instead, start-up included, with a checkpoint in the
+official V1 format (written by tests/tf1_vggish.py): ``airtf-extract --output
+pca --weights vggish_model.ckpt`` over the N files against
+tools/official_extract.py, the official code's per-file path as a process
+(a Saver restoring the checkpoint into a TF1 graph, then per file soundfile,
+resampy, the numpy front end, one session call, the numpy PCA); its first
+airtf process, which writes the checkpoint's converted copy
+(airtf/vggish/converted.py), is shown apart. Then the start-up: one file
+through airtf-extract with that checkpoint, with ``--weights random``, with
+``--output logmel`` (no model), the official process on one file, and
+``python -c "import tensorflow"``. Commands take turns, R rounds, fastest
+kept; CPU seconds are the process's user + system time.
 """
 
 import argparse
@@ -56,6 +71,10 @@ def parse(argv=None):
     parser.add_argument("--batch-size", type=int, default=64, help="examples per model call (default %(default)s)")
     parser.add_argument("--repeats", type=int, default=5, help="timed passes per mode, fastest kept (default %(default)s)")
     parser.add_argument("--workdir", type=Path, help="folder for the audio and outputs (default: a temporary one)")
+    parser.add_argument("--processes", action="store_true",
+                        help="time whole processes with an official-format checkpoint (see above)")
+    parser.add_argument("--pca-params", type=Path, default=REPOSITORY.parent / "shared/data/vggish/vggish_pca_params.npz",
+                        help="the official PCA parameters, for --processes (default: ../shared/data/vggish's)")
     parser.add_argument("--mode", choices=MODES, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -296,6 +315,88 @@ def deviation_line(deviation):
             f"(values up to {deviation['embedding_scale']:.2f}, random weights)")
 
 
+# ------------------------------------------------------ whole processes
+
+def timed(command, environment):
+    """(wall, CPU) seconds of running ``command`` to its end; exits with its output if it fails."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    finished = subprocess.run(command, env=environment, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if finished.returncode:
+        raise SystemExit(f"{' '.join(map(str, command))} failed (exit {finished.returncode}):\n"
+                         f"{finished.stderr[-3000:]}")
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def fastest(commands, rounds, environment):
+    """Name -> the fastest (wall, CPU) of ``rounds`` runs of each command, the commands taking turns."""
+    runs = {name: [] for name in commands}
+    for _ in range(rounds):
+        for name, command in commands.items():
+            runs[name].append(timed(command, environment))
+    return {name: min(values) for name, values in runs.items()}
+
+
+def process_table(results, baseline):
+    """The whole-process timings as an aligned table, against ``baseline``'s wall time."""
+    width = max(map(len, results)) + 2
+    lines = [f"{'process':<{width}}{'wall s':>8}{'vs ' + baseline:>{len(baseline) + 5}}{'CPU s':>8}"]
+    for name, (wall, cpu) in results.items():
+        ratio = f"{results[baseline][0] / wall:.2f}x"
+        lines.append(f"{name:<{width}}{wall:>8.2f}{ratio:>{len(baseline) + 5}}{cpu:>8.2f}")
+    return "\n".join([lines[0], "-" * len(lines[0]), *lines[1:]])
+
+
+def pca_difference(airtf_out, official_out):
+    """The largest difference, in quantisation steps, between the two processes' PCA features of the files."""
+    largest = 0
+    for official in sorted(official_out.glob("*.npy")):
+        ours = np.asarray(json.loads((airtf_out / "pca" / f"{official.stem}.json").read_text())["features"])
+        largest = max(largest, int(np.abs(ours.astype(int) - np.load(official).astype(int)).max()))
+    return largest
+
+
+def processes(args, workdir):
+    """Whole processes with an official-format V1 checkpoint: 96-file style end to end, then start-up."""
+    environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "AIRTF_MODELS": str(workdir / "models"),
+                   "AIRTF_CACHE": str(workdir / "cache"), "PYTHONPATH": str(REPOSITORY / "tests")}
+    checkpoint = workdir / "checkpoint" / "vggish_model.ckpt"
+    checkpoint.parent.mkdir()
+    timed([sys.executable, "-c", "import sys, numpy, tf1_vggish; "
+           "tf1_vggish.write_checkpoint(sys.argv[1], numpy.zeros((1, 96, 64), numpy.float32), 'V1')",
+           str(checkpoint)], environment)
+    audio = sorted((workdir / "audio").glob("*.ogg"))
+
+    def airtf(out, *options, inputs=(workdir / "audio",)):
+        return [sys.executable, "-m", "airtf.cli.extract", *map(str, inputs), "--out", str(workdir / out),
+                "--quiet", "--overwrite", *options]
+
+    def official(out, inputs):
+        return [sys.executable, str(REPOSITORY / "tools" / "official_extract.py"), *map(str, inputs),
+                "--checkpoint", str(checkpoint), "--pca-params", str(args.pca_params), "--out", str(workdir / out)]
+
+    with_checkpoint = ("--output", "pca", "--weights", str(checkpoint), "--pca-params", str(args.pca_params))
+    first = timed(airtf("airtf", *with_checkpoint), environment)
+    whole = fastest({"official per-file": official("official", audio),
+                     "airtf-extract": airtf("airtf", *with_checkpoint)}, args.repeats, environment)
+    difference = pca_difference(workdir / "airtf", workdir / "official")
+    one = audio[:1]
+    startup = fastest({"official per-file": official("official-1", one),
+                       "airtf-extract, V1 checkpoint": airtf("airtf-1", *with_checkpoint, inputs=one),
+                       "airtf-extract --weights random": airtf("random-1", "--weights", "random", inputs=one),
+                       "airtf-extract --output logmel": airtf("logmel-1", "--output", "logmel", inputs=one),
+                       "python -c 'import tensorflow'": [sys.executable, "-c", "import tensorflow"]},
+                      args.repeats, environment)
+    print(f"\nend to end: {len(audio)} files -> PCA features, whole processes, fastest of {args.repeats}")
+    print(process_table({**whole, "airtf-extract, first run": first}, "official per-file"))
+    print(f"largest difference between the two processes' PCA features: {difference} quantisation step(s)")
+    print(f"\nstart-up: one {args.seconds:g} s file, whole processes, fastest of {args.repeats}; "
+          f"load average {os.getloadavg()[0]:.2f}")
+    print(process_table(startup, "official per-file"))
+
+
 def main(argv=None):
     args = parse(argv)
     if args.mode:
@@ -306,6 +407,8 @@ def main(argv=None):
         print(f"{len(paths)} files x {args.seconds:g} s, 44.1 kHz stereo OGG/Vorbis "
               f"({audio_seconds(paths):.0f} s of audio); batch size {args.batch_size}; best of {args.repeats} passes; "
               f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}", flush=True)
+        if args.processes:
+            return processes(args, workdir)
         results = measure(args, workdir)
     print()
     print(table(results))

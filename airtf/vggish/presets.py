@@ -171,7 +171,7 @@ def _download(url, temporary, target, timeout, progress):
 
 
 def convert(checkpoint=None, out=None):
-    """Convert an official TF1 checkpoint to a Keras ``.weights.h5`` (loads faster).
+    """Convert an official TF1 checkpoint to a Keras ``.weights.h5``, a file to use where the checkpoint is not.
 
     Returns the path written.
     """
@@ -181,15 +181,16 @@ def convert(checkpoint=None, out=None):
     out = Path(out) if out else models_dir() / CONVERTED_NAME
     if not out.name.endswith(".weights.h5"):
         raise ValueError(f"{out}: Keras weights files must end in .weights.h5")
-    model = checkpoints.load_checkpoint(backbone.build_backbone(), checkpoint)
+    model = checkpoints.load_checkpoint(backbone.build_backbone(kernel_initializer="zeros"), checkpoint)
     with atomic_path(out) as temporary:
         model.save_weights(temporary)
     return out
 
 
 def official_weights():
-    """Path of the official weights on disk: the converted file, else the checkpoint."""
-    for name in (CONVERTED_NAME, CHECKPOINT_NAME):
+    """Path of the official weights on disk: the checkpoint (read through its converted copy,
+    :mod:`airtf.vggish.converted`), else the file ``airtf-weights convert`` wrote."""
+    for name in (CHECKPOINT_NAME, CONVERTED_NAME):
         if (models_dir() / name).is_file():
             return models_dir() / name
     raise WeightsNotFoundError(
@@ -316,13 +317,13 @@ class WeightsSource:
         """A VGGish backbone holding these weights (see :func:`from_preset`)."""
         import keras
 
-        from airtf.vggish import backbone, checkpoint
+        from airtf.vggish import backbone, converted
 
         source = self.file()
         keras.utils.set_random_seed(self.seed)
-        model = backbone.build_backbone(self.variant)
         if source is None:
-            return model
+            return backbone.build_backbone(self.variant)
+        model = backbone.build_backbone(self.variant, kernel_initializer="zeros")
         if str(source).endswith(".h5"):
             try:
                 with warnings.catch_warnings():  # Keras only warns about layers it skipped
@@ -332,7 +333,7 @@ class WeightsSource:
                 raise CheckpointError(f"{source}: cannot load as VGGish weights ({error}); pass weights written "
                                       "by airtf (airtf-weights convert, airtf-pretrain)") from None
             return model
-        return checkpoint.load_checkpoint(model, source)
+        return converted.load(model, source)
 
 
 def from_preset(weights="official", variant=None, seed=0):
