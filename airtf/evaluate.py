@@ -291,13 +291,11 @@ def _classifier_seconds(model, classes, frame_shape, clips, batch_size):
     train = clip_set(min(clips["train"], PLANNED_BATCHES * batch_size))
     validation = clip_set(min(clips["validation"], PLANNED_BATCHES * batch_size))
 
-    def fit(callbacks=(), epochs=1, validation_data=None):
-        model.fit(train.x, train.targets, batch_size=batch_size, epochs=epochs, verbose=0, callbacks=list(callbacks),
-                  validation_data=validation_data)
+    def fit(callbacks=(), epochs=1):
+        model.fit(train.x, train.targets, batch_size=batch_size, epochs=epochs, verbose=0, callbacks=list(callbacks))
 
-    def validate():
-        model.evaluate(validation.x, validation.targets, batch_size=batch_size, verbose=0)
-        model.predict(validation.x, batch_size=batch_size, verbose=0)
+    def validate():  # what metrics.Validation does with the predictions is in the epoch's fixed cost
+        model.predict(validation.x, batch_size=attention.BATCH_SIZE, verbose=0)
 
     start = time.perf_counter()
     fit()  # traces and compiles, as each seed's first epoch does
@@ -309,7 +307,7 @@ def _classifier_seconds(model, classes, frame_shape, clips, batch_size):
         run = runs.start(Path(folder) / "seed-0", {"command": COMMAND, "planned": True})
         callbacks = seed_callbacks(run, validation, classes)
         start = time.perf_counter()
-        fit(callbacks, epochs=PLANNED_EPOCHS, validation_data=(validation.x, validation.targets))
+        fit(callbacks, epochs=PLANNED_EPOCHS)
         measured_epoch = (time.perf_counter() - start) / PLANNED_EPOCHS
     fixed = max(0.0, measured_epoch - plans.steps_of(len(train.keys), batch_size) * per_step
                 - len(validation.keys) * per_validation_clip)
