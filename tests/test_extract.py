@@ -189,3 +189,27 @@ def test_a_file_name_that_is_not_utf8_is_extracted_and_printed_escaped(tmp_path,
     err = capfdbinary.readouterr().err.decode("utf-8")  # printable: no stray bytes
     assert "bad\\xff.wav: cannot decode" in err
     assert (out / "logmel" / os.fsdecode(b"caf\xe9.json")).read_bytes() == (out / "logmel" / "good.json").read_bytes()
+
+
+@pytest.mark.slow
+def test_pca_features_equal_the_official_per_file_process_with_an_official_format_checkpoint(shared_data,
+                                                                                              openmic_clip, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import tf1_vggish
+
+    repository = Path(__file__).resolve().parents[1]
+    checkpoint = tmp_path / "vggish_model.ckpt"
+    tf1_vggish.write_checkpoint(checkpoint, np.zeros((1, 96, 64), np.float32), "V1", seed=3)
+    pca_params = shared_data / "vggish" / "vggish_pca_params.npz"
+    subprocess.run([sys.executable, str(repository / "tools" / "official_extract.py"), str(openmic_clip),
+                    "--checkpoint", str(checkpoint), "--pca-params", str(pca_params), "--out", str(tmp_path / "official")],
+                   check=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert extract_cli.main([str(openmic_clip), "--out", str(tmp_path), "--output", "pca", "--weights",
+                             str(checkpoint), "--pca-params", str(pca_params), "--quiet"]) == 0
+    ours, _ = features(tmp_path / "pca" / "000046_3840.json")
+    official = np.load(tmp_path / "official" / "000046_3840.npy")
+    assert ours.shape == official.shape == (10, 128) and len(np.unique(official)) > 50
+    assert np.abs(ours.astype(int) - official.astype(int)).max() <= 1
