@@ -20,6 +20,7 @@ seconds and in CPU seconds of the process (all threads).
   airtf-eval               an airtf-eval epoch now (evaluate.train_seed): airtf's
                            compile, fit on arrays, metrics.Validation's one pass
   training alone           the same without any validation
+  ... 128 steps/execution  the same with a whole epoch (117 steps) per call
   tf.data, airtf           from_tensor_slices + shuffle + batch 128 + prefetch
   ... without XLA          airtf's compile with jit_compile=False
   ... 1 step/execution     airtf's compile with steps_per_execution=1
@@ -200,6 +201,7 @@ def settings(args):
         "airtf-eval": training_epoch(fresh_model(airtf_defaults), (x, y), **arrays,
                                      callbacks=[metrics.Validation(valid, names)]),
         "training alone": training_epoch(fresh_model(airtf_defaults), (x, y), **arrays),
+        "... 128 steps/execution": training_epoch(fresh_model({"steps_per_execution": 128}), (x, y), **arrays),
         "tf.data, airtf": training_epoch(fresh_model(airtf_defaults), (dataset,)),
         "... without XLA": training_epoch(fresh_model({"jit_compile": False}), (dataset,)),
         "... 1 step/execution": training_epoch(fresh_model({"steps_per_execution": 1}), (dataset,)),
