@@ -18,7 +18,6 @@ import warnings
 from typing import TYPE_CHECKING, Iterator, NamedTuple
 
 import numpy as np
-import resampy
 import soundfile
 import soxr
 
@@ -272,6 +271,8 @@ def resample(waveform, sample_rate, *, resampler="resampy") -> np.ndarray:
     # Official VGGish resamples float64 samples; so do we, then round once.
     plan = _polyphase(sample_rate)
     if plan is None:
+        import resampy  # numba compiles on import (0.2 s): only where it is used
+
         resampled = resampy.resample(waveform.astype(np.float64), sample_rate, params.SAMPLE_RATE)
     else:
         resampled = _resample_polyphase(waveform.astype(np.float64), plan, length)
@@ -329,6 +330,8 @@ class _Polyphase(NamedTuple):
 
 def _kaiser_best(sample_rate):
     """Set up kaiser_best for ``sample_rate`` -> 16 kHz exactly as ``resampy.resample``."""
+    import resampy  # numba compiles on import (0.2 s): only where it is used
+
     sample_ratio = float(params.SAMPLE_RATE) / sample_rate
     window, num_table, _ = resampy.filters.get_filter("kaiser_best")
     if sample_ratio < 1:

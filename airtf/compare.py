@@ -17,7 +17,7 @@ import dataclasses
 import json
 from pathlib import Path
 
-from airtf import metrics, reporting
+from airtf import figures, metrics, reporting
 from airtf.errors import AirtfError
 from airtf.files import check_writable, write_json
 from airtf.reporting import COMPARISON_CSV, COMPARISON_JSON, INSTRUMENT_PLOT, SCORES_NAME, SEEDS_PLOT
@@ -118,9 +118,9 @@ def compare(run_dirs, out, overwrite=False):
     write_json(out / COMPARISON_JSON, reporting.json_ready({"classes": classes,
                                                             "runs": [_run_entry(run) for run in runs]}))
     reporting.write_csv(out / COMPARISON_CSV, csv_rows(runs, names))
-    reporting.f1_plots(out, names, {run.label: ([run.mean[name]["f1"] for name in names],
-                                                [run.std[name]["f1"] for name in names],
-                                                list(run.overall_f1.values())) for run in runs})
+    figures.f1_plots(out, names, {run.label: ([run.mean[name]["f1"] for name in names],
+                                              [run.std[name]["f1"] for name in names],
+                                              list(run.overall_f1.values())) for run in runs})
     return Comparison(runs, format_table(runs, names), files)
 
 

@@ -45,7 +45,7 @@ import keras
 import numpy as np
 
 import airtf
-from airtf import attention, features, locks, metrics, params, plans, reporting, reproducible, runs, summaries
+from airtf import attention, features, figures, locks, metrics, params, plans, reporting, reproducible, runs, summaries
 from airtf.datasets.openmic import EXAMPLES_PER_CLIP, OpenMIC
 from airtf.errors import AirtfError, AirtfWarning
 from airtf.files import atomic_path, check_writable, display, feature_cache, write_json, write_npz
@@ -485,7 +485,7 @@ class AttentionImages(keras.callbacks.Callback):
     """Write the attention maps of a few clips to TensorBoard.
 
     One figure per clip (tag ``attention/<sample key>``, see
-    :func:`airtf.reporting.attention_figure`): a row per instrument, named
+    :func:`airtf.figures.attention_figure`): a row per instrument, named
     and marked with the clip's labels, time in seconds across, each row
     scaled to its maximum (bright: where the instrument's decision looks),
     with a colour bar. Written at the first and last epochs and every
@@ -505,9 +505,9 @@ class AttentionImages(keras.callbacks.Callback):
         writer = summaries.writer(self.log_dir)
         with writer.as_default(step=epoch):
             for key, attention_map, y_true, y_mask in zip(self.clips.keys, maps, self.clips.y_true, self.clips.y_mask):
-                figure = reporting.attention_figure(attention_map, self.class_names, y_true, y_mask,
-                                                    CLIP_SECONDS, f"clip {key}, epoch {epoch + 1}")
-                tf.summary.image(f"attention/{key}", reporting.figure_pixels(figure)[np.newaxis])
+                figure = figures.attention_figure(attention_map, self.class_names, y_true, y_mask,
+                                                  CLIP_SECONDS, f"clip {key}, epoch {epoch + 1}")
+                tf.summary.image(f"attention/{key}", figures.figure_pixels(figure)[np.newaxis])
         writer.flush()
 
 
@@ -533,9 +533,9 @@ def summarize(out, seeds, classes, feature_set, data):
     write_json(out / SCORES_NAME, reporting.json_ready(summary))
     reporting.write_csv(out / SCORES_CSV_NAME, reporting.summary_csv_rows(summary))
     # labelled by the run directory's name, as airtf-compare labels runs
-    reporting.f1_plots(out, names, {out.name: ([mean[name]["f1"] for name in names],
-                                               [std[name]["f1"] for name in names],
-                                               [per_seed[seed]["test"][metrics.OVERALL]["f1"] for seed in seeds])})
+    figures.f1_plots(out, names, {out.name: ([mean[name]["f1"] for name in names],
+                                             [std[name]["f1"] for name in names],
+                                             [per_seed[seed]["test"][metrics.OVERALL]["f1"] for seed in seeds])})
     with atomic_path(out / MODEL_NAME) as temporary:
         shutil.copyfile(out / f"seed-{best}" / MODEL_NAME, temporary)
     return summary

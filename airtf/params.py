@@ -61,6 +61,9 @@ FEATURE_FORMATS = ("json", "npz")
 
 FEATURE_SETS = ("pca", "norm", "random", "logmel")
 """The feature sets airtf-eval names (a pre-training run is named by its path)."""
+PRETRAIN_STRATEGIES = ("default", "mirrored", "multi-worker")
+"""airtf-pretrain's --strategy: no distribution, MirroredStrategy, MultiWorkerMirroredStrategy."""
+
 CLASSIFIER_SEEDS = (0, 42, 1346)
 CLASSIFIER_EPOCHS = 350
 CLASSIFIER_BATCH_SIZE = 128

@@ -48,11 +48,11 @@ import tensorflow as tf
 from tensorboard.plugins import projector
 
 import airtf
-from airtf import backup, locks, objectives, plans, reproducible, runs, summaries, vggish
+from airtf import backup, locks, objectives, params, plans, reproducible, runs, summaries, vggish
 from airtf.errors import AirtfError, CheckpointError, WriteError
 from airtf.files import display, is_write_error, write_error
 
-STRATEGIES = ("default", "mirrored", "multi-worker")
+STRATEGIES = params.PRETRAIN_STRATEGIES
 """Values of ``strategy``: no distribution, MirroredStrategy, MultiWorkerMirroredStrategy."""
 
 

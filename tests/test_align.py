@@ -7,7 +7,8 @@ import pytest
 from airtf.demo import sets as demo
 from airtf.datasets.freesound import SkippedSoundsWarning, read_tags
 from airtf.datasets.pipeline import DatasetError
-from airtf.objectives import align
+from airtf.objectives.align import Align
+from airtf.objectives.align import model as align
 from airtf.vggish import build_backbone
 
 
@@ -171,7 +172,7 @@ def test_training_lowers_the_validation_loss(data):
 
 
 def test_there_are_no_extra_tensorboard_views(data):
-    assert align.Align().tensorboard_callbacks(None, None, data) == []
+    assert Align().tensorboard_callbacks(None, None, data) == []
 
 
 def test_sounds_without_audio_are_a_clear_error(tmp_path):

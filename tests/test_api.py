@@ -1,6 +1,8 @@
 """The public API: airtf.embed equals airtf-extract's files, and a recogniser loads and predicts."""
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -146,3 +148,24 @@ def test_integer_scales_are_those_of_soundfile(tmp_path):
 def test_float_samples_far_outside_the_unit_range_are_warned_about():
     with pytest.warns(audio.SampleRangeWarning, match="reach 32767.*divide them by 32768"):
         audio.waveform(np.full(100, 32767.0), 16000)
+
+
+def test_every_command_answers_help_without_importing_tensorflow_keras_or_resampy():
+    """--help (airtf-pretrain's lists every objective's options) loads none of the slow imports."""
+    script = """
+import contextlib, importlib, io, json, sys
+from importlib.metadata import entry_points
+loaded = {}
+for entry in entry_points(group="console_scripts"):
+    if entry.value.startswith("airtf.cli."):
+        with contextlib.redirect_stdout(io.StringIO()) as shown, contextlib.suppress(SystemExit):
+            entry.load()(["--help"])
+        loaded[entry.name] = [name for name in ("tensorflow", "keras", "resampy", "sklearn", "matplotlib", "gensim")
+                              if name in sys.modules]
+        assert "usage:" in shown.getvalue(), entry.name
+print(json.dumps(loaded))
+"""
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    loaded = json.loads(run.stdout)
+    assert "airtf-pretrain" in loaded and len(loaded) >= 8
+    assert loaded == {name: [] for name in loaded}

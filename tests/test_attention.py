@@ -117,6 +117,21 @@ def test_bad_options_are_refused():
         attention.AttentionClassifier(groups=24)
 
 
+@pytest.mark.parametrize("compiled", [False, True], ids=["graph", "xla"])
+def test_dropout_keeps_its_rate_scales_and_draws_anew_each_step(compiled):
+    layer = attention.ThreefryDropout(0.6, seed=3)
+    ones = tf.ones((64, 10, 128))
+    step = tf.function(lambda x: layer(x, training=True), jit_compile=compiled)
+    first, second = step(ones).numpy(), step(ones).numpy()
+    assert set(np.unique(first)) <= {0.0, np.float32(1 / 0.4)}
+    assert abs((first > 0).mean() - 0.4) < 0.01  # 81,920 draws: 0.01 is over 5 standard deviations
+    assert abs(first.mean() - 1.0) < 0.025  # inverted dropout keeps the expectation
+    assert 0.1 < ((first > 0) != (second > 0)).mean() < 0.9  # a new mask each step
+    np.testing.assert_array_equal(layer(ones, training=False), ones)
+    again = attention.ThreefryDropout(0.6, seed=3)
+    np.testing.assert_array_equal(tf.function(lambda x: again(x, training=True), jit_compile=compiled)(ones), first)
+
+
 @pytest.mark.parametrize("norm", ["group", "batch"])
 def test_save_and_load_round_trip(tmp_path, norm):
     classifier = attention.compile_classifier(

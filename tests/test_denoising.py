@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from airtf import reporting, runs
+from airtf import figures, runs
 from airtf.datasets import nsynth
 from airtf.demo import sets as demo
-from airtf.objectives import denoising
+from airtf.objectives.denoising import model as denoising
 from airtf.vggish import build_backbone
 
 IMAGE_NAMES = {"clean", "corrupted", "reconstructed"}
@@ -149,14 +149,14 @@ def test_tensorboard_shows_clean_corrupted_and_reconstructed_log_mel(data, tmp_p
                            for step in (0, 1)}
     [shown] = images[f"reconstruction/0 {notes[0]}", 0]
     example = np.zeros((96, 64), np.float32)
-    figure = reporting.reconstruction_figure({name: example for name in IMAGE_NAMES}, "a note")
-    assert shown.shape == reporting.figure_pixels(figure).shape  # the three-panel figure with its axes
+    figure = figures.reconstruction_figure({name: example for name in IMAGE_NAMES}, "a note")
+    assert shown.shape == figures.figure_pixels(figure).shape  # the three-panel figure with its axes
 
 
 def test_reconstruction_figure_shares_the_clean_scale_with_low_bands_at_the_bottom():
     example = np.zeros((96, 64), np.float32)
     example[10, 0] = 1.0  # frame 10, lowest band
-    figure = reporting.reconstruction_figure({"clean": example, "noisy": example * 3, "rebuilt": example / 2}, "x")
+    figure = figures.reconstruction_figure({"clean": example, "noisy": example * 3, "rebuilt": example / 2}, "x")
     panels = [axes for axes in figure.axes if axes.get_images()][:3]
     assert [axes.get_title() for axes in panels] == ["clean", "noisy", "rebuilt"]
     for axes in panels:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from airtf import attention, evaluate, reporting, runs
+from airtf import attention, evaluate, figures, reporting, runs
 from airtf.cli import compare as compare_cli
 from airtf.cli import eval as eval_cli
 from airtf.demo import sets as demo
@@ -173,9 +173,9 @@ def test_tensorboard_has_instrument_f1_and_attention_images(run):
     assert images.SummaryMetadata(tags[0]).plugin_data.plugin_name == "images"
     width, height, png = images.Tensors(tags[0])[-1].tensor_proto.string_val
     assert png[:8] == PNG_SIGNATURE
-    figure = reporting.attention_figure(np.ones((10, len(CLASSES))), CLASSES, np.ones(len(CLASSES)),
-                                        np.ones(len(CLASSES)), evaluate.CLIP_SECONDS, "a clip")
-    assert (int(height), int(width)) == reporting.figure_pixels(figure).shape[:2]  # the labelled figure
+    figure = figures.attention_figure(np.ones((10, len(CLASSES))), CLASSES, np.ones(len(CLASSES)),
+                                      np.ones(len(CLASSES)), evaluate.CLIP_SECONDS, "a clip")
+    assert (int(height), int(width)) == figures.figure_pixels(figure).shape[:2]  # the labelled figure
 
 
 def test_rerun_skips_finished_seeds(run, data, monkeypatch, capsys):

@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 from sklearn.metrics import average_precision_score, f1_score, precision_score, recall_score
 
-from airtf import attention, metrics, reporting, summaries
+from airtf import attention, figures, metrics, reporting, summaries
 
 NAMES = [f"instrument_{i}" for i in range(8)]
 
@@ -175,7 +175,7 @@ def test_instrument_figure_marks_n_a_keeps_error_bars_and_names_each_run():
     names = ["bass", "cello", "piano", "overall"]
     groups = {"logmel": ([0.5, math.nan, 0.97, 0.7], [0.1, 0.0, 0.08, 0.05]),
               "pca": ([0.4, 0.6, 0.9, 0.6], [0.1, 0.1, 0.02, 0.05])}
-    figure = reporting.instrument_figure(names, groups, "F1")
+    figure = figures.instrument_figure(names, groups, "F1")
     axes = figure.axes[0]
     assert axes.get_ylim()[1] >= 0.97 + 0.08  # the error bar above 1 is not clipped
     marks = [text for text in axes.texts if text.get_text() == "n/a"]
@@ -185,12 +185,12 @@ def test_instrument_figure_marks_n_a_keeps_error_bars_and_names_each_run():
     separator = [line for line in axes.lines if len(set(line.get_xdata())) == 1]
     ticks = axes.get_xticks()
     assert len(separator) == 1 and ticks[2] < separator[0].get_xdata()[0] < ticks[3]
-    single = reporting.instrument_figure(names[:1] + names[2:], {"logmel": ([0.5, 0.9, 0.7], [0.0] * 3)}, "F1")
+    single = figures.instrument_figure(names[:1] + names[2:], {"logmel": ([0.5, 0.9, 0.7], [0.0] * 3)}, "F1")
     assert [text.get_text() for text in single.legends[0].get_texts()] == ["logmel"] and not single.texts
 
 
 def test_box_figure_has_a_key_for_median_mean_and_seeds():
-    figure = reporting.box_figure({"logmel": [0.5, 0.6, 0.55], "pca": [0.4, math.nan, 0.45]}, "overall")
+    figure = figures.box_figure({"logmel": [0.5, 0.6, 0.55], "pca": [0.4, math.nan, 0.45]}, "overall")
     labels = [text.get_text() for text in figure.axes[0].get_legend().get_texts()]
     assert labels[:3] == ["median", "mean", "one seed"]
     assert [label.get_text() for label in figure.axes[0].get_xticklabels()] == ["logmel", "pca"]
@@ -199,11 +199,11 @@ def test_box_figure_has_a_key_for_median_mean_and_seeds():
 @pytest.mark.filterwarnings("error")
 def test_long_run_names_are_wrapped_and_keep_the_layout(tmp_path):
     long_name = "pretrained: VGGish of demo-out/pretrain/textual/vggish.weights.h5, min-max"
-    box = reporting.box_plot(tmp_path / "box.png", {long_name: [0.4, 0.42], "logmel": [0.5, 0.6]}, "overall")
-    bars = reporting.instrument_bars(tmp_path / "bars.png", ["bass", "overall"],
-                                     {long_name: ([0.5, 0.5], [0.1, 0.1])}, "F1")
+    box = figures.box_plot(tmp_path / "box.png", {long_name: [0.4, 0.42], "logmel": [0.5, 0.6]}, "overall")
+    bars = figures.instrument_bars(tmp_path / "bars.png", ["bass", "overall"],
+                                   {long_name: ([0.5, 0.5], [0.1, 0.1])}, "F1")
     assert box.stat().st_size > 0 and bars.stat().st_size > 0  # constrained layout warned, as an error, before
-    figure = reporting.box_figure({long_name: [0.4, 0.42]}, "overall")
+    figure = figures.box_figure({long_name: [0.4, 0.42]}, "overall")
     [label] = [label.get_text() for label in figure.axes[0].get_xticklabels()]
     assert "".join(label.split()) == "".join(long_name.split()) and max(map(len, label.splitlines())) <= 16
 
@@ -211,11 +211,11 @@ def test_long_run_names_are_wrapped_and_keep_the_layout(tmp_path):
 def test_attention_figure_names_rows_marks_labels_and_spans_the_clip_in_seconds():
     classes = NAMES[:4]
     attention_map = np.tile(np.arange(1.0, 11.0)[:, None], (1, 4)) * [1, 2, 3, 4]  # (10 frames, 4 classes)
-    figure = reporting.attention_figure(attention_map, classes, y_true=[1.0, 0.0, 0.8, 0.0],
-                                        y_mask=[True, True, False, False], seconds=9.6, title="clip x")
+    figure = figures.attention_figure(attention_map, classes, y_true=[1.0, 0.0, 0.8, 0.0],
+                                      y_mask=[True, True, False, False], seconds=9.6, title="clip x")
     axes, colour_bar = figure.axes
     labels = [label.get_text() for label in axes.get_yticklabels()]
-    assert labels == [f"{classes[0]} {reporting.PRESENT}", f"{classes[1]} {reporting.ABSENT}", classes[2], classes[3]]
+    assert labels == [f"{classes[0]} {figures.PRESENT}", f"{classes[1]} {figures.ABSENT}", classes[2], classes[3]]
     assert axes.get_xlim() == (0.0, 9.6) and axes.get_xlabel() == "time (s)"
     rows = axes.get_images()[0].get_array()
     np.testing.assert_allclose(rows.max(axis=1), 1.0)  # each row scaled to its own maximum

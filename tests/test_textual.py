@@ -12,7 +12,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from airtf import runs, wordvectors
 from airtf.datasets import nsynth
 from airtf.demo import sets as demo
-from airtf.objectives import textual
+from airtf.objectives.textual import model as textual
 from airtf.vggish import build_backbone
 
 SIZE = 16  # of the stand-in word vectors

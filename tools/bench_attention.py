@@ -13,10 +13,11 @@ seconds and in CPU seconds of the process (all threads).
   numpy, Keras defaults    the baseline: model.fit(x, y) on in-memory arrays,
                            compiled with Keras's defaults (no XLA on CPU, 1 step
                            per execution)
-  airtf-eval, before       the previous airtf-eval epoch: airtf's compile with the
-                           masked F1-macro compiled in as a metric, fit with
-                           validation_data (Keras's validation pass), and the
-                           validation set predicted again to score it per instrument
+  airtf-eval, before       the airtf-eval epoch before issue 21: Keras's own Dropout
+                           (Philox masks), airtf's compile with the masked F1-macro
+                           compiled in as a metric, fit with validation_data (Keras's
+                           validation pass), and the validation set predicted again
+                           to score it per instrument
   airtf-eval               an airtf-eval epoch now (evaluate.train_seed): airtf's
                            compile, fit on arrays, metrics.Validation's one pass
   training alone           the same without any validation
@@ -26,6 +27,9 @@ seconds and in CPU seconds of the process (all threads).
   ... 1 step/execution     airtf's compile with steps_per_execution=1
   model step alone         airtf's compile on one cached batch repeated: no input cost
   input pipeline alone     iterating the tf.data pipeline, no model
+  matmuls alone            the compute bound: only the model's matrix products (the
+                           per-frame Dense layers, forward and both backward products)
+                           on one batch, an epoch's steps in one XLA call
 
 It prints seconds per epoch, the ratio to the baseline, the projected time
 of a full training (attention.EPOCHS epochs) against the 2-minute budget,
@@ -138,10 +142,12 @@ class PreviousF1Macro(keras.metrics.Metric):
 def fresh_model(compile_options=None, previous=False):
     """A seeded classifier compiled by airtf with ``compile_options``, or with Keras defaults when None.
 
-    ``previous`` adds the F1-macro metric airtf compiled in before.
+    ``previous`` takes Keras's Dropout and adds the F1-macro metric airtf compiled in before.
     """
     keras.utils.set_random_seed(0)
     model = attention.AttentionClassifier(num_classes=CLASSES)
+    if previous:
+        model.dropouts = [keras.layers.Dropout(model.dropout, name=layer.name) for layer in model.dropouts]
     if compile_options is None:
         model.compile(optimizer=keras.optimizers.Adam(attention.LEARNING_RATE),
                       loss=attention.MaskedBinaryCrossentropy())
@@ -182,12 +188,65 @@ def pipeline_epoch(dataset):
     return epoch
 
 
+def matmul_epoch(steps):
+    """A function timing only the matrix products of ``steps`` training steps, as one XLA call.
+
+    Per step: the forward product of each per-frame Dense layer on one batch
+    (128 clips x 10 frames) and, for the backward pass, the products giving
+    the weight gradient and the input gradient (none for the first layer's
+    input, the data). What the classifier computes beyond these (normalisation,
+    dropout, attention, loss, Adam) is elementwise or a reduction.
+    """
+    rows = attention.BATCH_SIZE * FRAMES
+    shapes = [(FEATURES, attention.UNITS)] * attention.LAYERS + [(attention.UNITS, CLASSES)] * 2
+    weights = [tf.constant(np.random.default_rng(i).random(shape, dtype=np.float32) * 0.01)
+               for i, shape in enumerate(shapes)]
+    batch = tf.constant(np.random.default_rng(0).random((rows, FEATURES), dtype=np.float32))
+
+    @tf.function(jit_compile=True)
+    def run():
+        def step(i, total, weights):
+            h, updated = batch, []
+            for layer, w in enumerate(weights):
+                out = tf.matmul(h, w)
+                grad_w = tf.matmul(h, out, transpose_a=True)  # dW = h^T dout, with out standing in for dout
+                grad_h = tf.matmul(out, w, transpose_b=True) if layer else 0.0  # dh = dout W^T
+                total += tf.reduce_sum(grad_h)
+                updated.append(w - 1e-12 * grad_w)  # each step depends on the last: nothing is hoisted
+                if layer < attention.LAYERS:
+                    h = out  # the two heads (attention, classification) both read the last embedding
+            return i + 1, total, updated
+
+        return tf.while_loop(lambda i, *_: i < steps, step, (tf.constant(0), tf.constant(0.0), weights))[1]
+
+    def epoch():
+        start = clocks()
+        run().numpy()
+        return since(start)
+
+    epoch()
+    return epoch
+
+
+def matmul_flops(clips):
+    """Floating-point operations of the matrix products of an epoch (forward and backward, as timed above)."""
+    frames = clips * FRAMES
+    products = [(FEATURES, attention.UNITS, 2)] + [(attention.UNITS, attention.UNITS, 3)] * (attention.LAYERS - 1) \
+        + [(attention.UNITS, CLASSES, 3)] * 2
+    return sum(2 * frames * inputs * outputs * count for inputs, outputs, count in products)
+
+
+def steps_of(args):
+    """Training steps in an epoch."""
+    return -(-args.clips // attention.BATCH_SIZE)
+
+
 def settings(args):
     """Setting name -> a function timing one epoch of it, in the order of the module docstring."""
     x, y_true, y_mask = random_openmic(args.clips, seed=0)
     y = attention.pack_targets(y_true, y_mask)
     dataset = input_pipeline(x, y)
-    steps = -(-args.clips // attention.BATCH_SIZE)
+    steps = steps_of(args)
     one_batch = dataset.take(1).cache().repeat()
     valid_x, valid_true, valid_mask = random_openmic(args.validation_clips, seed=1)
     valid = (valid_x, attention.pack_targets(valid_true, valid_mask))
@@ -207,6 +266,7 @@ def settings(args):
         "... 1 step/execution": training_epoch(fresh_model({"steps_per_execution": 1}), (dataset,)),
         "model step alone": training_epoch(fresh_model(airtf_defaults), (one_batch,), steps_per_epoch=steps),
         "input pipeline alone": pipeline_epoch(dataset),
+        "matmuls alone": matmul_epoch(steps),
     }
 
 
@@ -241,6 +301,10 @@ def report(results, args, load):
     lines.append(f"airtf-eval's epoch: {chosen:.3f} s against {before:.3f} s before, {before / chosen:.2f}x; "
                  f"{attention.EPOCHS} epochs {attention.EPOCHS * chosen / 60:.1f} min, "
                  f"{verdict} the {BUDGET_SECONDS // 60}-minute budget")
+    bound = results["matmuls alone"][0]
+    lines.append(f"compute bound: the matrix products ({matmul_flops(steps_of(args) * attention.BATCH_SIZE) / 1e9:.1f} "
+                 f"GFLOP an epoch) alone take {bound:.3f} s, {bound / chosen:.0%} of an airtf-eval epoch; "
+                 f"{attention.EPOCHS} epochs of them {attention.EPOCHS * bound / 60:.1f} min")
     lines.append(f"input pipeline alone: {results['input pipeline alone'][0] / chosen:.0%} of an airtf-eval epoch; "
                  f"airtf-eval epoch / model step alone = {chosen / results['model step alone'][0]:.2f}")
     return "\n".join(lines)

@@ -39,6 +39,12 @@ through airtf-extract with that checkpoint, with ``--weights random``, with
 ``--output logmel`` (no model), the official process on one file, and
 ``python -c "import tensorflow"``. Commands take turns, R rounds, fastest
 kept; CPU seconds are the process's user + system time.
+
+    python tools/bench_extract.py --processes --short-files [--repeats R]
+
+is the short-file case end to end: 1,500 files of 1.5 s, 44.1 kHz stereo
+16-bit WAV, in 15 folders (as sound-event and note collections come), where
+the per-file costs dominate.
 """
 
 import argparse
@@ -73,6 +79,8 @@ def parse(argv=None):
     parser.add_argument("--workdir", type=Path, help="folder for the audio and outputs (default: a temporary one)")
     parser.add_argument("--processes", action="store_true",
                         help="time whole processes with an official-format checkpoint (see above)")
+    parser.add_argument("--short-files", action="store_true",
+                        help="with --processes: 1,500 x 1.5 s WAV files in 15 folders instead of --files x --seconds OGG")
     parser.add_argument("--pca-params", type=Path, default=REPOSITORY.parent / "shared/data/vggish/vggish_pca_params.npz",
                         help="the official PCA parameters, for --processes (default: ../shared/data/vggish's)")
     parser.add_argument("--mode", choices=MODES, help=argparse.SUPPRESS)
@@ -93,15 +101,23 @@ def clip(index, seconds):
     return 0.8 * stereo / np.abs(stereo).max()
 
 
-def write_corpus(folder, files, seconds):
-    """Write the benchmark's OGG/Vorbis files into ``folder``; return their paths."""
+SHORT_FILES, SHORT_SECONDS, SHORT_FOLDERS = 1500, 1.5, 15
+
+
+def write_corpus(folder, files, seconds, folders=1, wav=False):
+    """Write the benchmark's files (OGG/Vorbis, or 16-bit WAV) into ``folders`` subfolders of ``folder``.
+
+    Returns their paths; names are unique over the folders.
+    """
     import soundfile
 
-    folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for index in range(files):
-        path = folder / f"clip{index:03d}.ogg"
-        soundfile.write(path, clip(index, seconds), SAMPLE_RATE, format="OGG", subtype="VORBIS")
+        path = folder / (f"folder{index * folders // files:02d}" if folders > 1 else "") / \
+            f"clip{index:04d}.{'wav' if wav else 'ogg'}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        soundfile.write(path, clip(index, seconds), SAMPLE_RATE, **({"subtype": "PCM_16"} if wav else
+                                                                     {"format": "OGG", "subtype": "VORBIS"}))
         paths.append(path)
     return paths
 
@@ -367,9 +383,10 @@ def processes(args, workdir):
     timed([sys.executable, "-c", "import sys, numpy, tf1_vggish; "
            "tf1_vggish.write_checkpoint(sys.argv[1], numpy.zeros((1, 96, 64), numpy.float32), 'V1')",
            str(checkpoint)], environment)
-    audio = sorted((workdir / "audio").glob("*.ogg"))
+    audio = sorted(path for path in (workdir / "audio").rglob("*") if path.is_file())
+    folders = sorted({path.parent for path in audio})
 
-    def airtf(out, *options, inputs=(workdir / "audio",)):
+    def airtf(out, *options, inputs=folders):
         return [sys.executable, "-m", "airtf.cli.extract", *map(str, inputs), "--out", str(workdir / out),
                 "--quiet", "--overwrite", *options]
 
@@ -382,6 +399,12 @@ def processes(args, workdir):
     whole = fastest({"official per-file": official("official", audio),
                      "airtf-extract": airtf("airtf", *with_checkpoint)}, args.repeats, environment)
     difference = pca_difference(workdir / "airtf", workdir / "official")
+    print(f"\nend to end: {len(audio)} files in {len(folders)} folder(s) -> PCA features, whole processes, "
+          f"fastest of {args.repeats}; load average {os.getloadavg()[0]:.2f}")
+    print(process_table({**whole, "airtf-extract, first run": first}, "official per-file"))
+    print(f"largest difference between the two processes' PCA features: {difference} quantisation step(s)")
+    if args.short_files:
+        return
     one = audio[:1]
     startup = fastest({"official per-file": official("official-1", one),
                        "airtf-extract, V1 checkpoint": airtf("airtf-1", *with_checkpoint, inputs=one),
@@ -389,9 +412,6 @@ def processes(args, workdir):
                        "airtf-extract --output logmel": airtf("logmel-1", "--output", "logmel", inputs=one),
                        "python -c 'import tensorflow'": [sys.executable, "-c", "import tensorflow"]},
                       args.repeats, environment)
-    print(f"\nend to end: {len(audio)} files -> PCA features, whole processes, fastest of {args.repeats}")
-    print(process_table({**whole, "airtf-extract, first run": first}, "official per-file"))
-    print(f"largest difference between the two processes' PCA features: {difference} quantisation step(s)")
     print(f"\nstart-up: one {args.seconds:g} s file, whole processes, fastest of {args.repeats}; "
           f"load average {os.getloadavg()[0]:.2f}")
     print(process_table(startup, "official per-file"))
@@ -403,8 +423,11 @@ def main(argv=None):
         return run_mode(args)
     with tempfile.TemporaryDirectory() as scratch:
         workdir = (args.workdir or Path(scratch)).resolve()
-        paths = write_corpus(workdir / "audio", args.files, args.seconds)
-        print(f"{len(paths)} files x {args.seconds:g} s, 44.1 kHz stereo OGG/Vorbis "
+        if args.short_files:
+            args.files, args.seconds = SHORT_FILES, SHORT_SECONDS
+        paths = write_corpus(workdir / "audio", args.files, args.seconds, folders=SHORT_FOLDERS if args.short_files
+                             else 1, wav=args.short_files)
+        print(f"{len(paths)} files x {args.seconds:g} s, 44.1 kHz stereo {'WAV' if args.short_files else 'OGG/Vorbis'} "
               f"({audio_seconds(paths):.0f} s of audio); batch size {args.batch_size}; best of {args.repeats} passes; "
               f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}", flush=True)
         if args.processes:

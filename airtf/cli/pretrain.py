@@ -19,7 +19,7 @@ PROGRAM = "airtf-pretrain"
 
 
 def parse(argv):
-    from airtf import objectives, pretrain
+    from airtf import objectives, params
 
     known = objectives.classes()
     parser = command_parser(PROGRAM, __doc__)
@@ -42,7 +42,7 @@ def parse(argv):
                         help="epochs without a lower val_loss before stopping; 0 never stops (default %(default)s)")
     parser.add_argument("--limit", type=positive(), metavar="N", help="use only the first N notes or sounds")
     add_seed(parser, "seeds initialisation, shuffling, noise and pair draws")
-    parser.add_argument("--strategy", choices=pretrain.STRATEGIES, default="default",
+    parser.add_argument("--strategy", choices=params.PRETRAIN_STRATEGIES, default="default",
                         help="mirrored: all local devices; multi-worker: the cluster in TF_CONFIG")
     add_overwrite(parser, "clear RUN_DIR's earlier run (another configuration, or one that ended) and start afresh")
     add_deterministic(parser)

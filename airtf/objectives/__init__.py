@@ -1,9 +1,12 @@
-"""Pre-training objectives: one module each, every objective a registered class (see ``base``).
+"""Pre-training objectives: one package each, every objective a registered class (see ``base``).
 
-Every module of this package but ``base``, ``batching`` and ``notes`` (what
-the objectives share) is an objective module: it is imported when the objectives are first listed, and registers
-its :class:`~airtf.objectives.base.Objective` classes by their command-line
-names. Adding an objective is adding a module.
+Every subpackage is an objective package: its ``__init__`` registers its
+:class:`~airtf.objectives.base.Objective` classes by their command-line names
+and declares their configs without importing Keras, and its ``model``
+module builds them (Keras, tf.data). The plain modules here (``base``,
+``batching``, ``notes``) are what the objectives share. Listing the
+objectives imports the ``__init__`` files only, so ``airtf-pretrain --help``
+needs no Keras. Adding an objective is adding a package.
 """
 
 import importlib
@@ -13,13 +16,11 @@ from airtf.objectives.base import REGISTRY, Datasets, Objective, ObjectiveError,
 
 __all__ = ["Datasets", "Objective", "ObjectiveError", "classes", "get", "option", "register"]
 
-_SUPPORT_MODULES = ("base", "batching", "notes")
-
 
 def classes():
-    """Command-line name -> objective class, for every objective module of the package (imported now)."""
+    """Command-line name -> objective class, for every objective package (its ``__init__`` imported now)."""
     for module in pkgutil.iter_modules(__path__):
-        if module.name not in _SUPPORT_MODULES and not module.name.startswith("_"):
+        if module.ispkg:
             importlib.import_module(f"{__name__}.{module.name}")
     return dict(REGISTRY)
 

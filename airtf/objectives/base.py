@@ -23,6 +23,7 @@ compiled with only an optimizer, and reports ``loss`` (and ``val_loss``).
 import abc
 import collections
 import dataclasses
+import importlib
 
 from airtf.errors import AirtfError
 
@@ -115,6 +116,16 @@ class Objective(abc.ABC):
             raise ObjectiveError(f"the {self.name} objective takes no option {', '.join(unknown)}; its options are "
                                  f"{', '.join(self.option_names())}")
         self.config = config if config is not None else self.Config(**options)
+
+    @property
+    def implementation(self):
+        """The objective package's ``model`` module (Keras, tf.data), imported on first use.
+
+        An objective is a package: its ``__init__`` declares the class and
+        its config without importing Keras, so that listing the objectives
+        (``airtf-pretrain --help``) stays fast.
+        """
+        return importlib.import_module(f"{type(self).__module__}.model")
 
     @classmethod
     def summary(cls):

@@ -1,56 +1,16 @@
-"""``den-add`` and ``den-mul``: pre-train VGGish by denoising NSynth log-mel examples.
-
-The model corrupts a clean log-mel example, VGGish embeds the corrupted one,
-and a decoder reconstructs the clean example from the 128-d embedding::
-
-    clean (96, 64) ──corrupt──▶ VGGish ──▶ (128,) ──decoder──▶ (96, 64) ──MSE──▶ clean
-
-Corruption
-----------
-``additive`` (``den-add``)
-    Gaussian noise of mean 0 and standard deviation ``stddev`` (0.1) added
-    to every bin.
-``multiplicative`` (``den-mul``)
-    Bernoulli noise: every bin is kept with probability ``keep_probability``
-    (0.5) and set to 0 otherwise. Kept bins are not rescaled (plain masking,
-    as the paper describes it); ``rescale=True`` divides them by
-    ``keep_probability`` instead, as inverted dropout does.
-
-Training draws fresh noise every batch (a ``keras.random.SeedGenerator``
-seeded with ``seed``). Validation corrupts too, so that ``val_loss``
-measures denoising as the training loss does, but with the fixed seed
-``seed + 1``: every evaluation sees the same corruption, so validation
-losses compare across epochs (all validation batches of one size share one
-noise pattern, which no training batch draws).
-
-Decoder
--------
-The embedding is read as a sequence of length 1 with 128 channels and
-widened by four ``Conv1DTranspose`` layers (stride 1, no padding) to the 96
-frames of an example with its 64 mel bands as channels::
-
-    length   1 ─(128 filters, kernel 10)─▶ 10 ─(64, 21)─▶ 30 ─(64, 31)─▶ 60 ─(64, 37)─▶ 96
-
-with LeakyReLU (negative slopes 0.1, 0.25, 0.5) after the first three
-layers and none after the last.
-"""
-
-import dataclasses
+"""The denoising objectives' model, data pipeline and TensorBoard view (see :mod:`airtf.objectives.denoising`)."""
 
 import keras
 import numpy as np
 from keras import ops
 
-from airtf import numbers, params, reporting, summaries
+from airtf import figures, params, summaries
 from airtf.datasets import nsynth
 from airtf.datasets.pipeline import AUTOTUNE
 from airtf.objectives import notes
-from airtf.objectives.base import Config, Datasets, Objective, option, register
+from airtf.objectives.base import Datasets
 from airtf.objectives.batching import training_batches, validation_batches
-from airtf.objectives.notes import CACHE_OPTION, EXAMPLES_OPTION
-
-NOISES = ("additive", "multiplicative")
-"""The ``noise`` of :func:`build`: ``den-add`` is additive, ``den-mul`` multiplicative."""
+from airtf.objectives.denoising import KEEP_PROBABILITY, NOISES, STDDEV
 
 DECODER_LAYERS = (  # (filters, kernel size, LeakyReLU negative slope or None for linear)
     (128, 10, 0.1),
@@ -58,8 +18,6 @@ DECODER_LAYERS = (  # (filters, kernel size, LeakyReLU negative slope or None fo
     (64, 31, 0.5),
     (params.NUM_MEL_BINS, 37, None),
 )
-STDDEV = 0.1
-KEEP_PROBABILITY = 0.5
 IMAGE_EXAMPLES = 4
 """Validation examples shown in TensorBoard."""
 
@@ -212,7 +170,7 @@ class ReconstructionImages(keras.callbacks.Callback):
     """TensorBoard figures of clean, corrupted and reconstructed validation examples, every epoch.
 
     One figure per example (tag ``reconstruction/<index> <note>``, see
-    :func:`airtf.reporting.reconstruction_figure`): the three views side by
+    :func:`airtf.figures.reconstruction_figure`): the three views side by
     side on the colour scale of the clean example, so that noise and
     reconstruction errors show against it, with time and mel axes and a
     colour bar. The corruption is the fixed validation noise.
@@ -244,9 +202,9 @@ class ReconstructionImages(keras.callbacks.Callback):
         writer = summaries.writer(self.log_dir)
         with writer.as_default(step=epoch):
             for index, note in enumerate(self.notes):
-                figure = reporting.reconstruction_figure({name: view[index] for name, view in views.items()},
-                                                         f"validation note {note}, epoch {epoch + 1}")
-                tf.summary.image(f"reconstruction/{index} {note}", reporting.figure_pixels(figure)[np.newaxis])
+                figure = figures.reconstruction_figure({name: view[index] for name, view in views.items()},
+                                                       f"validation note {note}, epoch {epoch + 1}")
+                tf.summary.image(f"reconstruction/{index} {note}", figures.figure_pixels(figure)[np.newaxis])
         writer.flush()
 
 
@@ -259,67 +217,3 @@ def tensorboard_callbacks(run, model, datasets):
     shown = datasets.info["shown_notes"]
     batch = next(iter(datasets.validation.unbatch().take(len(shown)).batch(len(shown))))
     return [ReconstructionImages(run.logs / summaries.VALIDATION, ops.convert_to_numpy(batch), shown)]
-
-
-@dataclasses.dataclass(frozen=True)
-class DenAddConfig(Config):
-    """Options of ``den-add``."""
-
-    stddev: float = option(STDDEV, "noise standard deviation", numbers.positive(float), metavar="X")
-    examples: str = EXAMPLES_OPTION
-    cache_dir: str = CACHE_OPTION
-
-
-@dataclasses.dataclass(frozen=True)
-class DenMulConfig(Config):
-    """Options of ``den-mul``."""
-
-    keep_probability: float = option(KEEP_PROBABILITY, "probability of keeping a bin",
-                                     numbers.number(float, above=0, maximum=1), metavar="P")
-    rescale: bool = option(False, "divide kept bins by the keep probability")
-    examples: str = EXAMPLES_OPTION
-    cache_dir: str = CACHE_OPTION
-
-
-class Denoising(Objective):
-    """Denoising of NSynth log-mel examples; :class:`DenAdd` and :class:`DenMul` choose the noise."""
-
-    data = "NSynth"
-    dataset = nsynth.NSynth
-    noise = ""
-
-    def datasets(self, data_dir, *, batch_size, seed, limit=None):
-        return datasets(data_dir, batch_size=batch_size, seed=seed, limit=limit, examples=self.config.examples,
-                        cache_dir=self.config.cache_dir)
-
-    def build(self, backbone, data, seed):
-        options = {name: value for name, value in self.config.to_json().items()
-                   if name in ("stddev", "keep_probability", "rescale")}
-        return build(backbone, noise=self.noise, seed=seed, **options)
-
-    def tensorboard_callbacks(self, run, model, data):
-        return tensorboard_callbacks(run, model, data)
-
-    def example_counts(self, data_dir, data, limit):
-        return notes.example_counts(data_dir, limit, self.config.examples)
-
-    def projector_examples(self, data_dir, data, limit, count):
-        return notes.projector_examples(data_dir, limit, self.config.examples, count)
-
-
-@register
-class DenAdd(Denoising):
-    """``den-add``: reconstruct NSynth log-mel from a copy with additive Gaussian noise."""
-
-    name = "den-add"
-    noise = "additive"
-    Config = DenAddConfig
-
-
-@register
-class DenMul(Denoising):
-    """``den-mul``: reconstruct NSynth log-mel from a copy with bins masked at random."""
-
-    name = "den-mul"
-    noise = "multiplicative"
-    Config = DenMulConfig
