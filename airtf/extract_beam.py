@@ -168,9 +168,10 @@ class ExtractFiles:
         self.extractor = None
 
     def setup(self):
-        """Build the model once per worker."""
-        from airtf import extract
+        """Build the model once per worker (a process of airtf's: Keras without its optional imports)."""
+        from airtf import extract, lean_imports
 
+        lean_imports.keras_without_optional_imports()
         self.extractor = extract.make_extractor(self.settings.output, self.settings.weights, self.settings.variant,
                                                 self.settings.pca_params, batch_size=self.settings.batch_size,
                                                 pad=self.settings.pad, resampler=self.settings.resampler)

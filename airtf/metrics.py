@@ -36,7 +36,6 @@ import math
 
 import keras
 import numpy as np
-from sklearn.metrics import average_precision_score
 
 from airtf.attention import BATCH_SIZE, THRESHOLD, MaskedBinaryCrossentropy, pack_targets, unpack_targets
 
@@ -72,6 +71,8 @@ def _one_instrument(actual, probabilities, threshold):
     supports = {"support_positive": int(actual.sum()), "support_negative": int((~actual).sum())}
     if not (supports["support_positive"] and supports["support_negative"]):
         return {**{name: math.nan for name in SCORES}, **supports}
+    from sklearn.metrics import average_precision_score  # here: the commands that never score import no sklearn
+
     scores = _macro_scores(actual, probabilities >= threshold)
     scores["average_precision"] = average_precision_score(actual, probabilities)
     return {**{name: float(scores[name]) for name in SCORES}, **supports}

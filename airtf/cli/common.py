@@ -15,12 +15,14 @@ from airtf.numbers import nonnegative, number, positive, probability, seed  # no
 
 def quiet_tensorflow(from_command_line):
     """Silence TensorFlow's C++ chatter: its log level (set before it is imported) and, for a command run
-    from the command line, the native log lines that ignore it (see :mod:`airtf.native_logs`)."""
+    from the command line, the native log lines that ignore it (see :mod:`airtf.native_logs`); there,
+    Keras is also imported without its optional scikit-learn and matplotlib (see :mod:`airtf.lean_imports`)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     if from_command_line:
-        from airtf import native_logs
+        from airtf import lean_imports, native_logs
 
         native_logs.filter_native_logs()
+        lean_imports.keras_without_optional_imports()
 
 
 def printable_streams():
