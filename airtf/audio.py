@@ -275,7 +275,7 @@ def resample(waveform, sample_rate, *, resampler="resampy") -> np.ndarray:
 
         resampled = resampy.resample(waveform.astype(np.float64), sample_rate, params.SAMPLE_RATE)
     else:
-        resampled = _resample_polyphase(waveform.astype(np.float64), plan, length)
+        resampled = _resample_polyphase(waveform.astype(np.float64), sample_rate, plan, length)
     return resampled.astype(np.float32)
 
 
@@ -407,13 +407,14 @@ def _polyphase(sample_rate):
     return _Polyphase(kaiser, up, down, weights, start, *offsets)
 
 
-def _resample_polyphase(waveform, plan, length):
+def _resample_polyphase(waveform, sample_rate, plan, length):
     """``resampy.resample(waveform, sample_rate, 16000)`` with precomputed phases.
 
     Parameters
     ----------
     waveform : np.ndarray
         float64 mono samples.
+    sample_rate : int
     plan : _Polyphase
         From :func:`_polyphase` for their sample rate.
     length : int
@@ -433,18 +434,8 @@ def _resample_polyphase(waveform, plan, length):
     windows = np.lib.stride_tricks.sliding_window_view(padded, width)[:: plan.down][:blocks]
     # A contiguous copy lets BLAS compute the product (10x faster than strided).
     resampled = (np.ascontiguousarray(windows) @ plan.weights.T).ravel()[:length]
-    times = np.arange(blocks * plan.up) * kaiser.time_increment
-    start, left, right = (
-        value.reshape(blocks, plan.up) for value in _table_positions(times, kaiser)
-    )
-    irregular = (
-        (start != np.arange(blocks)[:, None] * plan.down + plan.phase_start)
-        | (left.astype(np.int64) != plan.phase_left)
-        | (right.astype(np.int64) != plan.phase_right)
-    )
-    irregular = np.flatnonzero(irregular.ravel()[:length])
+    irregular, start, left, right = _irregular_outputs(sample_rate, length)
     if len(irregular):
-        start, left, right = (value.ravel()[irregular] for value in (start, left, right))
         taps = np.arange(kaiser.taps)
         left_inputs = padded[lead + start[:, None] - taps]
         right_inputs = padded[lead + start[:, None] + 1 + taps]
@@ -452,6 +443,43 @@ def _resample_polyphase(waveform, plan, length):
             _wing(kaiser, right) * right_inputs, axis=1
         )
     return resampled
+
+
+@functools.lru_cache(maxsize=32)
+def _irregular_outputs(sample_rate, length):
+    """The outputs of :func:`_resample_polyphase` that its phases miss, and their table positions.
+
+    Where rounding in resampy's float64 times moves an output's input index
+    or table position off its phase's pattern, that output is computed on its
+    own. Which outputs these are depends only on the rate and the output
+    length, so they are found once per (rate, length): streamed blocks and
+    files of one length share them.
+
+    Returns
+    -------
+    tuple of np.ndarray
+        Output indices, then their input index, left and right table
+        positions (see :func:`_table_positions`); read-only.
+    """
+    plan = _polyphase(sample_rate)
+    kaiser = plan.filter
+    blocks = -(-length // plan.up)
+    times = np.arange(blocks * plan.up) * kaiser.time_increment
+    start, left, right = (value.reshape(blocks, plan.up) for value in _table_positions(times, kaiser))
+    irregular = (
+        (start != np.arange(blocks)[:, None] * plan.down + plan.phase_start)
+        | (left.astype(np.int64) != plan.phase_left)
+        | (right.astype(np.int64) != plan.phase_right)
+    )
+    irregular = np.flatnonzero(irregular.ravel()[:length])
+    found = (irregular, *(value.ravel()[irregular] for value in (start, left, right)))
+    for array in found:
+        array.flags.writeable = False
+    return found
+
+
+SEQUENTIAL_CHANNELS = 8
+"""Up to this many channels numpy sums a row in order (beyond, pairwise): :func:`to_mono` adds columns then."""
 
 
 def to_mono(samples) -> np.ndarray:
@@ -470,7 +498,14 @@ def to_mono(samples) -> np.ndarray:
     samples = np.asarray(samples)
     if samples.ndim == 1:
         return samples.astype(np.float32)
-    return samples.mean(axis=1, dtype=np.float64).astype(np.float32)
+    channels = samples.shape[1]
+    if channels > SEQUENTIAL_CHANNELS:
+        return samples.mean(axis=1, dtype=np.float64).astype(np.float32)
+    # numpy's mean over so few channels adds them one after another in float64: the same sum, 4x faster by column
+    total = samples[:, 0].astype(np.float64)
+    for channel in range(1, channels):
+        total += samples[:, channel]
+    return (total / channels).astype(np.float32)
 
 
 def _checked_path(path):

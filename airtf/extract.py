@@ -171,8 +171,8 @@ class Extractor:
         Files decoded at once.
     """
 
-    def __init__(self, output, backbone=None, postprocess=None, batch_size=64, pad=False,
-                 resampler="resampy", block_seconds=params.BLOCK_SECONDS, parallel=2):
+    def __init__(self, output, backbone=None, postprocess=None, batch_size=params.EXTRACT_BATCH_SIZE,
+                 pad=False, resampler="resampy", block_seconds=params.BLOCK_SECONDS, parallel=2):
         if output not in OUTPUTS:
             raise ValueError(f"unknown output {output!r}; choose one of {OUTPUTS}")
         if output != "logmel" and backbone is None:

@@ -69,7 +69,7 @@ class Settings:
     weights: str = "official"
     variant: str | None = None
     pca_params: str | None = None
-    batch_size: int = 64
+    batch_size: int = params.EXTRACT_BATCH_SIZE
     pad: bool = False
     resampler: str = "resampy"
     overwrite: bool = False

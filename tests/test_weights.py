@@ -122,3 +122,65 @@ def test_foreign_h5_is_refused(tmp_path):
     other.save_weights(tmp_path / "other.weights.h5")
     with pytest.raises(CheckpointError, match="other.weights.h5: cannot load as VGGish weights"):
         vggish.from_preset(str(tmp_path / "other.weights.h5"))
+
+
+@pytest.fixture(scope="module")
+def random_h5(tmp_path_factory):
+    """A VGGish .weights.h5 of seeded random weights, and the backbone that wrote it."""
+    model = vggish.from_preset("random", seed=3)
+    path = tmp_path_factory.mktemp("h5") / "vggish.weights.h5"
+    model.save_weights(path)
+    return path, model
+
+
+def test_a_warning_while_loading_h5_is_no_error(random_h5, monkeypatch):
+    import keras
+    path, written = random_h5
+    original = keras.Model.load_weights
+
+    def load_with_a_deprecation_warning(model, *args, **kwargs):
+        import warnings
+        warnings.warn("this argument will change in Keras 4", DeprecationWarning)
+        return original(model, *args, **kwargs)
+
+    monkeypatch.setattr(keras.Model, "load_weights", load_with_a_deprecation_warning)
+    with pytest.warns(DeprecationWarning):
+        loaded = vggish.from_preset(str(path))
+    for ours, theirs in zip(loaded.weights, written.weights):
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+def test_h5_missing_a_layer_is_one_line_and_a_kernel_left_unloaded_is_named(random_h5, tmp_path):
+    import h5py
+    path, _ = random_h5
+    damaged, unloaded = tmp_path / "damaged.weights.h5", tmp_path / "unloaded.weights.h5"
+    for copy in (damaged, unloaded):
+        copy.write_bytes(path.read_bytes())
+    with h5py.File(damaged, "r+") as file:
+        del file["layers/dense_1"]  # fc1_2's group: Keras refuses the file
+    with pytest.raises(CheckpointError, match=r"damaged.weights.h5: cannot load as VGGish weights") as refused:
+        vggish.from_preset(str(damaged))
+    assert "\n" not in str(refused.value)
+    with h5py.File(unloaded, "r+") as file:  # where Keras would only warn, fc1_2's kernel keeps its initial zeros
+        kernel = file["layers/dense_1/vars/0"]
+        kernel[...] = np.zeros(kernel.shape, kernel.dtype)
+    with pytest.raises(CheckpointError, match=r"unloaded.weights.h5: .*holds no values for fc1_2/kernel"):
+        vggish.from_preset(str(unloaded))
+
+
+@pytest.mark.parametrize("debug", ["", "1"])
+def test_airtf_debug_shows_the_traceback_behind_the_one_line_error(openmic_clip, tmp_path, monkeypatch, capsys,
+                                                                   debug):
+    import keras
+    from airtf.cli import extract as extract_cli
+    foreign = tmp_path / "other.weights.h5"
+    keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)]).save_weights(foreign)
+    monkeypatch.setenv("AIRTF_DEBUG", debug)
+    assert extract_cli.main([str(openmic_clip), "--out", str(tmp_path / "out"), "--output", "embedding",
+                             "--weights", str(foreign), "--quiet"]) == 2
+    stderr = capsys.readouterr().err
+    assert stderr.strip().splitlines()[-1].startswith("airtf-extract: error: ") and "other.weights.h5" in stderr
+    if debug:  # the CheckpointError's own traceback, and Keras's error that `raise ... from None` had hidden
+        assert stderr.count("Traceback (most recent call last)") == 2 and "CheckpointError" in stderr
+    else:
+        assert len(stderr.strip().splitlines()) == 1

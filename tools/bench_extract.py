@@ -60,6 +60,8 @@ from pathlib import Path
 
 import numpy as np
 
+from airtf import params
+
 REPOSITORY = Path(__file__).resolve().parents[1]
 MODES = ("per-file", "batched", "batched-soxr", "model-only",
          *(("beam-direct",) if importlib.util.find_spec("apache_beam") else ()))
@@ -74,7 +76,8 @@ def parse(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--files", type=int, default=24, help="audio files to generate (default %(default)s)")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each file (default %(default)s)")
-    parser.add_argument("--batch-size", type=int, default=64, help="examples per model call (default %(default)s)")
+    parser.add_argument("--batch-size", type=int, default=params.EXTRACT_BATCH_SIZE,
+                        help="examples per model call (default %(default)s, airtf-extract's)")
     parser.add_argument("--repeats", type=int, default=5, help="timed passes per mode, fastest kept (default %(default)s)")
     parser.add_argument("--workdir", type=Path, help="folder for the audio and outputs (default: a temporary one)")
     parser.add_argument("--processes", action="store_true",

@@ -33,12 +33,31 @@ def printable_streams():
             stream.reconfigure(errors="backslashreplace")
 
 
+DEBUG_VARIABLE = "AIRTF_DEBUG"
+"""Set to 1, a command prints the traceback behind its one-line error (for a bug report)."""
+
+
+def show_traceback_when_debugging(error):
+    """With AIRTF_DEBUG=1, print ``error``'s traceback to stderr, with the errors ``raise ... from None`` hid."""
+    if os.environ.get(DEBUG_VARIABLE, "0") in ("", "0"):
+        return
+    import traceback
+
+    seen, chained = set(), error
+    while chained is not None and id(chained) not in seen:
+        seen.add(id(chained))
+        chained.__suppress_context__ = False
+        chained = chained.__cause__ or chained.__context__
+    traceback.print_exception(error, file=sys.stderr)
+
+
 def reports_errors(program):
     """Decorate a command's main so that it never ends in a traceback for a user's doing.
 
     An AirtfError becomes one line on stderr and exit code 2; so does an
     OSError of not being able to write (full disk, read-only file system, no
-    permission), naming the file and the fix. Ctrl-C ends the command with
+    permission), naming the file and the fix. With ``AIRTF_DEBUG=1`` the
+    traceback behind the line comes first. Ctrl-C ends the command with
     exit code 130, also when TensorFlow swallowed its KeyboardInterrupt
     (see :mod:`airtf.interrupts`).
     """
@@ -55,6 +74,7 @@ def reports_errors(program):
                     interrupts.raise_if_interrupted()
                     return code
                 except AirtfError as error:
+                    show_traceback_when_debugging(error)
                     print(f"{program}: error: {error}", file=sys.stderr)
                     return 2
                 except KeyboardInterrupt:
@@ -63,6 +83,7 @@ def reports_errors(program):
                 except OSError as error:
                     if not files.is_write_error(error):
                         raise
+                    show_traceback_when_debugging(error)
                     print(f"{program}: error: {files.write_error(error.filename or 'output', error)}",
                           file=sys.stderr)
                     return 2

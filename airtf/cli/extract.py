@@ -28,7 +28,7 @@ def parse(argv):
     parser.add_argument("--format", choices=(*params.FEATURE_FORMATS, "tfrecord"), default="json",
                         help="json or npz per file (default %(default)s); tfrecord (with --runner): sharded "
                              "tf.train.SequenceExamples in AudioSet's layout")
-    parser.add_argument("--batch-size", type=positive(int), default=64, metavar="N",
+    parser.add_argument("--batch-size", type=positive(int), default=params.EXTRACT_BATCH_SIZE, metavar="N",
                         help="examples per model call (default %(default)s)")
     parser.add_argument("--pad", action="store_true", help="zero-pad audio shorter than 0.96 s to one example")
     parser.add_argument("--resampler", choices=params.RESAMPLERS, default="resampy",

@@ -26,12 +26,11 @@ import os
 import shutil
 import urllib.error
 import urllib.request
-import warnings
 from functools import lru_cache
 from pathlib import Path
 
 from airtf import params
-from airtf.errors import CheckpointError, WeightsNotFoundError
+from airtf.errors import CheckpointError, WeightsNotFoundError, first_line
 from airtf.files import atomic_path, cache_home, digest, display
 
 PRESETS_FILE = Path(__file__).with_name("presets.json")
@@ -316,6 +315,7 @@ class WeightsSource:
     def load(self):
         """A VGGish backbone holding these weights (see :func:`from_preset`)."""
         import keras
+        import numpy as np
 
         from airtf.vggish import backbone, converted
 
@@ -325,13 +325,17 @@ class WeightsSource:
             return backbone.build_backbone(self.variant)
         model = backbone.build_backbone(self.variant, kernel_initializer="zeros")
         if str(source).endswith(".h5"):
+            fix = "pass weights written by airtf (airtf-weights convert, airtf-pretrain)"
             try:
-                with warnings.catch_warnings():  # Keras only warns about layers it skipped
-                    warnings.simplefilter("error")
-                    model.load_weights(source)
+                model.load_weights(source)
             except Exception as error:
-                raise CheckpointError(f"{source}: cannot load as VGGish weights ({error}); pass weights written "
-                                      "by airtf (airtf-weights convert, airtf-pretrain)") from None
+                raise CheckpointError(f"{source}: cannot load as VGGish weights ({first_line(error)}); {fix}") from None
+            # Keras only warns about what it skipped; a kernel still all zeros (its initial value) was not loaded
+            skipped = [variable.path for variable in model.weights if "kernel" in variable.path and
+                       not np.any(keras.ops.convert_to_numpy(variable))]
+            if skipped:
+                raise CheckpointError(f"{source}: cannot load as VGGish weights (it holds no values for "
+                                      f"{', '.join(skipped)}); {fix}")
             return model
         return converted.load(model, source)
 
