@@ -11,6 +11,7 @@ samples) raises :class:`airtf.errors.AudioError` with a one-line message that
 names the file and the fix.
 """
 
+import contextlib
 import functools
 import math
 import os
@@ -443,6 +444,20 @@ def _resample_polyphase(waveform, sample_rate, plan, length):
             _wing(kaiser, right) * right_inputs, axis=1
         )
     return resampled
+
+
+@contextlib.contextmanager
+def single_threaded_blas():
+    """Run the block with numpy's BLAS (the polyphase resampler's matrix product) on one thread.
+
+    The resampler runs in tf.data's worker threads while TensorFlow computes
+    in its own; OpenBLAS's threads would spin for the same cores (1,500
+    files of 1.5 s: 12 % slower and 7 CPU s more, tools/bench_extract.py).
+    """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
 
 
 @functools.lru_cache(maxsize=32)

@@ -242,6 +242,11 @@ class Extractor:
 
     def _run(self, jobs, on_file_done=None):
         """:meth:`run` with the sink of each source given: a FeatureFile or a FeatureArray."""
+        with audio.single_threaded_blas():
+            return self._stream(jobs, on_file_done)
+
+    def _stream(self, jobs, on_file_done):
+        """Stream every job's examples through the model and into its sink; the :class:`Report`."""
         report = Report()
         states = [_FileState(source if isinstance(source, audio.Waveform) else Path(source), sink)
                   for source, sink in jobs]
