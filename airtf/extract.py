@@ -288,7 +288,7 @@ class Extractor:
         to_examples = LogMelExamples(pad=False)
 
         def segments(index):
-            state = states[int(index)]
+            state = states[index]
             try:
                 blocks = audio.stream(state.path, block_seconds=self.block_seconds, resampler=self.resampler)
                 for segment in audio.example_segments(_watch(blocks, state), pad=self.pad):
@@ -298,9 +298,15 @@ class Extractor:
                 state.error = str(error) if isinstance(error, AirtfError) else f"{state.path}: {error}"
                 yield index, np.zeros(0, np.float32), FAILED
 
+        def worker_segments(worker):
+            # one generator per worker over every parallel-th file, not one per file: each tf.data
+            # generator costs its own set-up, which short files paid once each (tools/bench_extract.py)
+            for index in range(int(worker), len(states), self.parallel):
+                yield from segments(index)
+
         signature = (tf.TensorSpec((), tf.int64), tf.TensorSpec((None,), tf.float32), tf.TensorSpec((), tf.int64))
-        dataset = tf.data.Dataset.range(len(states)).interleave(
-            lambda index: tf.data.Dataset.from_generator(segments, args=(index,), output_signature=signature),
+        dataset = tf.data.Dataset.range(self.parallel).interleave(
+            lambda worker: tf.data.Dataset.from_generator(worker_segments, args=(worker,), output_signature=signature),
             cycle_length=self.parallel, num_parallel_calls=self.parallel, deterministic=True)
         dataset = dataset.map(lambda index, segment, kind: (index, to_examples(segment), kind),
                               num_parallel_calls=self.parallel)

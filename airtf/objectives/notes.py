@@ -1,9 +1,10 @@
-"""What the objectives on NSynth notes (and Freesound sounds) share: their data options and labelled examples."""
+"""What the objectives on NSynth notes (and Freesound sounds) share: their data options, labelled examples and
+the base class of the NSynth objectives."""
 
 import numpy as np
 
 from airtf.datasets import nsynth, sounds
-from airtf.objectives.base import option
+from airtf.objectives.base import Objective, option
 
 EXAMPLES_OPTION = option("first", "which 0.96 s examples of each note or sound", choices=("first", "all"))
 """The ``examples`` option: see :mod:`airtf.datasets.sounds`."""
@@ -56,3 +57,20 @@ def example_counts(data_dir, limit, examples):
     (train, train_exact), (validation, validation_exact) = (nsynth.count_notes(data_dir, split, limit)
                                                             for split in ("train", "valid"))
     return {"train": train * per_note, "validation": validation * per_note, "exact": train_exact and validation_exact}
+
+
+class NSynthObjective(Objective):
+    """An objective on NSynth notes: its examples counted, and labelled for the projector, from the notes.
+
+    Its config has the ``examples`` option (:data:`EXAMPLES_OPTION`).
+    """
+
+    data = "NSynth"
+    dataset = nsynth.NSynth
+
+    def example_counts(self, data_dir, data, limit):
+        return example_counts(data_dir, limit, self.config.examples)
+
+    def projector_examples(self, data_dir, data, limit, count):
+        """Validation examples labelled by their note's family, instrument, source, qualities and note."""
+        return projector_examples(data_dir, limit, self.config.examples, count)

@@ -43,10 +43,8 @@ imported when the objective is used.
 import dataclasses
 
 from airtf import numbers
-from airtf.datasets import nsynth
-from airtf.objectives import notes
-from airtf.objectives.base import Config, Objective, option, register
-from airtf.objectives.notes import CACHE_OPTION, EXAMPLES_OPTION
+from airtf.objectives.base import Config, option, register
+from airtf.objectives.notes import CACHE_OPTION, EXAMPLES_OPTION, NSynthObjective
 
 NOISES = ("additive", "multiplicative")
 """The ``noise`` of :func:`.model.build`: ``den-add`` is additive, ``den-mul`` multiplicative."""
@@ -73,11 +71,9 @@ class DenMulConfig(Config):
     cache_dir: str = CACHE_OPTION
 
 
-class Denoising(Objective):
+class Denoising(NSynthObjective):
     """Denoising of NSynth log-mel examples; :class:`DenAdd` and :class:`DenMul` choose the noise."""
 
-    data = "NSynth"
-    dataset = nsynth.NSynth
     noise = ""
 
     def datasets(self, data_dir, *, batch_size, seed, limit=None):
@@ -91,12 +87,6 @@ class Denoising(Objective):
 
     def tensorboard_callbacks(self, run, model, data):
         return self.implementation.tensorboard_callbacks(run, model, data)
-
-    def example_counts(self, data_dir, data, limit):
-        return notes.example_counts(data_dir, limit, self.config.examples)
-
-    def projector_examples(self, data_dir, data, limit, count):
-        return notes.projector_examples(data_dir, limit, self.config.examples, count)
 
 
 @register

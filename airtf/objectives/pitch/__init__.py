@@ -12,12 +12,11 @@ logits, cross-entropy), imported when the objective is used.
 import dataclasses
 
 from airtf import numbers
-from airtf.datasets import nsynth
-from airtf.objectives import notes
-from airtf.objectives.base import Config, Objective, option, register
-from airtf.objectives.notes import CACHE_OPTION, EXAMPLES_OPTION
+from airtf.objectives.base import Config, option, register
+from airtf.objectives.notes import CACHE_OPTION, EXAMPLES_OPTION, NSynthObjective
 
 HIDDEN_UNITS = 256
+
 
 @dataclasses.dataclass(frozen=True)
 class PitchConfig(Config):
@@ -29,12 +28,10 @@ class PitchConfig(Config):
 
 
 @register
-class Pitch(Objective):
+class Pitch(NSynthObjective):
     """``pitch``: name the pitch class of an NSynth note (the example of adding an objective)."""
 
     name = "pitch"
-    data = "NSynth"
-    dataset = nsynth.NSynth
     Config = PitchConfig
 
     def datasets(self, data_dir, *, batch_size, seed, limit=None):
@@ -43,10 +40,3 @@ class Pitch(Objective):
 
     def build(self, backbone, data, seed):
         return self.implementation.PitchModel(backbone, self.config.hidden_units, name="pitch")
-
-    def example_counts(self, data_dir, data, limit):
-        return notes.example_counts(data_dir, limit, self.config.examples)
-
-    def projector_examples(self, data_dir, data, limit, count):
-        """Validation examples labelled by their note's instrument family."""
-        return notes.projector_examples(data_dir, limit, self.config.examples, count)

@@ -46,9 +46,8 @@ import dataclasses
 
 from airtf import numbers, wordvectors
 from airtf.datasets import nsynth
-from airtf.objectives import notes
-from airtf.objectives.base import Config, Objective, option, register
-from airtf.objectives.notes import EXAMPLES_OPTION
+from airtf.objectives.base import Config, option, register
+from airtf.objectives.notes import EXAMPLES_OPTION, NSynthObjective
 
 MARGIN = 0.5
 """The margin of negative pairs (the paper's)."""
@@ -85,12 +84,10 @@ class TextualConfig(Config):
 
 
 @register
-class Textual(Objective):
+class Textual(NSynthObjective):
     """``textual``: predict the word vectors of an NSynth note's quality descriptions."""
 
     name = "textual"
-    data = "NSynth"
-    dataset = nsynth.NSynth
     Config = TextualConfig
 
     def datasets(self, data_dir, *, batch_size, seed, limit=None):
@@ -104,9 +101,3 @@ class Textual(Objective):
 
     def tensorboard_callbacks(self, run, model, data):
         return self.implementation.tensorboard_callbacks(run, model, data)
-
-    def example_counts(self, data_dir, data, limit):
-        return notes.example_counts(data_dir, limit, self.config.examples)
-
-    def projector_examples(self, data_dir, data, limit, count):
-        return notes.projector_examples(data_dir, limit, self.config.examples, count)
