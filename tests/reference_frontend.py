@@ -1,6 +1,6 @@
 """A plain-numpy VGGish front end, written from the spec, for tests only.
 
-It imports nothing from airtf and shares no code with airtf.frontend, so a
+It imports nothing from airtf and shares no code with airtf.vggish.audio_converter, so a
 bug in one is not silently repeated in the other. Everything is float64.
 """
 

@@ -35,10 +35,15 @@ def test_backbone_has_official_structure():
     assert model.output.shape[-1] == 128
 
 
-def test_v1_file_is_a_single_file(checkpoint):
+def test_checkpoint_has_its_formats_layout(checkpoint):
+    """V1 (the official release): one file of 288 MB; V2: an index beside one data shard, nothing at the path."""
     path, _ = checkpoint
     if path.parent.name.startswith("V1"):
         assert path.is_file() and path.stat().st_size > 280e6
+    else:
+        shard = path.with_name(path.name + ".data-00000-of-00001")
+        assert not path.exists() and path.with_name(path.name + ".index").is_file()
+        assert shard.is_file() and shard.stat().st_size > 280e6
 
 
 @pytest.mark.parametrize("variant", ["audioset-2017", "audioset-2020"])
