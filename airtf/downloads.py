@@ -21,6 +21,8 @@ CHUNK = 1 << 20
 PARTIAL_SUFFIX = ".partial"
 CHECKSUMS = ("sha256", "md5")
 """The checksums a release may publish, the strongest first."""
+MIRROR = "give a mirror with --mirror"
+"""Where else to get a file, as a download's errors say it: airtf-data download's --mirror."""
 
 
 class DownloadError(AirtfError):
@@ -40,16 +42,16 @@ def remote_size(url, timeout=30.0):
     return int(length) if length else None
 
 
-def _open(request, timeout):
+def _open(request, timeout, elsewhere=MIRROR):
     """``urllib.request.urlopen(request)``, its failures as one-line :class:`DownloadError` s."""
     try:
         return urllib.request.urlopen(request, timeout=timeout)
     except urllib.error.HTTPError as error:
-        raise DownloadError(f"{request.full_url}: HTTP {error.code} {error.reason}; check the address "
-                            "(or the --mirror given)") from None
+        raise DownloadError(f"{request.full_url}: HTTP {error.code} {error.reason}; check the address, or "
+                            f"{elsewhere}") from None
     except (urllib.error.URLError, OSError, http.client.HTTPException) as error:
         raise DownloadError(f"{request.full_url}: cannot download ({getattr(error, 'reason', error)}); check the "
-                            "network, or give a mirror with --mirror") from None
+                            f"network, or {elsewhere}") from None
 
 
 def check_free_space(folder, needed):
@@ -67,7 +69,7 @@ def gigabytes(count):
     return f"{count / 1e9:.2f} GB"
 
 
-def download(url, target, size=None, timeout=30.0, progress=None):
+def download(url, target, size=None, timeout=30.0, progress=None, elsewhere=MIRROR):
     """Download ``url`` to ``target``, continuing a partial download of an earlier run.
 
     Parameters
@@ -80,6 +82,9 @@ def download(url, target, size=None, timeout=30.0, progress=None):
         Seconds to wait for the server before giving up.
     progress : callable or None
         ``progress(done, total)`` after every chunk (total None when unknown).
+    elsewhere : str
+        Where else to get the file, for the errors of a server that cannot be
+        reached or serves another file.
 
     Returns
     -------
@@ -94,7 +99,7 @@ def download(url, target, size=None, timeout=30.0, progress=None):
         os.replace(partial, target)
         return "resumed"
     request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
-    with _open(request, timeout) as response:
+    with _open(request, timeout, elsewhere) as response:
         resumed = bool(have) and response.status == 206
         if not resumed:
             have = 0  # a fresh download, or a server that ignores Range: start over
@@ -102,7 +107,7 @@ def download(url, target, size=None, timeout=30.0, progress=None):
         total = have + int(length) if length else size
         if size is not None and total != size:
             raise DownloadError(f"{url}: the server offers {total} bytes, the published file has {size}; it serves "
-                                "another file: check the address (or the --mirror given)")
+                                f"another file: check the address, or {elsewhere}")
         _receive(response, partial, have, total, url, progress)
     received = partial.stat().st_size
     if total is not None and received != total:

@@ -1,5 +1,7 @@
 """Official weight files: verification against the manifest, fetching, conversion, --weights."""
 
+import copy
+
 import numpy as np
 import pytest
 
@@ -8,6 +10,7 @@ from airtf import vggish
 from airtf.vggish import presets as weights
 from airtf.cli import weights as weights_cli
 from airtf.errors import CheckpointError, WeightsNotFoundError
+from test_download import server  # noqa: F401 (a fixture: files served from 127.0.0.1)
 
 
 def test_real_pca_file_verifies(shared_data, capsys):
@@ -48,12 +51,46 @@ def test_fetch_refuses_a_bad_copy_and_writes_nothing(tmp_path, monkeypatch):
 
 def test_fetch_offline_says_where_to_put_the_file(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("AIRTF_MODELS", str(tmp_path / "models"))
-    entries = weights.manifest()
+    entries = copy.deepcopy(weights.manifest())  # the manifest is cached: change a copy
     entries["vggish_model.ckpt"]["url"] = "http://127.0.0.1:9/vggish_model.ckpt"  # nothing listens there
     monkeypatch.setattr(weights, "manifest", lambda: entries)
     assert weights_cli.main(["fetch", "vggish_model.ckpt"]) == 2
     err = capsys.readouterr().err
     assert "cannot download" in err and str(tmp_path / "models" / "vggish_model.ckpt") in err and "--from" in err
+
+
+def serve_official(server, monkeypatch, name, content):
+    """Serve ``content`` as the official file ``name``: the manifest (a copy) points there."""
+    server.files[name] = content
+    entries = copy.deepcopy(weights.manifest())
+    entries[name]["url"] = server.url + name
+    monkeypatch.setattr(weights, "manifest", lambda: entries)
+
+
+def test_fetch_downloads_and_resumes_where_a_broken_connection_stopped(shared_data, tmp_path, monkeypatch, server,
+                                                                       capsys):
+    monkeypatch.setenv("AIRTF_MODELS", str(tmp_path / "models"))
+    content = (shared_data / "vggish" / "vggish_pca_params.npz").read_bytes()
+    serve_official(server, monkeypatch, "vggish_pca_params.npz", content)
+    server.drop_after = len(content) // 3
+    assert weights_cli.main(["fetch", "vggish_pca_params.npz"]) == 2
+    assert "rerun the same command to continue" in capsys.readouterr().err
+    assert not (tmp_path / "models" / "vggish_pca_params.npz").exists()  # nothing unverified in place
+    assert weights_cli.main(["fetch", "vggish_pca_params.npz"]) == 0
+    assert "vggish_pca_params.npz: resumed, verified" in capsys.readouterr().out
+    assert server.requests[-1] == ("GET", "vggish_pca_params.npz", f"bytes={len(content) // 3}-")
+    assert weights.verify(tmp_path / "models" / "vggish_pca_params.npz") == "vggish_pca_params.npz"
+    assert sorted(path.name for path in (tmp_path / "models").iterdir()) == ["vggish_pca_params.npz"]
+
+
+def test_fetch_refuses_a_served_file_of_the_right_size_but_other_bytes(shared_data, tmp_path, monkeypatch, server):
+    monkeypatch.setenv("AIRTF_MODELS", str(tmp_path / "models"))
+    content = bytearray((shared_data / "vggish" / "vggish_pca_params.npz").read_bytes())
+    content[1000] ^= 0xFF
+    serve_official(server, monkeypatch, "vggish_pca_params.npz", bytes(content))
+    with pytest.raises(CheckpointError, match="sha256 differs from the official vggish_pca_params.npz"):
+        weights.fetch(["vggish_pca_params.npz"])
+    assert not list((tmp_path / "models").iterdir())
 
 
 def test_convert_writes_h5_that_loads_the_same(tmp_path, monkeypatch):

@@ -232,3 +232,18 @@ def deterministic_if_asked(argv):
 def add_seed(parser, help, flag="--seed", default=0):
     """A seed option: an integer of 0 or more."""
     parser.add_argument(flag, type=seed, default=default, metavar="N", help=f"{help} (default {default})")
+
+
+def download_progress_bar(name):
+    """A (done, total) callback drawing a tqdm bar of bytes and rate for the download of ``name``."""
+    from tqdm import tqdm
+
+    bars = []
+
+    def update(done, total):
+        if not bars:  # made at the first report, which knows the total and any resumed bytes
+            bars.append(tqdm(desc=name, total=total, initial=done, unit="B", unit_scale=True, unit_divisor=1024))
+        bars[0].update(done - bars[0].n)
+        if total is not None and done >= total:
+            bars[0].close()
+    return update

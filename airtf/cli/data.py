@@ -12,8 +12,8 @@ import argparse
 import time
 from pathlib import Path
 
-from airtf.cli.common import (add_out, add_overwrite, add_quiet, add_seed, add_weights, command_parser, positive,
-                              reports_errors)
+from airtf.cli.common import (add_out, add_overwrite, add_quiet, add_seed, add_weights, command_parser,
+                              download_progress_bar, positive, reports_errors)
 
 
 def _sets(text):
@@ -88,27 +88,12 @@ def download(args):
     if args.dataset == "openmic" and (args.format or args.splits):
         raise SystemExit("airtf-data download: --format and --splits are for nsynth; OpenMIC-2018 is one archive")
     outcomes = releases.fetch(args.dataset, args.out, args.format, args.splits, args.mirror, args.keep_archives,
-                              progress=None if args.quiet else _progress_bar)
+                              progress=None if args.quiet else download_progress_bar)
     for outcome in outcomes:
         print(outcome.message)
     kind = "--openmic" if args.dataset == "openmic" else "--nsynth"
     print(f"next: airtf-data check {kind} {args.out}")
     return 0
-
-
-def _progress_bar(name):
-    """A (done, total) callback drawing a tqdm bar of bytes and rate for archive ``name``."""
-    from tqdm import tqdm
-
-    bars = []
-
-    def update(done, total):
-        if not bars:  # made at the first report, which knows the total and any resumed bytes
-            bars.append(tqdm(desc=name, total=total, initial=done, unit="B", unit_scale=True, unit_divisor=1024))
-        bars[0].update(done - bars[0].n)
-        if total is not None and done >= total:
-            bars[0].close()
-    return update
 
 
 def check(args):

@@ -2,7 +2,7 @@
 
 import sys
 
-from airtf.cli.common import command_parser, reports_errors
+from airtf.cli.common import command_parser, download_progress_bar, reports_errors
 
 
 def parse(argv):
@@ -46,7 +46,8 @@ def fetch_each(args):
     failed = 0
     for name in args.names or list(weights.manifest()):
         try:
-            for _, path, action in weights.fetch([name], args.out, args.source):
+            for _, path, action in weights.fetch([name], args.out, args.source,
+                                                 progress=download_progress_bar(name)):
                 print(f"{name}: {action}, verified: {display(path)}")
         except AirtfError as error:
             print(f"airtf-weights: error: {error}", file=sys.stderr)

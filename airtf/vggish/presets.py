@@ -24,8 +24,6 @@ import dataclasses
 import json
 import os
 import shutil
-import urllib.error
-import urllib.request
 from functools import lru_cache
 from pathlib import Path
 
@@ -107,15 +105,21 @@ def verify(path, name=None):
     return name
 
 
+UNVERIFIED_SUFFIX = ".unverified"
+"""A downloaded official file waits under this name until its checksums are checked."""
+
+
 def fetch(names=None, directory=None, source=None, timeout=30.0, progress=None):
     """Put verified official files into the models folder.
 
     Files already there and verified are kept. With ``source`` (a folder
     holding copies), files are copied from it; otherwise downloaded from the
-    manifest's URLs. Without network, the error says where to put the files.
+    manifest's URLs, resuming a download an earlier run left unfinished
+    (``NAME.unverified.partial``). Without network, the error says where to
+    put the files.
 
     Returns a list of (name, path, action) with action in
-    {"present", "copied", "downloaded"}.
+    {"present", "copied", "downloaded", "resumed"}.
     """
     directory = Path(directory) if directory else models_dir()
     entries = manifest()
@@ -127,15 +131,13 @@ def fetch(names=None, directory=None, source=None, timeout=30.0, progress=None):
         if target.is_file() and _verifies(target, name):
             done.append((name, target, "present"))
             continue
-        with atomic_path(target) as temporary:
-            if source:
+        if source:
+            with atomic_path(target) as temporary:
                 _copy(Path(source) / name, temporary)
-                action = "copied"
-            else:
-                _download(entries[name]["url"], temporary, target, timeout, progress)
-                action = "downloaded"
-            verify(temporary, name)
-        done.append((name, target, action))
+                verify(temporary, name)
+            done.append((name, target, "copied"))
+        else:
+            done.append((name, target, _download(name, entries[name], target, timeout, progress)))
     return done
 
 
@@ -154,19 +156,26 @@ def _copy(source, temporary):
     shutil.copyfile(source, temporary)
 
 
-def _download(url, temporary, target, timeout, progress):
+def _download(name, entry, target, timeout, progress):
+    """Download an official file as every airtf download goes (:func:`airtf.downloads.download`: resumed
+    after an interruption), verify it, then move it to ``target``; "downloaded" or "resumed"."""
+    from airtf import downloads
+
+    unverified = target.with_name(target.name + UNVERIFIED_SUFFIX)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    elsewhere = (f"download it on a machine with network and put it at {display(target)}, or run "
+                 "`airtf-weights fetch --from DIR` with a folder holding it")
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response, open(temporary, "wb") as stream:
-            total = int(response.headers.get("Content-Length") or 0)
-            for chunk in iter(lambda: response.read(1 << 20), b""):
-                stream.write(chunk)
-                if progress:
-                    progress(len(chunk), total)
-    except (urllib.error.URLError, OSError) as error:
-        reason = getattr(error, "reason", error)
-        raise WeightsNotFoundError(
-            f"{url}: cannot download ({reason}); download it on a machine with network and put it at "
-            f"{display(target)}, or run `airtf-weights fetch --from DIR` with a folder holding it") from None
+        action = downloads.download(entry["url"], unverified, entry["bytes"], timeout, progress, elsewhere)
+    except downloads.DownloadError as error:
+        raise WeightsNotFoundError(str(error)) from None
+    try:
+        verify(unverified, name)
+    except CheckpointError:
+        unverified.unlink()
+        raise
+    os.replace(unverified, target)
+    return action
 
 
 def convert(checkpoint=None, out=None):
