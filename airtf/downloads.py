@@ -9,13 +9,12 @@ the published size and checksum is renamed to its target.
 
 import http.client
 import os
-import shutil
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 from airtf.errors import AirtfError
-from airtf.files import digest, display
+from airtf.files import digest, display, free_bytes, size_text
 
 CHUNK = 1 << 20
 PARTIAL_SUFFIX = ".partial"
@@ -56,17 +55,10 @@ def _open(request, timeout, elsewhere=MIRROR):
 
 def check_free_space(folder, needed):
     """Raise :class:`DownloadError` when ``folder``'s file system has less than ``needed`` bytes free."""
-    folder = Path(folder)
-    existing = next(parent for parent in (folder, *folder.parents) if parent.exists())
-    free = shutil.disk_usage(existing).free
+    free = free_bytes(folder)
     if free < needed:
-        raise DownloadError(f"{display(folder)}: needs {gigabytes(needed)} (archives and unpacked files), "
-                            f"{gigabytes(free)} free; free some space or choose another --out")
-
-
-def gigabytes(count):
-    """``count`` bytes as ``"2.62 GB"``."""
-    return f"{count / 1e9:.2f} GB"
+        raise DownloadError(f"{display(folder)}: needs {size_text(needed)} (archives and unpacked files), "
+                            f"{size_text(free)} free; free some space or choose another --out")
 
 
 def download(url, target, size=None, timeout=30.0, progress=None, elsewhere=MIRROR):

@@ -260,6 +260,20 @@ def atomic_directory(path):
                 _remove_tree_or_link(leftover)
 
 
+def free_bytes(path):
+    """Bytes free on the file system that holds ``path``, or would hold it (its nearest existing parent's)."""
+    path = Path(path).absolute()
+    return shutil.disk_usage(next(parent for parent in (path, *path.parents) if parent.exists())).free
+
+
+def size_text(count):
+    """Bytes as ``"1.23 GB"``, ``"45.6 MB"`` or ``"789 kB"``."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6)):
+        if count >= scale:
+            return f"{count / scale:.{2 if unit == 'GB' else 1}f} {unit}"
+    return f"{count / 1e3:.0f} kB"
+
+
 def check_writable(folder):
     """Make ``folder`` if needed and check that a file can be created in it, before any work.
 

@@ -11,13 +11,12 @@ runs themselves refuse to start when the disk cannot hold what they write
 import dataclasses
 import math
 import os
-import shutil
 import statistics
 import time
 from pathlib import Path
 
 from airtf.errors import AirtfError
-from airtf.files import display
+from airtf.files import display, free_bytes, size_text
 
 WARMUP_STEPS = 2
 """Steps run before timing: the first ones trace and compile."""
@@ -60,7 +59,7 @@ class Plan:
 
     def free_bytes(self):
         """Bytes free on the file system of ``out`` (or of its nearest existing parent)."""
-        return shutil.disk_usage(existing_parent(self.out)).free
+        return free_bytes(self.out)
 
     def check_disk(self):
         """Raise :class:`PlanError` when the run writes more than the disk has free."""
@@ -82,14 +81,14 @@ class Plan:
 def total(seconds, needed, out):
     """A line for several plans together: their time and disk (as text or numbers) against the free space."""
     seconds, needed = float(seconds), int(needed)
-    free = shutil.disk_usage(existing_parent(out)).free
+    free = free_bytes(out)
     return (f"about {duration_text(seconds)} ({seconds:.0f} s) on this machine, {size_text(needed)} of disk "
             f"({size_text(free)} free at {display(out)}: {'fits' if needed <= free else 'DOES NOT FIT'})")
 
 
 def check_disk(out, disk):
     """Raise :class:`PlanError` when ``disk`` (name -> bytes) exceeds the free space at ``out``."""
-    needed, free = sum(disk.values()), shutil.disk_usage(existing_parent(out)).free
+    needed, free = sum(disk.values()), free_bytes(out)
     if needed > free:
         raise PlanError(f"{display(out)}: the run writes about {size_text(needed)} ({disk_parts(disk)}), the "
                         f"disk has {size_text(free)} free; free some space or choose another --out (or --cache-dir)")
@@ -98,12 +97,6 @@ def check_disk(out, disk):
 def disk_parts(disk):
     """``"checkpoints 1.2 GB, logs 3 MB"``: the parts of ``disk`` that write anything."""
     return ", ".join(f"{name} {size_text(count)}" for name, count in disk.items() if count)
-
-
-def existing_parent(path):
-    """``path`` or its nearest parent that exists."""
-    path = Path(path).absolute()
-    return next(parent for parent in (path, *path.parents) if parent.exists())
 
 
 def seconds_per_step(step, warmup=WARMUP_STEPS, steps=MEASURED_STEPS):
@@ -155,14 +148,6 @@ def duration_text(seconds):
     if hours >= 1:
         return f"{int(hours)} h {int(minutes % 60):02d} min"
     return f"{minutes:.0f} min" if minutes >= 1 else f"{seconds:.0f} s"
-
-
-def size_text(count):
-    """Bytes as ``"1.23 GB"``, ``"45.6 MB"`` or ``"789 kB"``."""
-    for unit, scale in (("GB", 1e9), ("MB", 1e6)):
-        if count >= scale:
-            return f"{count / scale:.{2 if unit == 'GB' else 1}f} {unit}"
-    return f"{count / 1e3:.0f} kB"
 
 
 def machine():

@@ -2,9 +2,12 @@
 
 import gc
 import os
+import threading
 from pathlib import Path
 
 import pytest
+
+from local_server import Server
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -106,3 +109,14 @@ def released_module_models():
         cache.cache_clear()
     keras.backend.clear_session()
     gc.collect()
+
+
+@pytest.fixture
+def server():
+    """An HTTP server on 127.0.0.1 (:class:`local_server.Server`), shut down after the test."""
+    server = Server()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()

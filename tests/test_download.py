@@ -2,7 +2,6 @@
 
 import contextlib
 import hashlib
-import http.server
 import io
 import json
 import os
@@ -10,7 +9,6 @@ import signal
 import subprocess
 import sys
 import tarfile
-import threading
 import time
 import types
 
@@ -18,7 +16,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from airtf import downloads
+from airtf import files
 from airtf.archives import ArchiveError
 from airtf.cli import data as data_cli
 from airtf.cli import eval as eval_cli
@@ -26,71 +24,6 @@ from airtf.datasets import nsynth, releases
 from airtf.downloads import DownloadError
 from test_evaluate import eval_args, write_release
 from test_nsynth import make_note, serialized
-
-
-class Server(http.server.ThreadingHTTPServer):
-    """Serves ``files`` (name -> bytes); Range, dropped connections and slowness on request."""
-
-    daemon_threads = True
-
-    def __init__(self):
-        super().__init__(("127.0.0.1", 0), Handler)
-        self.files, self.requests = {}, []
-        self.ranges = True
-        self.drop_after = None  # bytes sent before the connection is cut, once
-        self.delay = 0.0  # seconds between chunks of 4 KiB
-
-    @property
-    def url(self):
-        return f"http://127.0.0.1:{self.server_address[1]}/"
-
-
-class Handler(http.server.BaseHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-    def do_HEAD(self):
-        self.respond(body=False)
-
-    def do_GET(self):
-        self.respond(body=True)
-
-    def respond(self, body):
-        server = self.server
-        name = self.path.lstrip("/")
-        server.requests.append((self.command, name, self.headers.get("Range")))
-        if name not in server.files:
-            self.send_error(404)
-            return
-        content, start = server.files[name], 0
-        wanted = self.headers.get("Range")
-        if wanted and server.ranges:
-            start = int(wanted.removeprefix("bytes=").split("-")[0])
-            self.send_response(206)
-            self.send_header("Content-Range", f"bytes {start}-{len(content) - 1}/{len(content)}")
-        else:
-            self.send_response(200)
-        self.send_header("Content-Length", str(len(content) - start))
-        self.end_headers()
-        if not body:
-            return
-        rest = content[start:]
-        if server.drop_after is not None:
-            rest, server.drop_after = rest[:server.drop_after], None
-            self.close_connection = True
-        for offset in range(0, len(rest), 4096):
-            self.wfile.write(rest[offset:offset + 4096])
-            time.sleep(server.delay)
-
-
-@pytest.fixture
-def server():
-    server = Server()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
 
 
 def tar_bytes(members, mode="w:gz"):
@@ -250,8 +183,8 @@ def test_the_nsynth_tfrecord_tar_becomes_a_folder_of_shards_that_loads(server, t
 
 def test_too_little_disk_is_refused_before_downloading(server, archive, tmp_path, monkeypatch):
     publish(monkeypatch, server, archive)
-    monkeypatch.setattr(downloads.shutil, "disk_usage", lambda path: types.SimpleNamespace(free=len(archive)))
-    with pytest.raises(DownloadError, match="needs .* GB .* free"):
+    monkeypatch.setattr(files.shutil, "disk_usage", lambda path: types.SimpleNamespace(free=len(archive)))
+    with pytest.raises(DownloadError, match=r"needs \S+ [kMG]B \(archives and unpacked files\), \S+ [kMG]B free"):
         releases.fetch("openmic", tmp_path / "d")
     assert not server.requests
 

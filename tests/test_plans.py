@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from airtf import evaluate, plans
+from airtf import evaluate, files, plans
 from airtf.cli import eval as eval_cli
 from airtf.datasets.openmic import OpenMIC
 from airtf.features import LOG_MEL_CLIP_BYTES
@@ -31,7 +31,7 @@ def test_durations_and_sizes_read_as_people_write_them():
     assert plans.duration_text(12 * 60 + 20) == "12 min"
     assert plans.duration_text(3 * 3600 + 5 * 60) == "3 h 05 min"
     assert plans.duration_text(2 * 86400 + 6 * 3600 + 100) == "2 d 6 h"
-    assert [plans.size_text(count) for count in (789e3, 45.6e6, 1.234e9)] == ["789 kB", "45.6 MB", "1.23 GB"]
+    assert [files.size_text(count) for count in (789e3, 45.6e6, 1.234e9)] == ["789 kB", "45.6 MB", "1.23 GB"]
 
 
 def test_a_step_is_timed_after_its_warm_up(monkeypatch):
@@ -58,7 +58,7 @@ def test_the_eval_plan_counts_what_it_would_compute_and_writes_nothing(openmic_d
 
 def test_airtf_eval_refuses_a_run_the_disk_cannot_hold(tmp_path, monkeypatch, capsys):
     data = write_release(tmp_path / "openmic")
-    monkeypatch.setattr(plans.shutil, "disk_usage", lambda path: types.SimpleNamespace(free=1000))
+    monkeypatch.setattr(files.shutil, "disk_usage", lambda path: types.SimpleNamespace(free=1000))
     assert eval_cli.main(eval_args(data, tmp_path / "run")) != 0
     error = capsys.readouterr().err
     assert "the run writes about" in error and "1 kB free" in error and "seed runs" in error

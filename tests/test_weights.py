@@ -10,7 +10,6 @@ from airtf import vggish
 from airtf.vggish import presets as weights
 from airtf.cli import weights as weights_cli
 from airtf.errors import CheckpointError, WeightsNotFoundError
-from test_download import server  # noqa: F401 (a fixture: files served from 127.0.0.1)
 
 
 def test_real_pca_file_verifies(shared_data, capsys):
@@ -191,8 +190,8 @@ def test_h5_missing_a_layer_is_one_line_and_a_kernel_left_unloaded_is_named(rand
     import h5py
     path, _ = random_h5
     damaged, unloaded = tmp_path / "damaged.weights.h5", tmp_path / "unloaded.weights.h5"
-    for copy in (damaged, unloaded):
-        copy.write_bytes(path.read_bytes())
+    for target in (damaged, unloaded):
+        target.write_bytes(path.read_bytes())
     with h5py.File(damaged, "r+") as file:
         del file["layers/dense_1"]  # fc1_2's group: Keras refuses the file
     with pytest.raises(CheckpointError, match=r"damaged.weights.h5: cannot load as VGGish weights") as refused:

@@ -17,8 +17,7 @@ import time
 from pathlib import Path
 
 from airtf import archives, downloads, locks
-from airtf.downloads import gigabytes
-from airtf.files import check_writable, display, write_json
+from airtf.files import check_writable, display, size_text, write_json
 
 RECORD_NAME = ".airtf-download.json"
 ARCHIVES_FOLDER = "archives"
@@ -165,7 +164,7 @@ def _fetch_one(archive, size, out, name, record, keep_archives, progress, timeou
         path.unlink()
         notes.append("archive deleted after the verified unpack (--keep-archives keeps it)")
     verb = {"present": "found", "resumed": "resumed and finished", "downloaded": "downloaded"}[action]
-    message = (f"{archive.name}: {verb}, {gigabytes(record[archive.name]['bytes'])}, verified, unpacked into "
+    message = (f"{archive.name}: {verb}, {size_text(record[archive.name]['bytes'])}, verified, unpacked into "
                f"{display(target)} ({', '.join(record[archive.name]['entries'])})")
     return Outcome(archive.name, action, "; ".join([message, *notes]))
 
