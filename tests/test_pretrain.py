@@ -331,9 +331,9 @@ def test_dry_run_plans_from_a_few_timed_steps_and_writes_nothing(nsynth_dir, run
 
 
 def test_a_run_the_disk_cannot_hold_is_refused_before_training(nsynth_dir, run_dir, capsys, monkeypatch):
-    from airtf import plans
+    from airtf import files
 
-    monkeypatch.setattr(plans.shutil, "disk_usage", lambda path: type("Usage", (), {"free": 10**6})())
+    monkeypatch.setattr(files.shutil, "disk_usage", lambda path: type("Usage", (), {"free": 10**6})())
     code = pretrain_cli.main(["--objective", "den-add", *TINY, "--data", str(nsynth_dir), "--out", str(run_dir)])
     lines = error_lines(capsys)
     assert code == 2 and len(lines) == 1 and "the run writes about" in lines[0] and "1.0 MB free" in lines[0]
