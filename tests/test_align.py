@@ -160,6 +160,7 @@ def test_a_small_vocabulary_leaves_out_sounds_without_its_tags(freesound_root):
     assert next(iter(small.train))["tags"].shape[1:] == (2,)
 
 
+@pytest.mark.slow
 def test_training_lowers_the_validation_loss(data):
     keras.utils.set_random_seed(0)
     model = align.build(small_backbone(), vocabulary_size=len(data.info["vocabulary"]))

@@ -27,6 +27,7 @@ def extracted(openmic_clip, shared_data, tmp_path_factory):
                                                                                             "pca")}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("output, dtype", [("logmel", np.float32), ("embedding", np.float32), ("pca", np.uint8)])
 def test_embed_equals_airtf_extract(extracted, openmic_clip, shared_data, output, dtype):
     features, time_points = airtf.embed(openmic_clip, output=output, weights="random",

@@ -132,6 +132,7 @@ def test_dropout_keeps_its_rate_scales_and_draws_anew_each_step(compiled):
     np.testing.assert_array_equal(tf.function(lambda x: again(x, training=True), jit_compile=compiled)(ones), first)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("norm", ["group", "batch"])
 def test_save_and_load_round_trip(tmp_path, norm):
     classifier = attention.compile_classifier(
@@ -204,6 +205,7 @@ def test_pack_targets_for_numpy_and_tf_data():
     np.testing.assert_array_equal(batch_targets.numpy(), packed)
 
 
+@pytest.mark.slow
 def test_training_defaults_compile_and_train_with_xla():
     assert (attention.LEARNING_RATE, attention.BATCH_SIZE, attention.EPOCHS) == (5e-4, 128, 350)
     compiled = attention.compile_classifier(attention.AttentionClassifier())
@@ -229,6 +231,7 @@ def separable_problem(clips, classes=3, frames=5, features=16, seed=0):
     return x, present.astype(np.float32), y_mask
 
 
+@pytest.mark.slow
 def test_a_quick_fit_learns_a_separable_problem():
     keras.utils.set_random_seed(0)
     x, y_true, y_mask = separable_problem(640)

@@ -172,6 +172,7 @@ print(epochs, difference)
 """
 
 
+@pytest.mark.slow
 def test_a_mirrored_fit_resumes_exactly(tmp_path):
     """Under MirroredStrategy over two logical CPUs (a fresh TensorFlow: a subprocess)."""
     done = subprocess.run([sys.executable, "-c", MIRRORED_RESUME, str(tmp_path / "backup")], capture_output=True,

@@ -50,6 +50,7 @@ def refuse_reading_checkpoints(monkeypatch):
     monkeypatch.setattr(checkpoint, "read_checkpoint", refused)
 
 
+@pytest.mark.slow
 def test_the_first_load_writes_the_copy_and_later_ones_read_only_it(written, examples, monkeypatch):
     path, expected = written
     np.testing.assert_allclose(embeddings(path, examples), expected["audioset-2020"], rtol=1e-5, atol=1e-4)

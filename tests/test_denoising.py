@@ -121,6 +121,7 @@ def test_datasets_give_batches_of_clean_log_mel(nsynth_root, data):
     np.testing.assert_allclose(validation, clean, atol=1e-6)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("noise", denoising.NOISES)
 def test_training_lowers_the_validation_loss(noise, data):
     history = fit(compiled(noise), data, epochs=3)
@@ -138,6 +139,7 @@ def read_images(folder):
     return images
 
 
+@pytest.mark.slow
 def test_tensorboard_shows_clean_corrupted_and_reconstructed_log_mel(data, tmp_path):
     run = runs.start(tmp_path / "run", {"objective": "den-mul"})
     model = compiled("multiplicative")

@@ -217,6 +217,7 @@ def test_kill_9_during_a_download_then_a_rerun_resumes(server, archive, tmp_path
     assert (out / "openmic-2018.npz").is_file()
 
 
+@pytest.mark.slow
 def test_downloaded_release_checks_and_trains_end_to_end(server, archive, tmp_path, monkeypatch, capsys):
     publish(monkeypatch, server, archive)
     releases.manifest()["openmic"]["base_url"] = "https://unreachable.invalid/"  # only --mirror reaches it

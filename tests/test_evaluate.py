@@ -84,6 +84,7 @@ def read_csv(path):
         return list(csv.reader(stream))
 
 
+@pytest.mark.slow
 def test_run_directory_layout(run, data):
     out, _ = run
     for name in ("config.json", "split.json", "feature_spec.json", "classes.json", "scores.json", "scores.csv",
@@ -199,6 +200,7 @@ def test_a_different_configuration_is_refused(run, data, capsys):
     assert "\n" not in error
 
 
+@pytest.mark.slow
 def test_an_interrupted_seed_resumes_from_its_last_epoch(resumed):
     out, interrupted, left, finished = resumed
     assert (interrupted, finished) == (130, 0)

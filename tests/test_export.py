@@ -99,6 +99,7 @@ def exported(class_names, tmp_path_factory):
     return {kind: (run_dir, export.export(run_dir, root / kind / "export").path) for kind, run_dir in runs.items()}
 
 
+@pytest.mark.slow
 def test_fresh_process_reload_gives_the_keras_numbers(exported, class_names, tmp_path):
     moved = {kind: tmp_path / f"moved_{kind}" for kind in KINDS}
     np.savez(tmp_path / "inputs.npz", **waveforms())
@@ -147,6 +148,7 @@ def test_pipeline_matches_the_feature_model_on_the_whole_clip(exported, kind, fr
                                np.arange(len(outputs["features"])) * pipeline.frame_hop_seconds, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_saved_model_cli_lists_the_signatures(exported):
     export_dir = exported["logmel"][1]
     cli = Path(sys.executable).with_name("saved_model_cli")

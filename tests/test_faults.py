@@ -397,6 +397,7 @@ def test_a_swallowed_interrupt_still_ends_the_command_with_130(capsys):
     assert capsys.readouterr().err == "airtf-test: interrupted; finished outputs are kept\n"
 
 
+@pytest.mark.slow
 def test_ctrl_c_during_extraction_exits_130_keeping_finished_outputs(tmp_path):
     inputs = tmp_path / "clips"
     inputs.mkdir()

@@ -72,6 +72,7 @@ def test_pca_is_the_released_x_over_255(tmp_path):
     np.testing.assert_allclose(pca, x[1:3] / 255.0, rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_random_features_are_raw_seeded_embeddings(openmic, split, cache):
     spec = features.parse("random", seed=3)
     assert spec.spec["postprocess"] is None and spec.spec["weights_sha256"] is None
@@ -127,6 +128,7 @@ def test_a_second_call_reads_the_cache(openmic, split, cache, monkeypatch):
     np.testing.assert_array_equal(spec.compute(openmic, split.test[1:], cache), first[1:])
 
 
+@pytest.mark.slow
 def test_pretrained_run_dir_gives_its_vggish_normalised(openmic, split, cache, pretrained):
     feature_set = features.parse(str(pretrained))
     spec = feature_set.spec
@@ -142,6 +144,7 @@ def test_pretrained_run_dir_gives_its_vggish_normalised(openmic, split, cache, p
     np.testing.assert_allclose(raw, same_weights.compute(openmic, split.test[:2], cache), atol=1e-5)
 
 
+@pytest.mark.slow
 def test_feature_model_reproduces_cached_features(openmic, split, cache, pretrained):
     fitted = features.parse(str(pretrained)).fitted(openmic, split.train[:3], cache)
     model = features.from_spec(json.loads(json.dumps(fitted.spec))).model()  # as export reads feature_spec.json

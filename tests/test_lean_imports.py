@@ -4,7 +4,10 @@ import os
 import subprocess
 import sys
 
+import pytest
 
+
+@pytest.mark.slow
 def test_a_command_imports_keras_without_sklearn_or_matplotlib(openmic_clip, tmp_path):
     script = """
 import contextlib, runpy, sys
@@ -20,6 +23,7 @@ print(sorted(name for name in ("keras", "tensorflow", "sklearn", "matplotlib") i
     assert (tmp_path / "embedding" / f"{openmic_clip.stem}.json").is_file()
 
 
+@pytest.mark.slow
 def test_other_modules_still_import_them_and_a_plain_import_of_airtf_changes_nothing():
     script = """
 import sys

@@ -65,6 +65,7 @@ def test_a_progress_update_is_passed_on_before_its_line_ends():
     os.close(target_read)
 
 
+@pytest.mark.slow
 def test_a_command_prints_no_native_log_line(openmic_clip, tmp_path):
     done = subprocess.run([sys.executable, "-m", "airtf.cli.extract", str(openmic_clip), "--out", str(tmp_path),
                            "--weights", "random"], capture_output=True, text=True, timeout=300,

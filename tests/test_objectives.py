@@ -35,6 +35,7 @@ def test_config_round_trips_through_json_and_checks_its_values(name):
         objectives.get(name, colour="red")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", REGISTERED)
 def test_one_train_step_moves_the_backbone_and_the_loss_is_finite(name, data_dirs):
     objective = objectives.get(name, **OPTIONS.get(name, {}))
@@ -51,6 +52,7 @@ def test_one_train_step_moves_the_backbone_and_the_loss_is_finite(name, data_dir
     assert examples.shape[1:] == (96, 64) and len(labels) == len(examples) <= 5
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", REGISTERED)
 def test_example_counts_are_what_the_pipelines_give(name, data_dirs):
     import tensorflow as tf
@@ -62,6 +64,7 @@ def test_example_counts_are_what_the_pipelines_give(name, data_dirs):
     assert objective.example_counts(data_dirs[objective.data], data, 12) == {**counted, "exact": True}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", REGISTERED)
 def test_the_trained_backbone_loads_as_weights(name, data_dirs, tmp_path):
     objective = objectives.get(name, **OPTIONS.get(name, {}))

@@ -41,6 +41,7 @@ def test_a_step_is_timed_after_its_warm_up(monkeypatch):
     assert len(calls) == 5
 
 
+@pytest.mark.slow
 def test_the_eval_plan_counts_what_it_would_compute_and_writes_nothing(openmic_demo, tmp_path):
     settings = evaluate.Settings(features="random", data=str(openmic_demo), seeds=(0, 42), epochs=3, limit=6)
     out, cache = tmp_path / "run", tmp_path / "cache"
@@ -65,6 +66,7 @@ def test_airtf_eval_refuses_a_run_the_disk_cannot_hold(tmp_path, monkeypatch, ca
     assert not list((tmp_path / "run").glob("seed-*"))
 
 
+@pytest.mark.slow
 def test_airtf_eval_dry_run_prints_the_plan(tmp_path, capsys):
     data = write_release(tmp_path / "openmic")
     assert eval_cli.main(eval_args(data, tmp_path / "run", "--dry-run")) == 0
@@ -73,6 +75,7 @@ def test_airtf_eval_dry_run_prints_the_plan(tmp_path, capsys):
     assert "read from the release, nothing to compute" in printed and not (tmp_path / "run").exists()
 
 
+@pytest.mark.slow
 def test_reproduce_paper_dry_run_on_a_release_shaped_set(tmp_path):
     """pca is planned; the sets that need audio or weights are skipped with the reason; the total is printed."""
     data = write_release(tmp_path / "openmic")

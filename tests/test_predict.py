@@ -180,6 +180,7 @@ def test_file_names_that_are_not_utf8_are_predicted_and_printed_escaped(models, 
     assert list(document) == [str(named)]  # the JSON keeps the name: it opens the file again
 
 
+@pytest.mark.slow
 def test_names_in_an_ascii_locale_are_predicted(models, openmic_clip, tmp_path):
     named = tmp_path / "ä ö €.ogg"
     named.write_bytes(openmic_clip.read_bytes())
@@ -189,6 +190,7 @@ def test_names_in_an_ascii_locale_are_predicted(models, openmic_clip, tmp_path):
     assert result.stdout.decode("ascii").startswith(str(tmp_path) + "/\\xe4 \\xf6 \\u20ac.ogg (10.00 s)")
 
 
+@pytest.mark.slow
 def test_json_members_are_written_as_files_are_predicted(models, openmic_clip, tmp_path):
     (tmp_path / "bad.wav").write_text("not audio")
     command = [sys.executable, "-m", "airtf.cli.predict", str(openmic_clip), str(tmp_path / "bad.wav"),

@@ -85,6 +85,7 @@ def error_lines(capsys):
     return [line for line in captured.err.splitlines() if line.strip()]
 
 
+@pytest.mark.slow
 def test_mirrored_run_trains_on_two_replicas_and_prints_a_summary(mirrored_run):
     run_dir, stdout = mirrored_run
     assert [row["epoch"] for row in history_rows(run_dir)] == ["0"]
@@ -182,6 +183,7 @@ def wait_for_first_epoch(run_dir, process, timeout=240):
     raise AssertionError(f"epoch 1 did not finish in {timeout} s")
 
 
+@pytest.mark.slow
 def test_kill_9_then_the_same_command_continues_under_multi_worker(nsynth_dir, run_dir):
     """SIGKILL during epoch 2 of 2; the rerun trains epoch 2 only and keeps epoch 1's row.
 
@@ -229,6 +231,7 @@ def model_weights_finite(path):
     return bool(arrays) and all(np.isfinite(array).all() for array in arrays)
 
 
+@pytest.mark.slow
 def test_a_diverging_loss_stops_with_one_line_keeping_good_weights(nsynth_dir, run_dir, capsys):
     code = pretrain_cli.main(["--objective", "den-add", *TINY, "--data", str(nsynth_dir), "--out", str(run_dir),
                               "--epochs", "3", "--lr", "1e30"])
@@ -271,6 +274,7 @@ def test_a_run_dir_is_not_reused_for_another_config_or_trained_again(mirrored_ru
     assert vggish.WeightsSource.parse(run_dir).path == (run_dir / "vggish.weights.h5").resolve()
 
 
+@pytest.mark.slow
 def test_align_keeps_its_vocabulary_and_labels_the_projector_by_tag(freesound_dir, run_dir):
     from airtf.datasets import freesound
 
@@ -319,6 +323,7 @@ def test_early_stopping_carries_on_after_a_resume(tmp_path):
     assert (stopping.best, stopping.best_epoch, stopping.wait) == (1.5, 1, 2)
 
 
+@pytest.mark.slow
 def test_dry_run_plans_from_a_few_timed_steps_and_writes_nothing(nsynth_dir, run_dir, capsys):
     assert pretrain_cli.main(["--objective", "den-add", *TINY, "--data", str(nsynth_dir), "--out", str(run_dir),
                               "--epochs", "4", "--dry-run"]) == 0

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+import pytest
 
 from airtf.demo import sets as demo
 
@@ -56,6 +57,7 @@ def weights_digest(path):
     return digest.hexdigest()
 
 
+@pytest.mark.slow
 def test_pretraining_repeats_exactly_in_a_new_process(nsynth_dir, tmp_path):
     runs = []
     for attempt, hash_seed in enumerate(("1", "2")):
@@ -69,6 +71,7 @@ def test_pretraining_repeats_exactly_in_a_new_process(nsynth_dir, tmp_path):
     assert len(runs[0]) == 3 and runs[0][0] != runs[0][1]  # two epochs that differ, and the weights
 
 
+@pytest.mark.slow
 def test_the_classifier_repeats_exactly_in_a_new_process(tmp_path):
     demo.render_openmic(tmp_path / "openmic", clips=24, seed=3)
     scores = []
@@ -81,6 +84,7 @@ def test_the_classifier_repeats_exactly_in_a_new_process(tmp_path):
     assert scores[0] == scores[1]
 
 
+@pytest.mark.slow
 def test_deterministic_results_are_equal_across_emulated_machines():
     script = [sys.executable, "-c", CLASSIFIER]
     here = machine(*script, "deterministic")

@@ -35,6 +35,7 @@ def test_backbone_has_official_structure():
     assert model.output.shape[-1] == 128
 
 
+@pytest.mark.slow
 def test_checkpoint_has_its_formats_layout(checkpoint):
     """V1 (the official release): one file of 288 MB; V2: an index beside one data shard, nothing at the path."""
     path, _ = checkpoint
@@ -46,6 +47,7 @@ def test_checkpoint_has_its_formats_layout(checkpoint):
         assert shard.is_file() and shard.stat().st_size > 280e6
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("variant", ["audioset-2017", "audioset-2020"])
 def test_checkpoint_round_trip_matches_tf1_graph(checkpoint, examples, variant):
     path, expected = checkpoint

@@ -92,6 +92,7 @@ def test_fetch_refuses_a_served_file_of_the_right_size_but_other_bytes(shared_da
     assert not list((tmp_path / "models").iterdir())
 
 
+@pytest.mark.slow
 def test_convert_writes_h5_that_loads_the_same(tmp_path, monkeypatch):
     monkeypatch.setenv("AIRTF_MODELS", str(tmp_path))
     examples = np.random.default_rng(0).normal(0, 1, (2, 96, 64)).astype(np.float32)
@@ -169,6 +170,7 @@ def random_h5(tmp_path_factory):
     return path, model
 
 
+@pytest.mark.slow
 def test_a_warning_while_loading_h5_is_no_error(random_h5, monkeypatch):
     import keras
     path, written = random_h5

@@ -39,6 +39,7 @@ def installed(tmp_path_factory):
     return {"wheel": wheel, "bin": root / "venv" / "bin", "cwd": root, "env": environment}
 
 
+@pytest.mark.slow
 def test_the_wheel_carries_the_presets_and_the_release_manifest(installed):
     with zipfile.ZipFile(installed["wheel"]) as archive:
         names = archive.namelist()
@@ -46,6 +47,7 @@ def test_the_wheel_carries_the_presets_and_the_release_manifest(installed):
     assert not [name for name in names if name.startswith(("tests/", "tools/", "models/"))]
 
 
+@pytest.mark.slow
 def test_the_installed_package_runs_outside_the_checkout(installed, shared_data):
     command = {"cwd": installed["cwd"], "env": installed["env"]}
     where = run([str(installed["bin"] / "python"), "-c", "import airtf; print(airtf.__file__)"], **command)
