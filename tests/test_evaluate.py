@@ -107,6 +107,7 @@ def test_run_directory_layout(run, data):
         assert not (seed_dir / "backup").exists()  # finished: nothing left to resume
 
 
+@pytest.mark.slow
 def test_printed_table_has_every_instrument(run):
     _, printed = run
     assert "pca: released features / 255: test scores over seeds 0, 1" in printed
@@ -115,6 +116,7 @@ def test_printed_table_has_every_instrument(run):
         assert any(line.startswith(name + " ") and "±" in line for line in lines), name
 
 
+@pytest.mark.slow
 def test_scores_are_the_seeds_and_their_mean(run):
     out, _ = run
     summary = json.loads((out / "scores.json").read_text())
@@ -133,6 +135,7 @@ def test_scores_are_the_seeds_and_their_mean(run):
     assert float(rows[-1][1]) == pytest.approx(summary["mean"]["overall"]["f1"])
 
 
+@pytest.mark.slow
 def test_plots_are_png_images(run):
     from matplotlib import image
 
@@ -142,6 +145,7 @@ def test_plots_are_png_images(run):
         assert image.imread(out / name).shape[2] in (3, 4)
 
 
+@pytest.mark.slow
 def test_attention_keras_reproduces_the_best_seeds_test_predictions(run, data):
     out, _ = run
     best = json.loads((out / "scores.json").read_text())["best_seed"]
@@ -155,6 +159,7 @@ def test_attention_keras_reproduces_the_best_seeds_test_predictions(run, data):
     np.testing.assert_allclose(model.predict(x, verbose=0), expected, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_tensorboard_has_instrument_f1_and_attention_images(run):
     out, _ = run
     validation = EventAccumulator(str(out / "seed-0" / "logs" / "validation"))
@@ -179,6 +184,7 @@ def test_tensorboard_has_instrument_f1_and_attention_images(run):
     assert (int(height), int(width)) == figures.figure_pixels(figure).shape[:2]  # the labelled figure
 
 
+@pytest.mark.slow
 def test_rerun_skips_finished_seeds(run, data, monkeypatch, capsys):
     out, _ = run
     before = (out / "scores.json").read_text()
@@ -192,6 +198,7 @@ def test_rerun_skips_finished_seeds(run, data, monkeypatch, capsys):
     assert json.loads((out / "scores.json").read_text()) == json.loads(before)
 
 
+@pytest.mark.slow
 def test_a_different_configuration_is_refused(run, data, capsys):
     out, _ = run
     assert eval_cli.main(eval_args(data, out, "--seeds", "0,1", "--lr", "0.01")) == 2
@@ -209,6 +216,7 @@ def test_an_interrupted_seed_resumes_from_its_last_epoch(resumed):
     assert json.loads((out / "scores.json").read_text())["seeds"]["3"]["epochs"] == 3
 
 
+@pytest.mark.slow
 def test_compare_puts_runs_side_by_side(run, resumed, tmp_path, capsys):
     out, _ = run
     other = resumed[0]

@@ -94,6 +94,7 @@ def test_mirrored_run_trains_on_two_replicas_and_prints_a_summary(mirrored_run):
     assert "at epoch 1 of 1, 2 replicas; backbone: " in summary and summary.endswith(str(run_dir / "vggish.weights.h5"))
 
 
+@pytest.mark.slow
 def test_config_holds_everything_to_rerun(mirrored_run, nsynth_dir):
     run_dir, _ = mirrored_run
     config = json.loads((run_dir / "config.json").read_text())
@@ -115,6 +116,7 @@ def read_events(folder):
     return events
 
 
+@pytest.mark.slow
 def test_tensorboard_logs_hold_losses_histograms_descriptions_and_projector(mirrored_run, nsynth_dir):
     import tensorflow as tf
 
@@ -146,6 +148,7 @@ def test_tensorboard_logs_hold_losses_histograms_descriptions_and_projector(mirr
     assert [row[4] for row in rows] == list(notes["note_str"][:16])
 
 
+@pytest.mark.slow
 def test_saved_backbone_extracts_the_projected_embeddings(mirrored_run, nsynth_dir, tmp_path):
     """airtf-extract --weights RUN_DIR embeds the first validation note as the projector shows it."""
     run_dir, _ = mirrored_run
@@ -260,6 +263,7 @@ def test_bad_input_gives_one_line(arguments, message, nsynth_dir, tmp_path, caps
     assert code == 2 and len(lines) == 1 and message in lines[0], lines
 
 
+@pytest.mark.slow
 def test_a_run_dir_is_not_reused_for_another_config_or_trained_again(mirrored_run, nsynth_dir, capsys):
     run_dir, _ = mirrored_run
     same = ["--objective", "textual", *TINY, *WORD_MAP, "--data", str(nsynth_dir), "--out", str(run_dir),

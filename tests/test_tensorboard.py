@@ -16,6 +16,8 @@ from airtf import pretrain
 from airtf.cli import eval as eval_cli
 from test_evaluate import eval_args, write_release
 
+pytestmark = pytest.mark.slow  # every test reads one pre-training run and one airtf-eval run, made first
+
 
 def free_port():
     with socket.socket() as probe:
