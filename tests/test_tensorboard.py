@@ -61,7 +61,6 @@ def board(nsynth_dir, tmp_path_factory):
     server.wait(timeout=30)
 
 
-@pytest.mark.slow
 def test_each_job_has_at_most_two_runs(board):
     assert sorted(board("runs")) == ["pca/seed-0/logs/train",
                                      "pca/seed-0/logs/validation", "pca/seed-1/logs/train",
