@@ -51,6 +51,7 @@ NOISES = ("additive", "multiplicative")
 STDDEV = 0.1
 KEEP_PROBABILITY = 0.5
 
+
 @dataclasses.dataclass(frozen=True)
 class DenAddConfig(Config):
     """Options of ``den-add``."""
