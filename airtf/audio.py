@@ -23,14 +23,13 @@ import soundfile
 import soxr
 
 from airtf import params
-from airtf.errors import AirtfWarning, AudioError, first_line
+from airtf.errors import AirtfWarning, AudioError
 from airtf.files import printable
 
 if TYPE_CHECKING:
     import tensorflow as tf
 
 RESAMPLERS = params.RESAMPLERS
-DECODERS = ("soundfile", "tfio")
 
 SUPPORTED_FORMATS = "WAV, FLAC, OGG/Vorbis, MP3"
 AUDIO_SUFFIXES = {".wav", ".wave", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff", ".au", ".w64", ".caf"}
@@ -44,35 +43,6 @@ _MARGIN_FILTER_WIDTHS = 4
 
 One half-width makes resampy exact; soxr's HQ filter needs a little more.
 """
-
-_TFIO_DECODES = {
-    ("WAV", "PCM_U8"): "uint8",
-    ("WAV", "PCM_16"): "int16",
-    ("WAV", "PCM_24"): "int32",
-    ("WAV", "FLOAT"): "float32",
-    ("WAVEX", "PCM_U8"): "uint8",
-    ("WAVEX", "PCM_16"): "int16",
-    ("WAVEX", "PCM_24"): "int32",
-    ("WAVEX", "FLOAT"): "float32",
-    ("FLAC", "PCM_S8"): "uint8",
-    ("FLAC", "PCM_16"): "int16",
-    ("FLAC", "PCM_24"): "int32",
-    ("OGG", "VORBIS"): "float32",
-    ("MP3", "MPEG_LAYER_III"): "float32",
-}
-"""(format, subtype) that tensorflow-io decodes to the samples soundfile gives.
-
-It misreads 32-bit integer WAV as float and cannot open 64-bit float WAV,
-Opus or AIFF; those go through soundfile.
-"""
-
-_TFIO_DTYPES = ("uint8", "int16", "int32", "float32")
-"""What tensorflow-io decodes to; integers are scaled by :func:`integer_scale`, as soundfile scales them."""
-
-
-class TfioFallbackWarning(AirtfWarning):
-    """decoder="tfio" was asked for, but tensorflow-io does not load: soundfile decodes instead."""
-
 
 class Waveform(NamedTuple):
     """Samples already in memory, to be read as a file is (see :func:`stream`); make one with :func:`waveform`.
@@ -780,60 +750,11 @@ def example_segments(blocks, pad=False):
         yield np.pad(buffer, (0, params.EXAMPLE_SAMPLES - len(buffer)))
 
 
-def tfio_available() -> bool:
-    """Whether tensorflow-io loads and runs here.
-
-    tensorflow-io fails to load on TensorFlow versions it was not built for
-    ("undefined symbol"). Setting the environment variable AIRTF_NO_TFIO=1
-    forces False. The load is tried once per process.
-
-    Returns
-    -------
-    bool
-    """
-    if os.environ.get("AIRTF_NO_TFIO", "") not in ("", "0"):
-        return False
-    return _tfio_failure() is None
-
-
-@functools.lru_cache(maxsize=None)
-def _tfio_failure():
-    """Why tensorflow-io does not load here (one line), or None when it does."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            from tensorflow_io.python.ops import core_ops
-
-            # The op library loads lazily: touching an op loads it, or fails.
-            core_ops.io_audio_readable_init
-    except Exception as error:  # a broken build fails in many ways ("undefined symbol", ...)
-        return first_line(error)
-    return None
-
-
-@functools.lru_cache(maxsize=None)
-def _warn_tfio_fallback():
-    """Say once per process why decoder="tfio" decodes with soundfile."""
-    reason = ("AIRTF_NO_TFIO is set" if os.environ.get("AIRTF_NO_TFIO", "") not in ("", "0")
-              else f"it does not load here: {_tfio_failure()}")
-    warnings.warn(f"decoding with soundfile instead of tensorflow-io ({reason}); tensorflow-io 0.37.1 needs "
-                  "TensorFlow 2.16: pip install 'airtf[tfio]' -c constraints-tfio.txt", TfioFallbackWarning,
-                  stacklevel=3)
-
-
-def decode_tf(path, *, resampler="resampy", decoder="soundfile") -> "tf.Tensor":
+def decode_tf(path, *, resampler="resampy") -> "tf.Tensor":
     """Decode an audio file to float32 mono 16 kHz inside a TensorFlow graph.
 
-    Usable in ``tf.data.Dataset.map``. With ``decoder="tfio"`` and
-    tensorflow-io loading (see :func:`tfio_available`), the file is decoded in
-    the graph when
-    tensorflow-io decodes its format to the same samples as soundfile (WAV
-    8/16/24-bit and float, FLAC, OGG/Vorbis, MP3); other files, files
-    tensorflow-io fails on (truncated, corrupt), and all files without
-    tensorflow-io are read by :func:`read` through ``tf.numpy_function``.
-    Channels are averaged and the result resampled by :func:`resample`, so
-    the samples equal :func:`read`'s (to about 1e-6 where the two decoders
-    of a lossy format differ).
+    Usable in ``tf.data.Dataset.map``: the file is read by :func:`read`
+    through ``tf.numpy_function``, so the samples are :func:`read`'s.
 
     Parameters
     ----------
@@ -841,12 +762,6 @@ def decode_tf(path, *, resampler="resampy", decoder="soundfile") -> "tf.Tensor":
         Scalar string: the audio file.
     resampler : {"resampy", "soxr"}
         See :func:`resample`.
-    decoder : {"soundfile", "tfio"}
-        "soundfile" (default) reads through ``tf.numpy_function``; "tfio"
-        decodes with tensorflow-io where it loads (soundfile otherwise). On
-        these 2 CPU cores tensorflow-io 0.37.1 decoded every format 1.5-7
-        times slower than soundfile (OGG: 197 ms against 35 ms for 30 s),
-        hence the default.
 
     Returns
     -------
@@ -862,30 +777,8 @@ def decode_tf(path, *, resampler="resampy", decoder="soundfile") -> "tf.Tensor":
     import tensorflow as tf
 
     _check_resampler(resampler)
-    if decoder not in DECODERS:
-        raise ValueError(f"unknown decoder {decoder!r}; choose one of {DECODERS}")
     path = tf.convert_to_tensor(path, dtype=tf.string)
-    if decoder == "tfio" and not tfio_available():
-        _warn_tfio_fallback()
-    if decoder == "tfio" and tfio_available():
-        route = tf.numpy_function(_tfio_route, [path], tf.int32, name="audio_route")
-        branches = [functools.partial(_read_in_graph, path, resampler)] + [
-            functools.partial(_decode_with_tfio_or_read, path, dtype, resampler)
-            for dtype in _TFIO_DTYPES
-        ]
-        waveform = tf.switch_case(tf.reshape(route, []), branches)
-    else:
-        waveform = _read_in_graph(path, resampler)
-    return tf.ensure_shape(waveform, [None])
-
-
-def _tfio_route(path):
-    """Branch of :func:`decode_tf` for a file: 0 soundfile, i tensorflow-io with dtype i - 1."""
-    description = info(os.fsdecode(path))
-    dtype = _TFIO_DECODES.get((description.format, description.subtype))
-    if dtype is None or description.frames == 0:
-        return np.int32(0)
-    return np.int32(_TFIO_DTYPES.index(dtype) + 1)
+    return tf.ensure_shape(_read_in_graph(path, resampler), [None])
 
 
 def _read_in_graph(path, resampler):
@@ -896,43 +789,4 @@ def _read_in_graph(path, resampler):
         return read(os.fsdecode(path_bytes), resampler=resampler)
 
     waveform = tf.numpy_function(read_path, [path], tf.float32, name="audio_read")
-    return tf.reshape(waveform, [-1])
-
-
-def _decode_with_tfio_or_read(path, dtype, resampler):
-    """Decode with tensorflow-io; if that fails anyhow, :func:`read` instead.
-
-    tensorflow-io's errors (a truncated WAV, a FLAC that loses sync) do not
-    name the file, and soundfile reads some files it rejects; falling back
-    gives read()'s samples or its AudioError.
-    """
-    import tensorflow as tf
-
-    decoded = (
-        tf.data.Dataset.from_tensors(path)
-        .map(lambda path: _decode_with_tfio(path, dtype, resampler))
-        .ignore_errors()
-    )
-    read_instead = tf.data.Dataset.from_tensors(path).map(
-        lambda path: _read_in_graph(path, resampler)
-    )
-    return decoded.concatenate(read_instead).take(1).get_single_element()
-
-
-def _decode_with_tfio(path, dtype, resampler):
-    """Decode with tensorflow-io in the graph, then average channels and resample."""
-    import tensorflow as tf
-    import tensorflow_io as tfio
-
-    audio = tfio.audio.AudioIOTensor(path, dtype=tf.as_dtype(dtype))
-    offset, scale = (0.0, 1.0) if dtype == "float32" else integer_scale(dtype)
-    samples = (tf.cast(audio.to_tensor(), tf.float32) - offset) / scale
-
-    def mono_resampled(samples, sample_rate, path_bytes):
-        waveform = _finite_mono(samples, os.fsdecode(path_bytes))
-        return resample(waveform, int(sample_rate), resampler=resampler)
-
-    waveform = tf.numpy_function(
-        mono_resampled, [samples, audio.rate, path], tf.float32, name="audio_resample"
-    )
     return tf.reshape(waveform, [-1])

@@ -1,6 +1,6 @@
 # Sourced by scripts/demo and scripts/test: make .venv and install airtf into it (editable, with
 # its test extras) at the exact versions of constraints.txt; nothing happens when nothing changed.
-# AIRTF_VENV, AIRTF_CONSTRAINTS and AIRTF_EXTRAS choose another environment (scripts/test-tfio).
+# AIRTF_VENV, AIRTF_CONSTRAINTS and AIRTF_EXTRAS choose another environment (scripts/test-beam).
 set -euo pipefail
 AIRTF_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VENV=${AIRTF_VENV:-$AIRTF_ROOT/.venv}

@@ -1,6 +1,5 @@
 """Tests of airtf.audio against soundfile + resampy computed here, as the official VGGish does."""
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -40,20 +39,6 @@ def official(path):
 def clip(openmic_clip):
     """The real OpenMIC-2018 clip: 10 s of 44.1 kHz stereo OGG/Vorbis."""
     return openmic_clip
-
-
-@pytest.fixture
-def no_tfio(monkeypatch):
-    monkeypatch.setenv("AIRTF_NO_TFIO", "1")
-
-
-def needs_tfio():
-    """Skip where tensorflow-io does not load; fail instead in the tfio environment (AIRTF_EXPECT_TFIO=1)."""
-    if not audio.tfio_available():
-        reason = f"tensorflow-io does not load here ({audio._tfio_failure()})"
-        if os.environ.get("AIRTF_EXPECT_TFIO") == "1":
-            pytest.fail(reason)
-        pytest.skip(reason)
 
 
 # read ---------------------------------------------------------------------
@@ -281,27 +266,27 @@ def test_stream_reads_block_by_block(tmp_path, monkeypatch):
 # decode_tf ----------------------------------------------------------------
 
 
-def decoded_in_dataset(paths, resampler="resampy", decoder="tfio"):
+def decoded_in_dataset(paths, resampler="resampy"):
     """decode_tf mapped over ``paths`` in a tf.data pipeline (graph mode)."""
     dataset = tf.data.Dataset.from_tensor_slices([str(path) for path in paths])
-    dataset = dataset.map(lambda path: audio.decode_tf(path, resampler=resampler, decoder=decoder))
+    dataset = dataset.map(lambda path: audio.decode_tf(path, resampler=resampler))
     assert dataset.element_spec.shape.as_list() == [None]
     return [waveform.numpy() for waveform in dataset]
 
 
 @pytest.fixture(scope="module")
 def formats(tmp_path_factory, clip):
-    """Files of each kind decode_tf routes: tensorflow-io's formats, others, truncated."""
+    """Files of each kind soundfile reads, and a truncated one."""
     folder = tmp_path_factory.mktemp("formats")
     kinds = {
         "s16.wav": {"subtype": "PCM_16"},
         "u8.wav": {"subtype": "PCM_U8"},
         "s24.wav": {"subtype": "PCM_24"},
         "f32.wav": {"subtype": "FLOAT"},
-        "s32.wav": {"subtype": "PCM_32"},  # tensorflow-io misreads it as float
+        "s32.wav": {"subtype": "PCM_32"},
         "a.flac": {"subtype": "PCM_24"},
         "a.mp3": {"format": "MP3"},
-        "a.aiff": {"subtype": "PCM_16"},  # tensorflow-io cannot open it
+        "a.aiff": {"subtype": "PCM_16"},
     }
     paths = [clip] + [write(folder / name, 22050, **kwargs)[0] for name, kwargs in kinds.items()]
     full = (folder / "s16.wav").read_bytes()
@@ -309,29 +294,7 @@ def formats(tmp_path_factory, clip):
     return paths + [folder / "truncated.wav"]
 
 
-@pytest.mark.tfio
-def test_decode_tf_with_tfio_equals_read(formats):
-    needs_tfio()
-    for path, waveform in zip(formats, decoded_in_dataset(formats)):
-        np.testing.assert_allclose(waveform, audio.read(path), atol=1e-5, rtol=0, err_msg=str(path))
-
-
-@pytest.mark.tfio
-def test_decode_tf_reads_with_soundfile_only_what_tfio_cannot_decode(formats, monkeypatch):
-    needs_tfio()
-    read_by_soundfile = []
-    original_read = audio.read
-
-    def spy(path, **kwargs):
-        read_by_soundfile.append(Path(path).name)
-        return original_read(path, **kwargs)
-
-    monkeypatch.setattr(audio, "read", spy)
-    decoded_in_dataset(formats)
-    assert sorted(read_by_soundfile) == ["a.aiff", "s32.wav", "truncated.wav"]
-
-
-def test_default_decoder_reads_everything_with_soundfile(formats, monkeypatch):
+def test_decode_tf_reads_every_file_as_read_does(formats, monkeypatch):
     read_by_soundfile = []
     original_read = audio.read
 
@@ -340,39 +303,14 @@ def test_default_decoder_reads_everything_with_soundfile(formats, monkeypatch):
         return original_read(path, **kwargs)
 
     monkeypatch.setattr(audio, "read", spy)
-    for path, waveform in zip(formats, decoded_in_dataset(formats, decoder="soundfile")):
+    for path, waveform in zip(formats, decoded_in_dataset(formats)):
         np.testing.assert_array_equal(waveform, original_read(path), err_msg=str(path))
     assert read_by_soundfile == list(formats)
-
-
-def test_decode_tf_without_tfio_equals_read(formats, no_tfio):
-    assert not audio.tfio_available()
-    audio._warn_tfio_fallback.cache_clear()
-    with pytest.warns(audio.TfioFallbackWarning, match="decoding with soundfile instead of tensorflow-io "
-                                                        r"\(AIRTF_NO_TFIO is set\)") as warned:
-        decoded = decoded_in_dataset(formats)
-        decoded_in_dataset(formats[:1])
-    assert len([warning for warning in warned if warning.category is audio.TfioFallbackWarning]) == 1  # once
-    for path, waveform in zip(formats, decoded):
-        np.testing.assert_array_equal(waveform, audio.read(path), err_msg=str(path))
 
 
 def test_decode_tf_with_soxr_equals_read(clip):
     (waveform,) = decoded_in_dataset([clip], resampler="soxr")
     np.testing.assert_allclose(waveform, audio.read(clip, resampler="soxr"), atol=1e-5, rtol=0)
-
-
-@pytest.mark.tfio
-def test_decode_tf_names_a_file_that_tfio_opens_but_cannot_decode(tmp_path):
-    path, _ = write(tmp_path / "a.flac", 22050, seconds=3, subtype="PCM_16")
-    full = path.read_bytes()
-    path.write_bytes(full[: len(full) // 2])  # FLAC loses sync mid-stream
-    with pytest.raises(tf.errors.OpError, match="a.flac: cannot decode"):
-        decoded_in_dataset([path])
-
-
-def test_environment_variable_turns_tfio_off(no_tfio):
-    assert audio.tfio_available() is False
 
 
 # errors -------------------------------------------------------------------
@@ -436,11 +374,8 @@ def test_bad_file_raises_one_line_audio_error_naming_it(tmp_path, clip, kind, re
     assert "; " in message and "\n" not in message
 
 
-@pytest.mark.parametrize("tfio", [True, False])
 @pytest.mark.parametrize("kind", ["missing", "no frames", "nan"])
-def test_decode_tf_error_names_the_file_and_the_fix(tmp_path, clip, monkeypatch, tfio, kind):
-    if not tfio:
-        monkeypatch.setenv("AIRTF_NO_TFIO", "1")
+def test_decode_tf_error_names_the_file_and_the_fix(tmp_path, clip, kind):
     make, reason = BAD_FILES[kind]
     path = make(tmp_path, clip)
     with pytest.raises(tf.errors.OpError, match=f"{path.name}: {reason}.*; "):
