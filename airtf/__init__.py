@@ -8,10 +8,11 @@ The public API (TensorFlow is imported on first use, not here)::
     features, time_points = airtf.embed("clip.ogg", output="pca")        # as airtf-extract writes them
     recognizer = airtf.load_recognizer("export/")                        # an airtf-export folder
     prediction = recognizer.predict("clip.ogg")                          # instruments and when they play
+
+May import: airtf.params, airtf.api.
 """
 
-__version__ = "0.1.0"
-
-from airtf.api import Recognizer, embed, load_recognizer  # noqa: E402 (after the version, which setup.cfg reads)
+from airtf.api import Recognizer, embed, load_recognizer
+from airtf.params import VERSION as __version__
 
 __all__ = ["Recognizer", "embed", "load_recognizer", "__version__"]

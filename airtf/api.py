@@ -3,6 +3,8 @@
 Both keep what they load: the model of the last weights asked for stays
 loaded for the next call (so a loop over files loads it once), and
 :func:`load_recognizer` returns an object to call again and again.
+
+May import: airtf.params, airtf.errors, airtf.support, airtf.audio, airtf.vggish, airtf.features, airtf.serve.
 """
 
 import functools
@@ -15,7 +17,7 @@ OUTPUTS = params.EXTRACT_OUTPUTS
 @functools.lru_cache(maxsize=1)
 def _extractor(output, weights, variant, pca_params, pad, resampler):
     """The Extractor of these settings, kept for the next call (only the last one: memory stays bounded)."""
-    from airtf import extract
+    from airtf.features import extract
 
     return extract.make_extractor(output, weights, variant, pca_params, pad=pad, resampler=resampler)
 
@@ -91,7 +93,7 @@ class Recognizer:
 
     Attributes
     ----------
-    model : airtf.export.ExportedModel or airtf.export.Pipeline
+    model : airtf.serve.export.ExportedModel or airtf.serve.export.Pipeline
     class_names : list of str
     """
 
@@ -114,20 +116,20 @@ class Recognizer:
 
         Returns
         -------
-        airtf.predict.Prediction
+        airtf.serve.predict.Prediction
             ``instruments`` (name -> probability of those present),
             ``active`` (name -> [[start, end], ...] in seconds),
             ``probabilities`` (of every instrument), ``duration`` and
             ``threshold``.
         """
-        from airtf import predict
+        from airtf.serve import predict
 
         threshold = predict.THRESHOLD if threshold is None else threshold
         return predict.predict_file(self.model, _source(audio_or_path, sample_rate), threshold)
 
     def outputs(self, audio_or_path, sample_rate=None):
         """The classifier's outputs: ``probabilities`` (C,) and ``frame_probabilities`` (T, C), numpy."""
-        from airtf import predict
+        from airtf.serve import predict
 
         return predict.stream_outputs(self.model, _source(audio_or_path, sample_rate))[0]
 
@@ -143,9 +145,9 @@ def load_recognizer(path, weights=None, variant=None, pca_params=None):
     path : str or os.PathLike
     weights, variant, pca_params
         For a run directory: replace its feature set's VGGish and PCA file
-        (see :meth:`airtf.features.FeatureSet.model`).
+        (see :meth:`airtf.features.feature_sets.FeatureSet.model`).
     """
-    from airtf import export
+    from airtf.serve import export
 
     return Recognizer(export.load(path, weights=weights, variant=variant, pca_params=pca_params))
 

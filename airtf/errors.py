@@ -3,6 +3,8 @@
 Every error that a user can cause (a bad file, a wrong checkpoint, a malformed
 label file) is an :class:`AirtfError` whose message names the file and the fix,
 so command-line tools can print it as one line.
+
+May import: airtf.params.
 """
 
 

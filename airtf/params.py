@@ -6,7 +6,12 @@ The VGGish numbers are the values of the official AudioSet VGGish
 The names and defaults below them (outputs, resamplers, the paper's
 classifier settings) live here too, so that the command lines can offer
 them in ``--help`` without loading TensorFlow.
+
+May import: nothing.
 """
+
+VERSION = "0.1.0"
+"""airtf's version (setup.cfg reads it; run records and exports store it)."""
 
 SAMPLE_RATE = 16000
 """Sample rate of the waveform fed to the front end, in Hz."""
@@ -74,3 +79,8 @@ CLASSIFIER_NORMS = ("group", "batch")
 """GroupNormalization (the paper) or BatchNormalization (the original code)."""
 THRESHOLD = 0.5
 """An instrument is present, and a frame active, where its probability reaches it."""
+
+# ---------------------------------------------------------------- reports
+
+FIGURE_DPI = 120
+"""Resolution of every figure airtf draws (PNG files and TensorBoard images)."""

@@ -103,9 +103,11 @@ def released_module_models():
     yield
     import keras
 
-    from airtf import api, features, wordvectors
+    from airtf import api
+    from airtf.features import feature_sets
+    from airtf.pretrain import wordvectors
 
-    for cache in (api._extractor, features._embedding_model, wordvectors._load_cached):
+    for cache in (api._extractor, feature_sets._embedding_model, wordvectors._load_cached):
         cache.cache_clear()
     keras.backend.clear_session()
     gc.collect()

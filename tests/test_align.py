@@ -4,11 +4,10 @@ import keras
 import numpy as np
 import pytest
 
-from airtf.demo import sets as demo
-from airtf.datasets.freesound import SkippedSoundsWarning, read_tags
+from airtf.datasets.freesound import read_tags, SkippedSoundsWarning
 from airtf.datasets.pipeline import DatasetError
-from airtf.objectives.align import Align
-from airtf.objectives.align import model as align
+from airtf.demo import sets as demo
+from airtf.pretrain.objectives.align import Align, model as align
 from airtf.vggish import build_backbone
 
 

@@ -9,9 +9,10 @@ import pytest
 import soundfile
 
 import airtf
-from airtf import audio, predict, vggish
+from airtf import audio, vggish
 from airtf.cli import extract as extract_cli
 from airtf.errors import AirtfError
+from airtf.serve import predict
 from test_export import make_run, openmic_class_names
 
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from airtf import attention, metrics
+from airtf.classify import attention, metrics
 
 CLASSES = 20
 

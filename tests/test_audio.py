@@ -9,6 +9,7 @@ import soundfile
 import tensorflow as tf
 
 from airtf import audio, params
+from airtf.audio import decoding, resampling
 from airtf.errors import AudioError
 
 
@@ -156,9 +157,9 @@ def uniform_noise(frames, seed=0):
 def test_polyphase_equals_resampy(sample_rate, seconds):
     waveform = uniform_noise(max(1, round(sample_rate * seconds)) + 3)
     expected = resampy.resample(waveform, sample_rate, 16000)
-    plan = audio._polyphase(sample_rate)
+    plan = resampling._polyphase(sample_rate)
     assert plan is not None
-    resampled = audio._resample_polyphase(waveform, sample_rate, plan, len(expected))
+    resampled = resampling._resample_polyphase(waveform, sample_rate, plan, len(expected))
     np.testing.assert_allclose(resampled, expected, atol=1e-9, rtol=0)
     public = audio.resample(waveform, sample_rate)
     assert public.dtype == np.float32
@@ -169,7 +170,7 @@ def test_polyphase_equals_resampy_on_real_clip(clip):
     samples, sample_rate = soundfile.read(clip, dtype="float32")
     waveform = samples.mean(axis=1, dtype=np.float64)
     expected = resampy.resample(waveform, sample_rate, 16000)
-    resampled = audio._resample_polyphase(waveform, sample_rate, audio._polyphase(sample_rate),
+    resampled = resampling._resample_polyphase(waveform, sample_rate, resampling._polyphase(sample_rate),
                                           len(expected))
     np.testing.assert_allclose(resampled, expected, atol=1e-9, rtol=0)
 
@@ -178,13 +179,13 @@ def test_irregular_rates_move_outputs_off_their_phase():
     """At these rates resampy's rounded times move some of 3 s of outputs off their phase."""
     length = 3 * 16000
     for sample_rate in IRREGULAR_RATES:
-        irregular = audio._irregular_outputs(sample_rate, length)[0]
+        irregular = resampling._irregular_outputs(sample_rate, length)[0]
         assert 0 < len(irregular) < length / 10
         assert not irregular.flags.writeable  # cached: shared by every block and file of this length
 
 
 def test_resample_falls_back_to_resampy_for_rates_with_many_phases():
-    assert audio._polyphase(44101) is None  # 16000 phases
+    assert resampling._polyphase(44101) is None  # 16000 phases
     waveform = uniform_noise(4410)
     expected = resampy.resample(waveform, 44101, 16000)
     np.testing.assert_allclose(audio.resample(waveform, 44101), expected, atol=1e-6, rtol=0)
@@ -302,7 +303,7 @@ def test_decode_tf_reads_every_file_as_read_does(formats, monkeypatch):
         read_by_soundfile.append(Path(path))
         return original_read(path, **kwargs)
 
-    monkeypatch.setattr(audio, "read", spy)
+    monkeypatch.setattr(decoding, "read", spy)
     for path, waveform in zip(formats, decoded_in_dataset(formats)):
         np.testing.assert_array_equal(waveform, original_read(path), err_msg=str(path))
     assert read_by_soundfile == list(formats)

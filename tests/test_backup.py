@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import pytest
 
-from airtf import backup
+from airtf.runs import backup
 
 
 def model(units=1):
@@ -137,7 +137,7 @@ import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 import keras
-from airtf import backup
+from airtf.runs import backup
 strategy = tf.distribute.MirroredStrategy([device.name for device in tf.config.list_logical_devices("CPU")])
 x = np.random.default_rng(0).normal(size=(64, 4)).astype(np.float32)
 y = x.sum(axis=1, keepdims=True)

@@ -144,7 +144,7 @@ def test_tfrecord_output_holds_sequence_examples_in_audiosets_layout(clips, tmp_
 
 @needs_beam
 def test_a_bundle_longer_than_a_run_is_extracted_in_runs(clips, tmp_path, capsys, monkeypatch):
-    from airtf import extract_beam
+    from airtf.features import extract_beam
 
     monkeypatch.setattr(extract_beam, "FILES_PER_RUN", 3)  # 10 files in one bundle: runs of 3, 3, 3, then 1
     assert_same_as_local(clips, tmp_path, capsys, "--runner", "direct")

@@ -1,13 +1,10 @@
-"""The data sets behind one base class, and apart from every model, extraction or training module."""
+"""The data sets behind one base class (what they may import: tests/test_layout.py)."""
 
-import ast
-from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
 
-import airtf
 from airtf.datasets.base import Dataset
 from airtf.datasets.freesound import Freesound
 from airtf.datasets.nsynth import NSynth
@@ -16,39 +13,6 @@ from airtf.datasets.pipeline import DatasetError
 from test_freesound import TAGS_CSV, write_sounds
 from test_nsynth import make_note, write_json_wav
 from test_openmic import CLIP_SECONDS, write_release
-
-ALLOWED = ("airtf", "airtf.params", "airtf.errors", "airtf.files", "airtf.audio", "airtf.vggish.audio_converter",
-           "airtf.downloads", "airtf.archives", "airtf.locks")
-"""What the data sets may import from airtf: constants, errors, writing, locking, audio and the log-mel front end."""
-
-
-def airtf_imports(path):
-    """Every airtf module a source file imports, at any depth of the file."""
-    imported = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            imported |= {alias.name for alias in node.names if alias.name.startswith("airtf")}
-        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("airtf"):
-            imported |= {f"{node.module}.{alias.name}" if node.module == "airtf" else node.module
-                         for alias in node.names}
-    return imported
-
-
-def test_no_dataset_module_imports_model_extraction_training_or_evaluation_code():
-    folder = Path(airtf.__file__).parent / "datasets"
-    modules = sorted(folder.glob("*.py"))
-    assert len(modules) >= 7
-    for path in modules:
-        foreign = sorted(name for name in airtf_imports(path)
-                         if name not in ALLOWED and not name.startswith("airtf.datasets"))
-        assert not foreign, f"{path.name} imports {foreign}"
-
-
-def test_the_import_reader_sees_nested_imports(tmp_path):
-    source = tmp_path / "x.py"
-    source.write_text("def f():\n    from airtf import extract\n    import airtf.pretrain\n")
-    assert airtf_imports(source) == {"airtf.extract", "airtf.pretrain"}
-
 
 @pytest.fixture(scope="module")
 def folders(tmp_path_factory):

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from airtf import figures, runs
 from airtf.datasets import nsynth
 from airtf.demo import sets as demo
-from airtf.objectives.denoising import model as denoising
+from airtf.pretrain.objectives.denoising import figures, model as denoising
+from airtf.runs import run_directory, summaries
 from airtf.vggish import build_backbone
 
 IMAGE_NAMES = {"clean", "corrupted", "reconstructed"}
@@ -141,7 +141,7 @@ def read_images(folder):
 
 @pytest.mark.slow
 def test_tensorboard_shows_clean_corrupted_and_reconstructed_log_mel(data, tmp_path):
-    run = runs.start(tmp_path / "run", {"objective": "den-mul"})
+    run = run_directory.start(tmp_path / "run", {"objective": "den-mul"})
     model = compiled("multiplicative")
     fit(model, data, epochs=2, callbacks=denoising.tensorboard_callbacks(run, model, data))
     images = read_images(run.logs / "validation")
@@ -152,7 +152,7 @@ def test_tensorboard_shows_clean_corrupted_and_reconstructed_log_mel(data, tmp_p
     [shown] = images[f"reconstruction/0 {notes[0]}", 0]
     example = np.zeros((96, 64), np.float32)
     figure = figures.reconstruction_figure({name: example for name in IMAGE_NAMES}, "a note")
-    assert shown.shape == figures.figure_pixels(figure).shape  # the three-panel figure with its axes
+    assert shown.shape == summaries.figure_pixels(figure).shape  # the three-panel figure with its axes
 
 
 def test_reconstruction_figure_shares_the_clean_scale_with_low_bands_at_the_bottom():

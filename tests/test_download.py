@@ -16,12 +16,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from airtf import files
-from airtf.archives import ArchiveError
-from airtf.cli import data as data_cli
-from airtf.cli import eval as eval_cli
+from airtf.cli import data as data_cli, eval as eval_cli
 from airtf.datasets import nsynth, releases
-from airtf.downloads import DownloadError
+from airtf.support import files
+from airtf.support.archives import ArchiveError
+from airtf.support.downloads import DownloadError
 from test_evaluate import eval_args, write_release
 from test_nsynth import make_note, serialized
 

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from airtf import attention, evaluate, figures, reporting, runs
-from airtf.cli import compare as compare_cli
-from airtf.cli import eval as eval_cli
+from airtf.classify import attention, evaluate, figures, reporting
+from airtf.cli import compare as compare_cli, eval as eval_cli
 from airtf.demo import sets as demo
-from airtf.files import write_json, write_npz
+from airtf.runs import run_directory, summaries
+from airtf.support.files import write_json, write_npz
 
 CLASSES = list(demo.OPENMIC_CLASSES)
 TRAIN, TEST = 60, 20
@@ -165,7 +165,7 @@ def test_tensorboard_has_instrument_f1_and_attention_images(run):
     validation = EventAccumulator(str(out / "seed-0" / "logs" / "validation"))
     validation.Reload()
     tags = validation.Tags()["tensors"]
-    last = {name: values[-1] for name, values in runs.read_history(out / "seed-0" / "history.csv").items()}
+    last = {name: values[-1] for name, values in run_directory.read_history(out / "seed-0" / "history.csv").items()}
     scored = {name for name in CLASSES if not math.isnan(last[f"val_f1_{name}"])}
     assert scored and len(scored) == last["val_f1_instruments_scored"]
     assert {f"f1/{name}" for name in [*scored, "overall", "instruments_scored"]} | {"loss"} <= set(tags)
@@ -181,7 +181,7 @@ def test_tensorboard_has_instrument_f1_and_attention_images(run):
     assert png[:8] == PNG_SIGNATURE
     figure = figures.attention_figure(np.ones((10, len(CLASSES))), CLASSES, np.ones(len(CLASSES)),
                                       np.ones(len(CLASSES)), evaluate.CLIP_SECONDS, "a clip")
-    assert (int(height), int(width)) == figures.figure_pixels(figure).shape[:2]  # the labelled figure
+    assert (int(height), int(width)) == summaries.figure_pixels(figure).shape[:2]  # the labelled figure
 
 
 @pytest.mark.slow
@@ -262,10 +262,10 @@ def test_best_epoch_is_read_from_the_history(tmp_path):
 
 
 def test_overwrite_clears_only_airtf_eval_outputs(tmp_path):
-    run_dir = runs.start(tmp_path / "run", {"x": 1}).path
+    run_dir = run_directory.start(tmp_path / "run", {"x": 1}).path
     (run_dir / "scores.json").write_text("{}")
     (run_dir / "notes.txt").write_text("mine")
-    runs.start(run_dir / "seed-0", {"x": 1})
+    run_directory.start(run_dir / "seed-0", {"x": 1})
     evaluate.clear(run_dir)
     assert sorted(path.name for path in run_dir.iterdir()) == ["notes.txt"]
     assert math.isnan(reporting._from_json(reporting.json_ready(math.nan)))

@@ -11,9 +11,12 @@ import keras
 import numpy as np
 import pytest
 
-from airtf import attention, export, features, params, reporting
+from airtf import params
+from airtf.classify import attention, reporting
 from airtf.cli import export as export_cli
-from airtf.runs import RunError
+from airtf.features import feature_sets
+from airtf.runs.run_directory import RunError
+from airtf.serve import export
 
 FEATURE_SIZES = {"logmel": params.NUM_MEL_BINS, "random": params.EMBEDDING_SIZE}
 KINDS = tuple(FEATURE_SIZES)
@@ -42,7 +45,7 @@ def make_run(path, kind, class_names, favoured=FAVOURED):
     bias.assign(np.where(np.isin(class_names, favoured), 2.0, -2.0))
     path.mkdir(parents=True)
     classifier.save(path / reporting.MODEL_NAME)
-    (path / reporting.FEATURE_SPEC_NAME).write_text(json.dumps(features.parse(kind).spec))
+    (path / reporting.FEATURE_SPEC_NAME).write_text(json.dumps(feature_sets.parse(kind).spec))
     (path / reporting.CLASSES_NAME).write_text(json.dumps(list(class_names)))
     return path
 

@@ -8,9 +8,10 @@ import pytest
 import soundfile as sf
 
 import reference_frontend
-from airtf import audio, extract, params, vggish
+from airtf import audio, params, vggish
 from airtf.cli import extract as extract_cli
 from airtf.errors import AudioTooShortWarning, SilentAudioWarning
+from airtf.features import extract
 
 
 def tone(seconds, sample_rate=44100, channels=2, seed=0):

@@ -20,18 +20,16 @@ import numpy as np
 import pytest
 import soundfile
 
-from airtf import attention, evaluate, export, files, interrupts, params, predict, reporting, runs
-from airtf.cli import data as data_cli
-from airtf.cli import eval as eval_cli
-from airtf.cli import export as export_cli
-from airtf.cli import extract as extract_cli
-from airtf.cli import predict as predict_cli
-from airtf.cli import pretrain as pretrain_cli
-from airtf.cli import weights as weights_cli
+from airtf import params
+from airtf.classify import attention, evaluate, reporting
+from airtf.cli import data as data_cli, eval as eval_cli, export as export_cli, extract as extract_cli, predict as predict_cli, pretrain as pretrain_cli, weights as weights_cli
 from airtf.cli.common import reports_errors
 from airtf.datasets import nsynth, openmic
 from airtf.datasets.npz import read_arrays
 from airtf.datasets.pipeline import DatasetError
+from airtf.runs import run_directory
+from airtf.serve import export, predict
+from airtf.support import files, interrupts
 from test_export import make_run, openmic_class_names
 from test_openmic import TRAIN_KEYS, write_release
 
@@ -170,10 +168,10 @@ def test_keys_that_leave_the_data_root_are_refused(tmp_path, where):
         expected, attribute = f"openmic-2018.npz, sample_key[3]: '{evil}' is not", "labels"
     else:
         (tmp_path / "run").mkdir()
-        (tmp_path / "run" / runs.SPLIT_NAME).write_text(json.dumps(
+        (tmp_path / "run" / openmic.SPLIT_NAME).write_text(json.dumps(
             {"train": [TRAIN_KEYS[0]], "validation": [evil], "test": []}))
         with pytest.raises(DatasetError, match=r"split.json, validation\[0\]: '\.\./\.\./etc/passwd' is not"):
-            runs.read_split(tmp_path / "run")
+            openmic.read_split(tmp_path / "run")
         return
     with pytest.raises(DatasetError, match=re.escape(expected)):
         getattr(openmic.OpenMIC(root), attribute)()
@@ -206,7 +204,7 @@ def test_a_planted_link_at_the_temporary_name_is_never_followed(tmp_path, monkey
 
 KILLED_WRITER = """
 import sys, time
-from airtf import files
+from airtf.support import files
 with files.atomic_path(sys.argv[1]) as temporary:
     temporary.write_text("half")
     print("writing", flush=True)
@@ -307,7 +305,7 @@ def test_an_injected_enospc_is_one_line_for_every_writer(clips, tmp_path, monkey
 
 
 def test_a_read_only_folder_is_refused_before_any_computing(clips, read_only_folder, capsys, monkeypatch):
-    from airtf import extract
+    from airtf.features import extract
 
     monkeypatch.setattr(extract, "make_extractor", lambda *args, **kwargs: pytest.fail("computed before checking"))
     assert extract_cli.main([str(clips), "--out", str(read_only_folder), "--weights", "random", "--quiet"]) == 2
@@ -321,7 +319,7 @@ def test_any_writer_turns_a_permission_error_into_one_line(tmp_path, monkeypatch
     def denied(*args, **kwargs):
         raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(tmp_path / "run"))
 
-    monkeypatch.setattr(runs.Path, "mkdir", denied)
+    monkeypatch.setattr(run_directory.Path, "mkdir", denied)
     command = ["--objective", "den-add", "--data", str(tmp_path), "--out", str(tmp_path / "run")]
     assert pretrain_cli.main(command) == 2
     assert "cannot write (Permission denied); permission denied: make the folder writable" in one_error_line(
@@ -331,7 +329,7 @@ def test_any_writer_turns_a_permission_error_into_one_line(tmp_path, monkeypatch
 # ---------------------------------------------------------------- 7. bounded memory, and streamed output
 
 def test_streamed_logmel_json_is_byte_identical_to_the_whole_file(tmp_path):
-    from airtf import extract
+    from airtf.features import extract
     from airtf.vggish import example_time_points
 
     clip = write_tone(tmp_path / "long.wav", seconds=9.3)
@@ -463,8 +461,8 @@ def test_bad_numbers_are_refused_when_parsed(cli, arguments, message, tmp_path, 
 def test_a_non_finite_validation_loss_is_never_the_best(tmp_path):
     history = tmp_path / "history.csv"
     history.write_text("epoch,loss,val_loss\n0,1.0,inf\n1,0.9,nan\n2,0.8,-inf\n")
-    assert runs.best_epoch(runs.read_history(history), "val_loss") is None
-    keep = runs.KeepWeights(tmp_path / "best.weights.h5", monitor="val_loss", history=history)
+    assert run_directory.best_epoch(run_directory.read_history(history), "val_loss") is None
+    keep = run_directory.KeepWeights(tmp_path / "best.weights.h5", monitor="val_loss", history=history)
     keep.on_epoch_end(3, {"val_loss": float("inf")})
     assert keep.best is None and not (tmp_path / "best.weights.h5").exists()
 
@@ -542,11 +540,11 @@ def test_sparse_validation_warns_and_ties_go_to_the_lower_loss(tmp_path, monkeyp
     history = tmp_path / "history.csv"
     history.write_text("epoch,val_f1_macro,val_loss\n0,0.5,0.9\n1,0.5,0.4\n2,0.5,0.6\n3,0.3,0.1\n")
     assert evaluate.best_epoch(history) == 1
-    keep = runs.KeepWeights(tmp_path / "best.weights.h5", monitor="val_f1_macro", mode="max",
+    keep = run_directory.KeepWeights(tmp_path / "best.weights.h5", monitor="val_f1_macro", mode="max",
                             tie_breaker="val_loss")
     keep.set_model(keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)]))
     kept = []
-    monkeypatch.setattr(runs, "save_model_weights", lambda model, path: kept.append(keep.best))
+    monkeypatch.setattr(run_directory, "save_model_weights", lambda model, path: kept.append(keep.best))
     for epoch, (f1, loss) in enumerate([(0.5, 0.9), (0.5, 0.4), (0.5, 0.6), (0.3, 0.1)]):
         keep.on_epoch_end(epoch, {"val_f1_macro": f1, "val_loss": loss})
     assert kept == [(-0.5, 0.9), (-0.5, 0.4)]

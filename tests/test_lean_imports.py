@@ -28,19 +28,19 @@ def test_other_modules_still_import_them_and_a_plain_import_of_airtf_changes_not
     script = """
 import sys
 import airtf
-assert not any(type(f).__module__ == "airtf.lean_imports" for f in sys.meta_path)  # import airtf installs nothing
-from airtf import lean_imports
+assert not any(type(f).__module__ == "airtf.support.lean_imports" for f in sys.meta_path)  # import airtf installs nothing
+from airtf.support import lean_imports
 lean_imports.keras_without_optional_imports()
 lean_imports.keras_without_optional_imports()
-assert sum(type(f).__module__ == "airtf.lean_imports" for f in sys.meta_path) == 1
+assert sum(type(f).__module__ == "airtf.support.lean_imports" for f in sys.meta_path) == 1
 import keras
 from keras.src.wrappers import fixes
 from keras.src.visualization import plot_image_gallery
 assert fixes.sklearn is None and plot_image_gallery.plt is None and "sklearn" not in sys.modules
-from airtf import metrics
+from airtf.classify import metrics
 scores = metrics.instrument_scores([[1.0], [0.0]], [[True], [True]], [[0.9], [0.2]], ["piano"])
 assert scores["piano"]["average_precision"] == 1.0 and "sklearn" in sys.modules
-from airtf import figures
+from airtf.classify import figures
 assert "matplotlib" in sys.modules
 """
     subprocess.run([sys.executable, "-c", script], check=True, env={"TF_CPP_MIN_LOG_LEVEL": "3", **os.environ})

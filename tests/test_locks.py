@@ -11,14 +11,14 @@ import time
 
 import pytest
 
-from airtf import locks
 from airtf.errors import WriteError
+from airtf.support import locks
 from test_evaluate import eval_args, write_release
 
 HOLD = """
 import sys, time
-from airtf import locks
 from airtf.errors import WriteError
+from airtf.support import locks
 with locks.holding(sys.argv[1], sys.argv[2], beside=sys.argv[3] == "beside"):
     print("held", flush=True)
     time.sleep(600)

@@ -8,7 +8,8 @@ import pytest
 import tensorflow as tf
 from sklearn.metrics import average_precision_score, f1_score, precision_score, recall_score
 
-from airtf import attention, figures, metrics, reporting, summaries
+from airtf.classify import attention, figures, metrics, reporting
+from airtf.runs import summaries
 
 NAMES = [f"instrument_{i}" for i in range(8)]
 

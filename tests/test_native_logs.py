@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from airtf import native_logs
+from airtf.support import native_logs
 
 NATIVE = (b"WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
           b"I0000 00:00:1796199116.503897   11590 port.cc:153] oneDNN custom operations are on.\n"

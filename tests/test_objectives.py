@@ -6,8 +6,9 @@ import keras
 import numpy as np
 import pytest
 
-from airtf import objectives, pretrain, vggish
-from airtf.objectives.base import Config, Objective, ObjectiveError
+from airtf import vggish
+from airtf.pretrain import objectives, training
+from airtf.pretrain.objectives.base import Config, Objective, ObjectiveError
 
 REGISTERED = sorted(objectives.classes())
 OPTIONS = {"textual": {"word_map": {"multiphonic": "polyphonic"}}}
@@ -68,7 +69,7 @@ def test_example_counts_are_what_the_pipelines_give(name, data_dirs):
 @pytest.mark.parametrize("name", REGISTERED)
 def test_the_trained_backbone_loads_as_weights(name, data_dirs, tmp_path):
     objective = objectives.get(name, **OPTIONS.get(name, {}))
-    result = pretrain.train(objective, data_dirs[objective.data], tmp_path / "run", epochs=1, batch_size=4, limit=8,
+    result = training.train(objective, data_dirs[objective.data], tmp_path / "run", epochs=1, batch_size=4, limit=8,
                             patience=0, verbose=0)
     assert result.epochs == 1 and result.backbone.is_file()
     for saved in objective.saved_files:

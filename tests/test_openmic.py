@@ -8,7 +8,6 @@ import pytest
 import soundfile
 
 from airtf import audio
-from airtf import runs
 from airtf.datasets import openmic, pipeline
 from airtf.datasets.npz import read_arrays
 from airtf.datasets.openmic import OpenMIC
@@ -187,18 +186,15 @@ def test_split_draws_fifteen_percent_of_train_deterministically(release):
 def test_split_is_written_into_a_run_directory_and_read_back(release, tmp_path):
     dataset = OpenMIC(release)
     split = dataset.draw_split()
-    path = runs.write_split(tmp_path / "run", split)
+    path = openmic.write_split(tmp_path / "run", split)
     assert path == tmp_path / "run" / "split.json"
-    assert runs.read_split(tmp_path / "run") == split
-    assert runs.read_split(path) == split
-    assert runs.write_split(tmp_path / "run", split) == path  # the same split: nothing to do
-    with pytest.raises(runs.RunError, match="different split"):
-        runs.write_split(tmp_path / "run", dataset.draw_split(seed=1))
-    assert runs.split_for_run(tmp_path / "run", dataset, seed=1) == split  # the run keeps its split
-    runs.write_split(tmp_path / "run", dataset.draw_split(seed=1), overwrite=True)
-    assert runs.read_split(tmp_path / "run") == dataset.draw_split(seed=1)
-    assert runs.split_for_run(tmp_path / "fresh", dataset) == split
-    assert runs.read_split(tmp_path / "fresh") == split
+    assert openmic.read_split(tmp_path / "run") == split
+    assert openmic.read_split(path) == split
+    assert openmic.write_split(tmp_path / "run", split) == path  # the same split: nothing to do
+    with pytest.raises(DatasetError, match="different split"):
+        openmic.write_split(tmp_path / "run", dataset.draw_split(seed=1))
+    openmic.write_split(tmp_path / "run", dataset.draw_split(seed=1), overwrite=True)
+    assert openmic.read_split(tmp_path / "run") == dataset.draw_split(seed=1)
 
 
 def test_split_takes_a_user_key_list(release, tmp_path):

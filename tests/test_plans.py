@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from airtf import evaluate, files, plans
+from airtf.classify import evaluate
 from airtf.cli import eval as eval_cli
 from airtf.datasets.openmic import OpenMIC
-from airtf.features import LOG_MEL_CLIP_BYTES
+from airtf.features.feature_sets import LOG_MEL_CLIP_BYTES
+from airtf.runs import plans
+from airtf.support import files
 from test_evaluate import eval_args, write_release
 
 REPO = Path(__file__).resolve().parents[1]

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from airtf import export, predict
 from airtf.cli import predict as predict_cli
+from airtf.serve import export, predict
 from test_export import FAVOURED, make_run, openmic_class_names
 
 

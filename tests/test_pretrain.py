@@ -25,10 +25,11 @@ import keras
 import numpy as np
 import pytest
 
-from airtf import pretrain, runs, vggish
-from airtf.cli import extract as extract_cli
-from airtf.cli import pretrain as pretrain_cli
+from airtf import vggish
+from airtf.cli import extract as extract_cli, pretrain as pretrain_cli
 from airtf.datasets import nsynth
+from airtf.pretrain import training
+from airtf.runs import run_directory
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 TINY = ["--limit", "16", "--batch-size", "8"]
@@ -101,7 +102,7 @@ def test_config_holds_everything_to_rerun(mirrored_run, nsynth_dir):
     assert config == {
         "command": "airtf-pretrain", "objective": "textual", "data": str(nsynth_dir.resolve()), "epochs": 1,
         "batch_size": 8, "lr": 1e-4, "patience": 5, "limit": 16, "seed": 0, "weights": "random", "variant": "audioset-2017",
-        "strategy": "mirrored", "versions": pretrain.versions(),
+        "strategy": "mirrored", "versions": training.versions(),
         "options": {"word_vectors": "en_core_web_md", "word_map": {"multiphonic": "polyphonic"}, "margin": 0.5,
                     "examples": "first"}, "deterministic": False,
     }
@@ -168,7 +169,7 @@ def free_port():
 
 
 def committed_epochs(run_dir):
-    """Epochs the run's backup holds (see airtf.backup), 0 before the first commit."""
+    """Epochs the run's backup holds (see airtf.runs.backup), 0 before the first commit."""
     try:
         return json.loads((Path(run_dir) / "backup" / "state.json").read_text())["epoch"]
     except (OSError, ValueError):
@@ -282,7 +283,7 @@ def test_a_run_dir_is_not_reused_for_another_config_or_trained_again(mirrored_ru
 def test_align_keeps_its_vocabulary_and_labels_the_projector_by_tag(freesound_dir, run_dir):
     from airtf.datasets import freesound
 
-    result = pretrain.train("align", freesound_dir, run_dir, epochs=1, batch_size=8, limit=24, verbose=0,
+    result = training.train("align", freesound_dir, run_dir, epochs=1, batch_size=8, limit=24, verbose=0,
                             options={"vocabulary_size": 50})
     vocabulary = freesound.Vocabulary.load(run_dir / "vocabulary.json")
     assert 0 < len(vocabulary) <= 50 and result.epochs == 1 and result.backbone.is_file()
@@ -296,17 +297,17 @@ def test_align_keeps_its_vocabulary_and_labels_the_projector_by_tag(freesound_di
 
 def test_overwrite_clears_an_earlier_run_and_keeps_other_files(tmp_path):
     run_dir = tmp_path / "run"
-    pretrain.open_run(run_dir, {"lr": 1.0})
+    training.open_run(run_dir, {"lr": 1.0})
     (run_dir / "history.csv").write_text("epoch,loss,val_loss\n0,1.0,1.0\n")
     for made in ("logs/train", "checkpoints"):
         (run_dir / made).mkdir(parents=True)
     (run_dir / "vggish.weights.h5").write_bytes(b"")
     (run_dir / "notes.txt").write_text("mine")
-    with pytest.raises(pretrain.PretrainError, match="ended after 1 epoch.*--overwrite"):
-        pretrain.open_run(run_dir, {"lr": 1.0})
+    with pytest.raises(training.PretrainError, match="ended after 1 epoch.*--overwrite"):
+        training.open_run(run_dir, {"lr": 1.0})
     (run_dir / "backup").mkdir()  # an unfinished run resumes instead
-    assert pretrain.open_run(run_dir, {"lr": 1.0}).resuming
-    pretrain.open_run(run_dir, {"lr": 2.0}, overwrite=True)
+    assert training.open_run(run_dir, {"lr": 1.0}).resuming
+    training.open_run(run_dir, {"lr": 2.0}, overwrite=True)
     assert sorted(path.name for path in run_dir.iterdir()) == ["config.json", "notes.txt"]
 
 
@@ -315,13 +316,13 @@ def test_histogram_buckets_match_tensorboards_own():
 
     values = np.random.default_rng(0).normal(size=(50, 7)).astype(np.float32)
     for sample in (values, np.full(9, 0.25, np.float32)):
-        np.testing.assert_allclose(runs.histogram_buckets(sample), _buckets(sample, 30).numpy(), rtol=1e-6)
+        np.testing.assert_allclose(run_directory.histogram_buckets(sample), _buckets(sample, 30).numpy(), rtol=1e-6)
 
 
 def test_early_stopping_carries_on_after_a_resume(tmp_path):
     history = tmp_path / "history.csv"
     history.write_text("epoch,val_loss\n0,3.0\n1,1.5\n2,nan\n3,2.0\n")
-    stopping = runs.ResumableEarlyStopping(history, patience=5)
+    stopping = run_directory.ResumableEarlyStopping(history, patience=5)
     stopping.set_model(keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)]))
     stopping.on_train_begin()
     assert (stopping.best, stopping.best_epoch, stopping.wait) == (1.5, 1, 2)
@@ -340,7 +341,7 @@ def test_dry_run_plans_from_a_few_timed_steps_and_writes_nothing(nsynth_dir, run
 
 
 def test_a_run_the_disk_cannot_hold_is_refused_before_training(nsynth_dir, run_dir, capsys, monkeypatch):
-    from airtf import files
+    from airtf.support import files
 
     monkeypatch.setattr(files.shutil, "disk_usage", lambda path: type("Usage", (), {"free": 10**6})())
     code = pretrain_cli.main(["--objective", "den-add", *TINY, "--data", str(nsynth_dir), "--out", str(run_dir)])

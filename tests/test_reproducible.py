@@ -18,11 +18,12 @@ REPOSITORY = Path(__file__).resolve().parents[1]
 CLASSIFIER = """
 import hashlib, sys
 if sys.argv[1] == "deterministic":
-    from airtf import reproducible
+    from airtf.runs import reproducible
     reproducible.enable()
 import keras
 import numpy as np
-from airtf import attention, reproducible
+from airtf.classify import attention
+from airtf.runs import reproducible
 keras.utils.set_random_seed(0)
 rng = np.random.default_rng(0)
 x = rng.normal(size=(256, 10, 128)).astype(np.float32)

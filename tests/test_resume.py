@@ -27,10 +27,11 @@ WEIGHT_FILES = ("checkpoints/best.weights.h5", "checkpoints/last.weights.h5", "v
 FULL_DISK_AT_THE_BEST_CHECKPOINT = """
 import errno, sys
 sys.argv[0] = "airtf-pretrain"
-from airtf import native_logs, reproducible
+from airtf.runs import reproducible
+from airtf.support import native_logs
 native_logs.filter_native_logs()  # as the command does, before TensorFlow speaks
 reproducible.enable()  # --deterministic: before the backup module imports TensorFlow
-from airtf import backup
+from airtf.runs import backup
 written = backup._write_bytes
 def full_at_epoch_2(path, data):
     if path.name.startswith("staged-1-"):
@@ -106,10 +107,10 @@ def assert_same_run(run_dir, expected):
 
 
 def test_the_disk_plan_holds_the_runs_peak(uninterrupted, nsynth_dir):
-    from airtf import pretrain
+    from airtf.pretrain import training
 
     run_dir, peak = uninterrupted
-    planned = pretrain.plan("den-add", nsynth_dir, run_dir.parent / "planned", epochs=EPOCHS, batch_size=4,
+    planned = training.plan("den-add", nsynth_dir, run_dir.parent / "planned", epochs=EPOCHS, batch_size=4,
                             limit=16, patience=0, measure=False)
     assert peak > 2 * 870e6  # both backup slots were there at once
     assert planned.disk_bytes >= peak, (planned.disk_bytes, peak)
@@ -199,27 +200,29 @@ def test_a_disk_that_fills_during_training_names_the_file_and_the_resume_command
 
 
 def test_the_plan_of_a_rerun_counts_only_what_it_still_needs(nsynth_dir, tmp_path):
-    from airtf import backup, objectives, pretrain, runs, vggish
+    from airtf import vggish
+    from airtf.pretrain import objectives, training
+    from airtf.runs import backup, run_directory
 
     chosen = objectives.get("den-add")
     data = chosen.datasets(nsynth_dir, batch_size=4, seed=0, limit=16)
-    model = pretrain.build_model(chosen, data, vggish.WeightsSource.parse("random", None, 0), 0, 1e-4)
-    fresh = pretrain.disk_needs(model, EPOCHS)
-    run = runs.Run(tmp_path / "run")  # an interrupted run holding both backup slots and a best checkpoint
+    model = training.build_model(chosen, data, vggish.WeightsSource.parse("random", None, 0), 0, 1e-4)
+    fresh = training.disk_needs(model, EPOCHS)
+    run = run_directory.Run(tmp_path / "run")  # an interrupted run holding both backup slots and a best checkpoint
     run.backup.mkdir(parents=True)
     run.best_weights.parent.mkdir()
     for path, size in [*((run.backup / slot, fresh["resume backup"] // 2) for slot in backup.SLOTS),
                        (run.best_weights, fresh["checkpoints"] // 2)]:
         with open(path, "wb") as stream:
             stream.truncate(size)
-    needed = pretrain.disk_needs(model, EPOCHS, run)
+    needed = training.disk_needs(model, EPOCHS, run)
     assert needed["resume backup"] == 0 and needed["checkpoints"] == fresh["checkpoints"] // 2
     assert needed["backbone"] == fresh["backbone"] > 0
 
 
 def test_history_and_checkpoints_agree_after_a_settle(tmp_path):
     """An unfinished epoch's row and staged checkpoint go; a committed epoch's staged file moves into place."""
-    from airtf import backup
+    from airtf.runs import backup
 
     folder, history = tmp_path / "backup", tmp_path / "history.csv"
     folder.mkdir()

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from airtf import runs
+from airtf.runs import run_directory
 
 
 def tiny_model():
@@ -40,15 +40,15 @@ class Interrupt(keras.callbacks.Callback):
 
 
 def test_a_different_config_is_refused(tmp_path):
-    runs.start(tmp_path / "run", {"lr": 0.1, "epochs": 3})
-    runs.start(tmp_path / "run", {"lr": 0.1, "epochs": 9})  # more epochs: continuing
-    with pytest.raises(runs.RunError, match="lr differ.*--overwrite"):
-        runs.start(tmp_path / "run", {"lr": 0.2, "epochs": 3})
-    assert runs.start(tmp_path / "run", {"lr": 0.2}, overwrite=True).config == {"lr": 0.2}
+    run_directory.start(tmp_path / "run", {"lr": 0.1, "epochs": 3})
+    run_directory.start(tmp_path / "run", {"lr": 0.1, "epochs": 9})  # more epochs: continuing
+    with pytest.raises(run_directory.RunError, match="lr differ.*--overwrite"):
+        run_directory.start(tmp_path / "run", {"lr": 0.2, "epochs": 3})
+    assert run_directory.start(tmp_path / "run", {"lr": 0.2}, overwrite=True).config == {"lr": 0.2}
 
 
 def test_rerun_resumes_after_an_interruption(tmp_path):
-    run = runs.start(tmp_path / "run", {"what": "tiny"})
+    run = run_directory.start(tmp_path / "run", {"what": "tiny"})
     x, y = data()
     with pytest.raises(KeyboardInterrupt):
         tiny_model().fit(x, y, batch_size=8, epochs=6, verbose=0,
@@ -64,21 +64,21 @@ def test_rerun_resumes_after_an_interruption(tmp_path):
 
 
 def test_nan_loss_stops_and_keeps_good_weights(tmp_path):
-    run = runs.start(tmp_path / "run", {})
+    run = run_directory.start(tmp_path / "run", {})
     model = tiny_model()
     x, y = data()
     model.fit(x, y, batch_size=8, epochs=1, verbose=0)
     good = model.get_weights()
     callbacks = run.callbacks(monitor="loss", histograms=False)
     model.fit(*data(nan=True), batch_size=8, epochs=3, verbose=0, shuffle=False, callbacks=callbacks)
-    with pytest.raises(runs.TrainingDiverged, match="loss became nan.*last good weights"):
-        runs.check_diverged(callbacks)
+    with pytest.raises(run_directory.TrainingDiverged, match="loss became nan.*last good weights"):
+        run_directory.check_diverged(callbacks)
     for kept, before in zip(model.get_weights(), good):
         np.testing.assert_array_equal(kept, before)
 
 
 def test_resume_keeps_the_best_weights_of_earlier_epochs(tmp_path):
-    run = runs.start(tmp_path / "run", {})
+    run = run_directory.start(tmp_path / "run", {})
     x, y = data()
     run.history.write_text("epoch,loss\n0,0.000001\n")  # an earlier attempt already did better
     run.best_weights.parent.mkdir(parents=True)
@@ -87,13 +87,13 @@ def test_resume_keeps_the_best_weights_of_earlier_epochs(tmp_path):
     before = run.best_weights.read_bytes()
     model.fit(x, y, batch_size=8, epochs=2, verbose=0, callbacks=run.callbacks(monitor="loss", histograms=False))
     assert run.best_weights.read_bytes() == before
-    assert runs.read_history(run.history)["loss"][0] == 0.000001
+    assert run_directory.read_history(run.history)["loss"][0] == 0.000001
 
 
 def test_best_and_last_weights_leave_out_the_optimizer_state(tmp_path):
     import h5py
 
-    run = runs.start(tmp_path / "run", {})
+    run = run_directory.start(tmp_path / "run", {})
     model = tiny_model()
     x, y = data()
     model.fit(x, y, batch_size=8, epochs=3, verbose=0, callbacks=run.callbacks(monitor="loss", histograms=False))
@@ -104,6 +104,6 @@ def test_best_and_last_weights_leave_out_the_optimizer_state(tmp_path):
     with h5py.File(tmp_path / "with-optimizer.weights.h5") as stored:
         assert "optimizer" in stored  # what the checkpoints leave out
     fresh = tiny_model()
-    runs.load_model_weights(fresh, run.last_weights)
+    run_directory.load_model_weights(fresh, run.last_weights)
     for loaded, trained in zip(fresh.get_weights(), model.get_weights()):
         np.testing.assert_array_equal(loaded, trained)

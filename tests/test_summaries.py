@@ -4,7 +4,7 @@ import math
 
 import tensorflow as tf
 
-from airtf import summaries
+from airtf.runs import summaries
 
 
 def scalars_of(folder):

@@ -12,8 +12,8 @@ import urllib.request
 
 import pytest
 
-from airtf import pretrain
 from airtf.cli import eval as eval_cli
+from airtf.pretrain import training
 from test_evaluate import eval_args, write_release
 
 pytestmark = pytest.mark.slow  # every test reads one pre-training run and one airtf-eval run, made first
@@ -29,7 +29,7 @@ def free_port():
 def board(nsynth_dir, tmp_path_factory):
     """TensorBoard over a folder holding a textual run and a two-seed pca evaluation; yields a GET function."""
     jobs = tmp_path_factory.mktemp("jobs")
-    pretrain.train("textual", nsynth_dir, jobs / "textual", epochs=2, batch_size=8, limit=16, patience=0, verbose=0,
+    training.train("textual", nsynth_dir, jobs / "textual", epochs=2, batch_size=8, limit=16, patience=0, verbose=0,
                    options={"word_map": {"multiphonic": "polyphonic"}})  # en_core_web_md lacks "multiphonic"
     data = write_release(tmp_path_factory.mktemp("openmic"))
     with contextlib.redirect_stdout(io.StringIO()):

@@ -9,10 +9,11 @@ import pytest
 import tensorflow as tf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from airtf import runs, wordvectors
 from airtf.datasets import nsynth
 from airtf.demo import sets as demo
-from airtf.objectives.textual import model as textual
+from airtf.pretrain import wordvectors
+from airtf.pretrain.objectives.textual import model as textual
+from airtf.runs import run_directory
 from airtf.vggish import build_backbone
 
 SIZE = 16  # of the stand-in word vectors
@@ -197,7 +198,7 @@ def logged_texts(folder):
 def test_nearest_descriptions_are_logged_each_epoch(tmp_path, demo_nsynth, stand_in_vectors):
     data = textual.datasets(demo_nsynth, batch_size=4, seed=0, word_vectors=stand_in_vectors)
     model = textual.build(stand_in_backbone(), word_vectors=stand_in_vectors)
-    run = runs.start(tmp_path / "run", {"objective": "textual"})
+    run = run_directory.start(tmp_path / "run", {"objective": "textual"})
     [callback] = textual.tensorboard_callbacks(run, model, data)
     callback.set_model(model)
     for epoch in range(2):

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from gensim.models import KeyedVectors
 
-from airtf import wordvectors
 from airtf.errors import AirtfError
+from airtf.pretrain import wordvectors
 
 WORDS = ("bright", "dark", "reverb", "decay")
 

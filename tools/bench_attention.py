@@ -50,7 +50,7 @@ import keras  # noqa: E402  (after the log level)
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from airtf import attention, metrics  # noqa: E402
+from airtf.classify import attention, metrics  # noqa: E402
 from keras import ops  # noqa: E402
 
 OPENMIC_TRAIN_CLIPS = 14_915

@@ -12,7 +12,7 @@ all modes alike):
 
   per-file      the official way: soundfile, channel mean, resampy, the numpy
                 front end (tests/reference_frontend.py), one model call per file
-  batched       airtf.extract.Extractor("embedding"), exact resampler (resampy)
+  batched       airtf.features.extract.Extractor("embedding"), exact resampler (resampy)
   batched-soxr  the same with resampler="soxr", and its deviation from resampy
   model-only    the compiled model alone on random batches of B, as many
                 examples as the files give (0.96 s of audio each): the ceiling
@@ -167,7 +167,7 @@ def per_file(paths, args):
 
 def batched(paths, args, resampler="resampy"):
     """airtf's Extractor; returns (audio seconds, a pass over all files)."""
-    from airtf.extract import Extractor
+    from airtf.features.extract import Extractor
 
     backbone, _ = compiled_model()
     extractor = Extractor("embedding", backbone, batch_size=args.batch_size, resampler=resampler)
@@ -195,7 +195,7 @@ def model_only(paths, args):
 
 def beam_direct(paths, args):
     """Whole Beam jobs over the files on 2 worker processes; returns (audio seconds, a pass)."""
-    from airtf import extract_beam
+    from airtf.features import extract_beam
 
     settings = extract_beam.Settings(out=str(args.workdir / "out" / "beam-direct"), weights="random",
                                      batch_size=args.batch_size, overwrite=True)
@@ -207,7 +207,7 @@ def beam_direct(paths, args):
 def beam_overhead(paths, args):
     """Seconds of a Beam job over one file per worker (the fastest of three): starting the workers, each
     importing TensorFlow and building its model, side by side as in a real job, and Beam's own stages."""
-    from airtf import extract_beam
+    from airtf.features import extract_beam
 
     settings = extract_beam.Settings(out=str(args.workdir / "out" / "beam-overhead"), weights="random",
                                      batch_size=args.batch_size, overwrite=True)
@@ -222,7 +222,7 @@ def beam_overhead(paths, args):
 
 def features(path, output, backbone, resampler, workdir):
     """One file's features from the Extractor, as an array."""
-    from airtf.extract import Extractor
+    from airtf.features.extract import Extractor
 
     with tempfile.TemporaryDirectory(dir=workdir) as out:
         target = Path(out) / "features.json"

@@ -39,8 +39,10 @@ def make_run(path, kind):
     """An airtf-eval run directory with an untrained classifier over the feature set ``kind``."""
     import keras
 
-    from airtf import attention, features, params, reporting
+    from airtf import params
+    from airtf.classify import attention, reporting
     from airtf.demo.sets import OPENMIC_CLASSES
+    from airtf.features import feature_sets
 
     keras.utils.set_random_seed(0)
     size = params.NUM_MEL_BINS if kind == "logmel" else params.EMBEDDING_SIZE
@@ -48,7 +50,7 @@ def make_run(path, kind):
     classifier.build((None, None, size))
     path.mkdir(parents=True)
     classifier.save(path / reporting.MODEL_NAME)
-    (path / reporting.FEATURE_SPEC_NAME).write_text(json.dumps(features.parse(kind).spec))
+    (path / reporting.FEATURE_SPEC_NAME).write_text(json.dumps(feature_sets.parse(kind).spec))
     (path / reporting.CLASSES_NAME).write_text(json.dumps(list(OPENMIC_CLASSES)))
     return path
 
@@ -86,7 +88,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     minutes = sorted(float(value) for value in args.minutes.split(","))
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    from airtf import export
+    from airtf.serve import export
 
     predict = Path(sys.executable).with_name("airtf-predict")
     worst = 0.0

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from airtf.files import write_npz
+from airtf.support.files import write_npz
 
 REPO = Path(__file__).resolve().parents[1]
 ANNOTATED = 0.4

@@ -10,16 +10,16 @@ import sys
 import warnings
 
 from airtf.errors import AirtfError
-from airtf.numbers import nonnegative, number, positive, probability, seed  # noqa: F401 (for the commands)
+from airtf.support.numbers import nonnegative, number, positive, probability, seed  # noqa: F401 (for the commands)
 
 
 def quiet_tensorflow(from_command_line):
     """Silence TensorFlow's C++ chatter: its log level (set before it is imported) and, for a command run
-    from the command line, the native log lines that ignore it (see :mod:`airtf.native_logs`); there,
-    Keras is also imported without its optional scikit-learn and matplotlib (see :mod:`airtf.lean_imports`)."""
+    from the command line, the native log lines that ignore it (see :mod:`airtf.support.native_logs`); there,
+    Keras is also imported without its optional scikit-learn and matplotlib (see :mod:`airtf.support.lean_imports`)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     if from_command_line:
-        from airtf import lean_imports, native_logs
+        from airtf.support import lean_imports, native_logs
 
         native_logs.filter_native_logs()
         lean_imports.keras_without_optional_imports()
@@ -59,12 +59,12 @@ def reports_errors(program):
     permission), naming the file and the fix. With ``AIRTF_DEBUG=1`` the
     traceback behind the line comes first. Ctrl-C ends the command with
     exit code 130, also when TensorFlow swallowed its KeyboardInterrupt
-    (see :mod:`airtf.interrupts`).
+    (see :mod:`airtf.support.interrupts`).
     """
     def decorate(main):
         @functools.wraps(main)
         def wrapper(argv=None):
-            from airtf import files, interrupts
+            from airtf.support import files, interrupts
 
             quiet_tensorflow(from_command_line=argv is None)
             printable_streams()
@@ -95,7 +95,7 @@ def reports_errors(program):
 def naming_the_resume(program, argv):
     """Within the block, a write error (which says what is kept) ends with the command that resumes: this one."""
     from airtf.errors import WriteError
-    from airtf.files import printable
+    from airtf.support.files import printable
 
     try:
         yield
@@ -213,18 +213,18 @@ def add_quiet(parser):
 
 
 def add_deterministic(parser):
-    """--deterministic: results equal on any CPU machine (see :mod:`airtf.reproducible`)."""
+    """--deterministic: results equal on any CPU machine (see :mod:`airtf.runs.reproducible`)."""
     parser.add_argument("--deterministic", action="store_true",
                         help="equal results on any x86-64 CPU with AVX2, not only on this machine (slower: see README)")
 
 
 def deterministic_if_asked(argv):
-    """Turn on :func:`airtf.reproducible.enable` when ``--deterministic`` is among the arguments.
+    """Turn on :func:`airtf.runs.reproducible.enable` when ``--deterministic`` is among the arguments.
 
     Read before the arguments are parsed, since parsing may import TensorFlow.
     """
     if "--deterministic" in (sys.argv[1:] if argv is None else argv):
-        from airtf import reproducible
+        from airtf.runs import reproducible
 
         reproducible.enable()
 

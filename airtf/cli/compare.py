@@ -23,7 +23,7 @@ def parse(argv):
 @reports_errors("airtf-compare")
 def main(argv=None):
     args = parse(argv)
-    from airtf import compare
+    from airtf.classify import compare
 
     comparison = compare.compare(args.run_dirs, args.out, overwrite=args.overwrite)
     print(comparison.table)

@@ -132,7 +132,7 @@ def render(args):
     for result in results:
         print(f"{result.folder}: {result.summary} ({result.seconds:.1f} s)")
     if backbone is not None:
-        from airtf import extract
+        from airtf.features import extract
 
         began = time.perf_counter()
         clips = extract.fill_released_features(Path(args.out) / "openmic", backbone, pca, progress=not args.quiet)

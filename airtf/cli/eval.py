@@ -32,7 +32,8 @@ def _seeds(text):
 
 
 def parse(argv):
-    from airtf import files, params
+    from airtf import params
+    from airtf.support import files
 
     parser = command_parser("airtf-eval", __doc__)
     parser.add_argument("--features", required=True, metavar="SET",
@@ -70,14 +71,14 @@ def main(argv=None):
     args = parse(argv)
     if args.dry_run:
         return _plan(args)
-    from airtf import locks
+    from airtf.support import locks
 
     with locks.holding(args.out, "airtf-eval"):  # before TensorFlow loads: a second run is refused at once
         return _evaluate(args, sys.argv[1:] if argv is None else argv)
 
 
 def _settings(args):
-    from airtf import evaluate
+    from airtf.classify import evaluate
 
     return evaluate.Settings(features=args.features, data=args.data, seeds=args.seeds, epochs=args.epochs,
                              batch_size=args.batch_size, learning_rate=args.lr, norm=args.norm,
@@ -86,7 +87,7 @@ def _settings(args):
 
 
 def _plan(args):
-    from airtf import evaluate
+    from airtf.classify import evaluate
 
     with one_line_warnings("airtf-eval"):
         print(evaluate.plan(_settings(args), args.out, cache_dir=args.cache_dir))
@@ -94,7 +95,7 @@ def _plan(args):
 
 
 def _evaluate(args, argv):
-    from airtf import evaluate, reporting
+    from airtf.classify import evaluate, reporting
 
     with naming_the_resume("airtf-eval", argv), one_line_warnings("airtf-eval"):
         outcome = evaluate.evaluate(_settings(args), args.out, cache_dir=args.cache_dir, overwrite=args.overwrite,

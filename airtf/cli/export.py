@@ -28,14 +28,14 @@ def parse(argv):
 @reports_errors("airtf-export")
 def main(argv=None):
     args = parse(argv)
-    from airtf import locks
+    from airtf.support import locks
 
     with locks.holding(args.out, "airtf-export", beside=True):  # before TensorFlow loads: refused at once
         return _export(args)
 
 
 def _export(args):
-    from airtf import export
+    from airtf.serve import export
 
     with one_line_warnings("airtf-export"):
         info = export.export(args.run_dir, args.out, overwrite=args.overwrite, weights=args.weights,

@@ -16,7 +16,8 @@ from airtf.cli.common import (add_out, add_overwrite, add_quiet, add_weights, co
 
 
 def parse(argv):
-    from airtf import extract_beam, params
+    from airtf import params
+    from airtf.features import extract_beam
 
     parser = command_parser("airtf-extract", __doc__)
     parser.add_argument("inputs", nargs="*", metavar="AUDIO_OR_DIR",
@@ -65,7 +66,8 @@ def main(argv=None):
 
 def extract_with_beam(args):
     """Run the extraction as a Beam pipeline on ``args.runner``; return the exit code."""
-    from airtf import extract, extract_beam, files
+    from airtf.features import extract, extract_beam
+    from airtf.support import files
 
     if args.file_list:
         jobs = extract_beam.read_file_list(args.file_list, args.pipeline_args)
@@ -92,8 +94,9 @@ def extract_all(args):
     """Run the extraction that ``args`` describes; return the exit code."""
     from tqdm import tqdm
 
-    from airtf import extract, files
     from airtf.errors import BrokenLinkWarning
+    from airtf.features import extract
+    from airtf.support import files
 
     plan = extract.plan(args.inputs, args.out, args.output, args.format, args.overwrite)
     for link in plan.broken_links:

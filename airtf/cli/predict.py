@@ -42,9 +42,9 @@ def predict_all(args):
     """Predict every file that ``args`` names, printing as it goes; return the exit code."""
     from tqdm import tqdm
 
-    from airtf import export, predict
     from airtf.errors import AudioError
-    from airtf.files import printable
+    from airtf.serve import export, predict
+    from airtf.support.files import printable
 
     model = export.load(args.model, weights=args.weights, variant=args.variant, pca_params=args.pca_params)
     name_width = max(map(len, model.class_names))

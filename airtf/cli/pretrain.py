@@ -19,7 +19,8 @@ PROGRAM = "airtf-pretrain"
 
 
 def parse(argv):
-    from airtf import objectives, params
+    from airtf import params
+    from airtf.pretrain import objectives
 
     known = objectives.classes()
     parser = command_parser(PROGRAM, __doc__)
@@ -108,27 +109,27 @@ def main(argv=None):
     args = parse(argv)
     if args.dry_run:
         return _plan(args)
-    from airtf import locks
+    from airtf.support import locks
 
     with locks.holding(args.out, PROGRAM):  # before TensorFlow loads: a second run is refused at once
         return _train(args, sys.argv[1:] if argv is None else argv)
 
 
 def _plan(args):
-    from airtf import pretrain
+    from airtf.pretrain import training
 
     with one_line_warnings(PROGRAM):
-        print(pretrain.plan(args.objective, args.data, args.out, epochs=args.epochs, batch_size=args.batch_size,
+        print(training.plan(args.objective, args.data, args.out, epochs=args.epochs, batch_size=args.batch_size,
                             lr=args.lr, patience=args.patience, limit=args.limit, seed=args.seed,
                             weights=args.weights, variant=args.variant, options=args.objective_options))
     return 0
 
 
 def _train(args, argv):
-    from airtf import pretrain
+    from airtf.pretrain import training
 
     with naming_the_resume(PROGRAM, argv), one_line_warnings(PROGRAM):
-        result = pretrain.train(args.objective, args.data, args.out, epochs=args.epochs, batch_size=args.batch_size,
+        result = training.train(args.objective, args.data, args.out, epochs=args.epochs, batch_size=args.batch_size,
                                 lr=args.lr, patience=args.patience, limit=args.limit, seed=args.seed,
                                 weights=args.weights, variant=args.variant, strategy=args.strategy,
                                 overwrite=args.overwrite, options=args.objective_options,

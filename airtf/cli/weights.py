@@ -24,7 +24,7 @@ def parse(argv):
 @reports_errors("airtf-weights")
 def main(argv=None):
     args = parse(argv)
-    from airtf.files import display
+    from airtf.support.files import display
     from airtf.vggish import presets as weights
 
     if args.command == "fetch":
@@ -40,7 +40,7 @@ def main(argv=None):
 def fetch_each(args):
     """Fetch the files one by one, so that one failure does not hide the others."""
     from airtf.errors import AirtfError
-    from airtf.files import display
+    from airtf.support.files import display
     from airtf.vggish import presets as weights
 
     failed = 0

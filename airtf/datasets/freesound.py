@@ -32,7 +32,7 @@ from airtf.datasets import pipeline, sounds
 from airtf.datasets.base import Dataset, Report
 from airtf.datasets.pipeline import AUTOTUNE, DatasetError
 from airtf.errors import AirtfWarning
-from airtf.files import write_json
+from airtf.support.files import write_json
 
 if TYPE_CHECKING:
     import tensorflow as tf

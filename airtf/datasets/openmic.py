@@ -37,6 +37,7 @@ API
 
 import csv
 import dataclasses
+import json
 import os
 import re
 from functools import cached_property
@@ -50,6 +51,7 @@ from airtf import params
 from airtf.datasets import npz, pipeline
 from airtf.datasets.base import Dataset, Report
 from airtf.datasets.pipeline import DatasetError
+from airtf.support.files import write_json
 
 CLASS_MAP = "class-map.json"
 RELEASE_NPZ = "openmic-2018.npz"
@@ -75,6 +77,8 @@ CORRUPTED_RECORDINGS = ("071826", "071827", "087435", "095253", "095259",
 CORRECTED_LABELS = {("095253_134400", "piano"): True, ("095263_96000", "mallet_percussion"): True,
                     ("113025_99840", "trumpet"): True}
 """(sample key, instrument) -> presence, the three annotations corrected after the release (same errata)."""
+SPLIT_NAME = "split.json"
+"""The file a run directory keeps its drawn split in (:func:`write_split`)."""
 SPLIT_SEED = 2018
 VALIDATION_FRACTION = 0.15
 
@@ -692,3 +696,67 @@ class OpenMIC(Dataset):
             lines.append(f"  audio view of {first[0]}: log-mel {tuple(log_mel.shape)}, "
                          f"{int(np.sum(mask))} labels known")
         return lines
+
+
+def read_split(path):
+    """Read a split written by :func:`write_split`.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A run directory (holding ``split.json``) or the JSON file itself.
+
+    Returns
+    -------
+    Split
+    """
+    path = Path(path)
+    path = path / SPLIT_NAME if path.is_dir() else path
+    try:
+        stored = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise DatasetError(f"{path}: split file not found; write one with write_split or pass a run directory "
+                           "that has one") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise DatasetError(f"{path}: unreadable split file ({error}); delete it to draw the split again") from None
+    lists = {}
+    for name in ("train", "validation", "test"):
+        keys = stored.get(name) if isinstance(stored, dict) else None
+        if not isinstance(keys, list) or not all(isinstance(key, str) for key in keys):
+            raise DatasetError(
+                f"{path}: {name!r} must be a list of sample keys; delete the file to draw the split again")
+        lists[name] = tuple(check_key(key, f"{path}, {name}[{index}]") for index, key in enumerate(keys))
+    train, validation, test = (set(lists[name]) for name in ("train", "validation", "test"))
+    shared = (train & validation) | (test & (train | validation))
+    if shared:
+        raise DatasetError(f"{path}: {len(shared)} keys are in two sets (e.g. {min(shared)}); "
+                           "delete the file to draw the split again")
+    return Split(**lists, drawn_with=stored.get("drawn_with", {}))
+
+
+def write_split(run_dir, split, overwrite=False):
+    """Write a split into a run directory as ``split.json`` (atomically).
+
+    Parameters
+    ----------
+    run_dir : str or os.PathLike
+    split : Split
+    overwrite : bool
+        Replace a different split already there; without it that raises, so
+        that runs sharing a directory keep comparing on the same split.
+
+    Returns
+    -------
+    Path
+        The file written (or found holding the same split).
+    """
+    path = Path(run_dir) / SPLIT_NAME
+    if path.exists() and not overwrite:
+        stored = read_split(path)
+        if (stored.train, stored.validation, stored.test) == (split.train, split.validation, split.test):
+            return path
+        raise DatasetError(f"{path}: holds a different split; use another run directory, or overwrite it "
+                           "knowing that earlier results were computed on the old split")
+    write_json(path, {"train": list(split.train), "validation": list(split.validation),
+                      "test": list(split.test), "drawn_with": split.drawn_with})
+    return path

@@ -40,7 +40,7 @@ import numpy as np
 
 from airtf import audio
 from airtf.errors import AirtfError, AudioError
-from airtf.files import atomic_path
+from airtf.support.files import atomic_path
 
 AUTOTUNE = -1
 """``tf.data.AUTOTUNE``, without importing TensorFlow at import time."""

@@ -16,8 +16,8 @@ import json
 import time
 from pathlib import Path
 
-from airtf import archives, downloads, locks
-from airtf.files import check_writable, display, size_text, write_json
+from airtf.support import archives, downloads, locks
+from airtf.support.files import check_writable, display, size_text, write_json
 
 RECORD_NAME = ".airtf-download.json"
 ARCHIVES_FOLDER = "archives"
@@ -102,7 +102,7 @@ def fetch(name, out, format=None, splits=None, mirror=None, keep_archives=False,
 
     Raises
     ------
-    airtf.locks.FolderInUseError
+    airtf.support.locks.FolderInUseError
         Another process is downloading into ``out``.
     """
     out = Path(out)

@@ -4,6 +4,8 @@
 parts with tinysoundfont, ``music`` writes the parts, ``gm`` maps General
 MIDI programs to instrument classes and families, ``qualities`` and
 ``effects`` give NSynth notes their qualities.
+
+May import: airtf.params, airtf.errors, airtf.support, airtf.datasets.
 """
 
 SETS = ("openmic", "nsynth", "freesound")

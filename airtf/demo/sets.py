@@ -14,7 +14,7 @@ loaders read unchanged::
         partitions/split01_test.csv             tags.csv
 
     (*) and openmic-2018.npz's X only when filled with a VGGish's features
-        (:func:`airtf.extract.fill_released_features`, ``airtf-data demo --weights``).
+        (:func:`airtf.features.extract.fill_released_features`, ``airtf-data demo --weights``).
 
 Each set folder also holds ``.airtf-demo.json``: how it was made (seed,
 size, soundfont) and what each OpenMIC clip and NSynth instrument holds.
@@ -33,12 +33,12 @@ from typing import NamedTuple
 import numpy as np
 import soundfile
 
-import airtf
+from airtf import params
 from airtf.datasets.pipeline import read_json
-from airtf.demo import DEFAULT_SIZES, SETS, effects, gm, music, qualities
-from airtf.demo.synth import SOUNDFONT_FIX, Part, SoundFont
+from airtf.demo import DEFAULT_SIZES, effects, gm, music, qualities, SETS
+from airtf.demo.synth import Part, SoundFont, SOUNDFONT_FIX
 from airtf.errors import AirtfError
-from airtf.files import atomic_path, display, write_json, write_npz
+from airtf.support.files import atomic_path, display, write_json, write_npz
 
 MARKER = ".airtf-demo.json"
 SILENT_RMS = 1e-4
@@ -138,7 +138,7 @@ def _start_set(folder, overwrite, name, seed, size, font):
     _check_folder(folder, overwrite)
     if folder.exists():
         shutil.rmtree(folder)
-    provenance = {"set": name, "seed": seed, "size": size, "soundfont": font.path.name, "airtf": airtf.__version__}
+    provenance = {"set": name, "seed": seed, "size": size, "soundfont": font.path.name, "airtf": params.VERSION}
     write_json(folder / MARKER, provenance)
     return provenance
 
@@ -287,7 +287,7 @@ def render_openmic(folder, clips=DEFAULT_SIZES["openmic"], seed=0, soundfont=Non
     in the aggregated-labels CSV and in openmic-2018.npz (Y_true, Y_mask,
     sample_key), the class map and a 75/25 train/test partition. The
     released-format features (vggish/ and the npz's X) are left out:
-    :func:`airtf.extract.fill_released_features` computes them with any VGGish.
+    :func:`airtf.features.extract.fill_released_features` computes them with any VGGish.
 
     Returns a :class:`Rendered`.
     """

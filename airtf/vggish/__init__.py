@@ -17,6 +17,8 @@
 
 The names below come from those modules, each imported when first used, so
 that reading the presets or the models folder loads no Keras.
+
+May import: airtf.params, airtf.errors, airtf.support, airtf.audio.
 """
 
 import importlib

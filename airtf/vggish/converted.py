@@ -18,7 +18,7 @@ import warnings
 from pathlib import Path
 
 from airtf.errors import AirtfWarning, first_line
-from airtf.files import atomic_directory, display
+from airtf.support.files import atomic_directory, display
 
 FOLDER = "converted"
 FORMAT = "tf2-v1"

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from airtf import params
 from airtf.errors import CheckpointError, WeightsNotFoundError, first_line
-from airtf.files import atomic_path, cache_home, digest, display
+from airtf.support.files import atomic_path, cache_home, digest, display
 
 PRESETS_FILE = Path(__file__).with_name("presets.json")
 CHECKPOINT_NAME = "vggish_model.ckpt"
@@ -157,9 +157,9 @@ def _copy(source, temporary):
 
 
 def _download(name, entry, target, timeout, progress):
-    """Download an official file as every airtf download goes (:func:`airtf.downloads.download`: resumed
+    """Download an official file as every airtf download goes (:func:`airtf.support.downloads.download`: resumed
     after an interruption), verify it, then move it to ``target``; "downloaded" or "resumed"."""
-    from airtf import downloads
+    from airtf.support import downloads
 
     unverified = target.with_name(target.name + UNVERIFIED_SUFFIX)
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,616 @@
+"""Feature sets for the second stage: what the attention classifier sees of a clip.
+
+A feature set turns a clip's (n, 96, 64) log-mel examples into (T, D) frame
+features. The paper compares:
+
+``pca``
+    The features released with OpenMIC-2018, ``X / 255``: the 2017 VGGish,
+    its PCA and 8-bit quantisation. They are read from the release (the
+    npz's X, else the per-clip vggish/ JSON) and never recomputed, so the
+    data directory must hold them (``airtf-data demo --weights ...`` fills
+    them for a demo set). The feature model for export recomputes them from
+    audio with the official weights and PCA parameters. (10, 128).
+``norm``
+    Raw embeddings of a VGGish (the official weights, or those given),
+    min-max normalised to [0, 1] with statistics fitted on the training
+    split; other clips may fall outside [0, 1]. (10, 128).
+``random``
+    Raw embeddings of a randomly initialised (Glorot uniform, seeded)
+    VGGish, not normalised: the classifier's input BatchNormalization
+    rescales them. (10, 128).
+``logmel``
+    The log-mel frames themselves, VGGish being the identity: (960, 64)
+    for a 10 s clip.
+a pre-training run directory or a weights file (kind ``pretrained``)
+    Its VGGish's embeddings (the variant the run's config.json names),
+    normalised like ``norm``. (10, 128).
+
+Each is a :class:`FeatureSet` class, registered under its kind; a
+:class:`FeatureSpec` names one completely (a plain dict, written as JSON in
+run directories). :func:`parse` makes a feature set from ``--features``,
+:func:`from_spec` from a spec; its ``compute`` gives the (T, D) features of
+clips, ``fitted`` fits its normalisation, ``model`` the Keras model from
+log-mel examples to frame features, post-processing included, which is what
+export ships.
+
+Cache
+-----
+Features computed from audio are cached under ``cache_dir`` (default
+:func:`airtf.support.files.feature_cache`): ``log-mel/`` holds the decoded log-mel examples
+of every clip, shared by all feature sets (and the ``logmel`` set's only
+cache); ``vggish-<weights>-<variant>-<hash>/`` holds one ``.npy`` per clip of
+a backbone's raw embeddings, before normalisation, so that a change of
+training split only refits the statistics. The folder's hash covers the
+weights' sha256 (or the seed and Keras version of a random VGGish), the
+variant and the front-end parameters; a clip's file name covers its audio
+file's path, size and modification time. Extraction interrupted half-way
+keeps the clips already done.
+"""
+import abc
+import functools
+import hashlib
+import json
+import time
+import warnings
+from pathlib import Path
+from typing import TypedDict
+
+import keras
+import numpy as np
+from tqdm import tqdm
+
+from airtf import params, vggish
+from airtf.datasets import pipeline
+from airtf.datasets.openmic import EXAMPLES_PER_CLIP, FEATURE_MAX
+from airtf.datasets.pipeline import DatasetError, missing_files
+from airtf.errors import AirtfError, AirtfWarning, CheckpointError
+from airtf.support import interrupts
+from airtf.support.files import atomic_path, digest as file_digest, display, feature_cache, write_json
+from airtf.vggish import presets
+from airtf.vggish.audio_converter import LogMelExamples
+
+RESAMPLER = "resampy"
+CACHE_FORMAT = 1
+"""Part of every cache key; bumped when the cached content changes meaning."""
+CLIPS_PER_BATCH = 16
+FRONTEND_KEYS = ("sample_rate", "window_length", "hop_length", "fft_length", "num_mel_bins", "lower_hz",
+                 "upper_hz", "log_offset", "example_frames", "hop_frames")
+FEATURE_SETS = {}
+"""Kind -> :class:`FeatureSet` class."""
+NPY_HEADER_BYTES = 128
+LOG_MEL_CLIP_BYTES = EXAMPLES_PER_CLIP * params.EXAMPLE_FRAMES * params.NUM_MEL_BINS * 4 + NPY_HEADER_BYTES
+"""A clip's cached log-mel examples on disk (about: a clip a little over 10 s keeps one more)."""
+EMBEDDING_CLIP_BYTES = EXAMPLES_PER_CLIP * params.EMBEDDING_SIZE * 4 + NPY_HEADER_BYTES
+"""A clip's cached raw embeddings on disk."""
+
+
+class FeatureError(AirtfError):
+    """A feature set is unknown, or cannot be built as asked."""
+
+
+class ReplacedWeightsWarning(AirtfWarning):
+    """A feature model computes its features with other weights than those the classifier was trained on."""
+
+
+class FeatureSpec(TypedDict):
+    """Everything that defines a feature set; a plain, JSON-serialisable dict.
+
+    Keys
+    ----
+    kind : a key of :data:`FEATURE_SETS` ("pca", "norm", "random", "logmel", "pretrained")
+    weights : "official", "random", the absolute path of a weights file, or None (logmel)
+    weights_sha256 : sha256 of the weights file; for "official" the official
+        checkpoint's, from the presets; None for random and logmel
+    variant : VGGish variant (see :mod:`airtf.vggish`), None for logmel
+    seed : seed of a random VGGish, else None
+    postprocess : "pca" (PCA, 8-bit quantisation, / 255), "minmax" or None
+    pca_params_sha256 : sha256 of the official PCA parameters (pca), else None
+    normalization : {"minimum": [D floats], "maximum": [D floats]} once
+        fitted (:meth:`FeatureSet.fitted`), else None
+    frontend : the log-mel front end's parameters and resampler
+    """
+
+    kind: str
+    weights: str | None
+    weights_sha256: str | None
+    variant: str | None
+    seed: int | None
+    postprocess: str | None
+    pca_params_sha256: str | None
+    normalization: dict | None
+    frontend: dict
+
+
+def frontend_settings():
+    """The parameters of the official log-mel front end, and the resampler."""
+    config = LogMelExamples().get_config()
+    return {**{key: config[key] for key in FRONTEND_KEYS}, "resampler": RESAMPLER}
+
+
+def register(cls):
+    """Class decorator: make a :class:`FeatureSet` subclass available under its ``kind``."""
+    FEATURE_SETS[cls.kind] = cls
+    return cls
+
+
+def parse(features, weights=None, variant=None, seed=0):
+    """The feature set that a ``--features`` value names (with ``--weights``, ``--variant``, ``--feature-seed``).
+
+    Parameters
+    ----------
+    features : str
+        A named kind ("pca", "norm", "random", "logmel"), or a pre-training
+        run directory or weights file.
+    weights : str or None
+        The VGGish of "norm" (default official); refused elsewhere.
+    variant : str or None
+        The VGGish variant of norm, random and pre-trained backbones
+        (default: the run's own, else audioset-2017); refused for pca and logmel.
+    seed : int
+        Seed of a random VGGish.
+
+    Returns
+    -------
+    FeatureSet
+        Not yet fitted; see :meth:`FeatureSet.fitted`.
+    """
+    features = str(features)
+    named = {kind: cls for kind, cls in FEATURE_SETS.items() if cls.named}
+    kind = features if features in named else PretrainedVGGish.kind if Path(features).exists() else None
+    if kind is None:
+        raise FeatureError(f"unknown feature set {features!r}: choose {', '.join(named)}, "
+                           "or pass a pre-training run directory or a weights file that exists")
+    cls = FEATURE_SETS[kind]
+    if weights is not None and not cls.takes_weights:
+        raise FeatureError(f"--weights applies to --features norm only, not to {features!r}; "
+                           "a pre-trained backbone is given as --features RUN_DIR_OR_WEIGHTS")
+    if variant is not None and not cls.takes_variant:
+        raise FeatureError(f"--variant does not apply to --features {features}; "
+                           "pca is the 2017 VGGish of the release, logmel has no VGGish")
+    if variant is not None and variant not in vggish.VGGISH_VARIANTS:
+        raise FeatureError(f"unknown VGGish variant {variant!r}; choose one of {', '.join(vggish.VGGISH_VARIANTS)}")
+    return cls(cls.spec_for(features, weights, variant, seed))
+
+
+def from_spec(spec):
+    """The feature set that a :class:`FeatureSpec` (e.g. a run's feature_spec.json) names."""
+    if not isinstance(spec, dict) or spec.get("kind") not in FEATURE_SETS:
+        kind = spec.get("kind") if isinstance(spec, dict) else spec
+        raise FeatureError(f"unknown feature set {kind!r} in a feature spec; choose one of {', '.join(FEATURE_SETS)}")
+    return FEATURE_SETS[spec["kind"]](spec)
+
+
+def _spec(kind, source=None, postprocess=None, pca_params_sha256=None):
+    """A :class:`FeatureSpec` of ``kind`` on the VGGish ``source`` (a WeightsSource, or None)."""
+    identity = source.identity() if source is not None else {}
+    return FeatureSpec(kind=kind, weights=identity.get("weights"), weights_sha256=identity.get("sha256"),
+                       variant=identity.get("variant"), seed=identity.get("seed"), postprocess=postprocess,
+                       pca_params_sha256=pca_params_sha256, normalization=None, frontend=frontend_settings())
+
+
+def _source(weights, variant, seed):
+    try:
+        return vggish.WeightsSource.parse(weights, variant, seed)
+    except CheckpointError as error:
+        raise FeatureError(str(error)) from None
+
+
+class FeatureSet(abc.ABC):
+    """A feature set: what the attention classifier sees of a clip (see the module docstring).
+
+    Parameters
+    ----------
+    spec : FeatureSpec
+    """
+
+    kind = ""
+    reads_audio = True
+    """Whether it is computed from the clips' audio (into the cache)."""
+    named = True
+    """Whether ``--features`` names it by its kind (a pre-training run is named by its path)."""
+    takes_weights = False
+    takes_variant = False
+    frame_shape = (EXAMPLES_PER_CLIP, params.EMBEDDING_SIZE)
+    """(T, D) of a clip's features."""
+
+    def __init__(self, spec):
+        self.spec = FeatureSpec(**spec)
+
+    @classmethod
+    @abc.abstractmethod
+    def spec_for(cls, features, weights, variant, seed):
+        """The spec of the ``--features`` value (see :func:`parse`)."""
+
+    @abc.abstractmethod
+    def describe(self):
+        """A short human description, e.g. ``norm: official VGGish, min-max``."""
+
+    def check_available(self, openmic):
+        """Fail early, with the fix, when what the features are computed from is missing."""
+
+    def fitted(self, openmic, train_keys, cache_dir=None):
+        """The feature set with what it fits on the training clips (itself when it fits nothing)."""
+        return self
+
+    @abc.abstractmethod
+    def compute(self, openmic, keys, cache_dir=None):
+        """Frame features of clips, float32 (len(keys), T, D), computed once and cached."""
+
+    def uncomputed(self, openmic, keys, cache_dir=None):
+        """What :meth:`compute` of ``keys`` would compute and write, checking the cache and writing nothing.
+
+        Returns
+        -------
+        clips : list of str
+            The keys whose features are not cached.
+        disk : dict
+            Cache part -> bytes it would write.
+        """
+        return [], {}
+
+    def seconds_per_clip(self, openmic, keys):
+        """Measured: seconds to compute one clip's features from its audio, on a few of ``keys``."""
+        return 0.0
+
+    def model(self, weights=None, variant=None, pca_params=None):
+        """The Keras model from log-mel examples (batch, n, 96, 64) to frame features (batch, T, D).
+
+        Parameters
+        ----------
+        weights : str or None
+            Replace the feature set's VGGish with these weights (anything
+            ``--weights`` takes), e.g. ``random`` where the official checkpoint
+            is not on disk. The features then differ from those the
+            classifier was trained on: a :class:`ReplacedWeightsWarning` says so.
+        variant : str or None
+            Replace the VGGish variant.
+        pca_params : str or os.PathLike or None
+            The PCA file of the pca feature set (default: the official one in
+            the models folder).
+
+        Returns
+        -------
+        keras.Model
+            float32 in and out: T = n and D = 128 for VGGish features,
+            T = 96 n and D = 64 for logmel. PCA and min-max normalisation are
+            layers of the model.
+        """
+        if pca_params is not None and self.spec["postprocess"] != "pca":
+            raise FeatureError(f"the {self.kind} feature set has no PCA, so --pca-params does not apply; leave it out")
+        examples = keras.Input((None, params.EXAMPLE_FRAMES, params.NUM_MEL_BINS), name="log_mel_examples")
+        frames = self._frames(examples, weights, variant)
+        for layer in self._postprocess_layers(pca_params):
+            frames = layer(frames)
+        return keras.Model(examples, frames, name=f"features_{self.kind}")
+
+    @abc.abstractmethod
+    def _frames(self, examples, weights, variant):
+        """The frames before post-processing, of the input ``examples``."""
+
+    def _postprocess_layers(self, pca_params):
+        return []
+
+
+@register
+class LogMelFrames(FeatureSet):
+    """``logmel``: the log-mel frames themselves, (960, 64) for a 10 s clip."""
+
+    kind = "logmel"
+    frame_shape = (EXAMPLES_PER_CLIP * params.EXAMPLE_FRAMES, params.NUM_MEL_BINS)
+
+    @classmethod
+    def spec_for(cls, features, weights, variant, seed):
+        return _spec(cls.kind)
+
+    def describe(self):
+        return "logmel: log-mel frames"
+
+    def compute(self, openmic, keys, cache_dir=None):
+        frames = EXAMPLES_PER_CLIP * params.EXAMPLE_FRAMES
+        if not keys:
+            return np.zeros((0, frames, params.NUM_MEL_BINS), np.float32)
+        dataset = openmic.log_mel(list(keys), resampler=RESAMPLER, cache_dir=_log_mel_cache(cache_dir))
+        examples = [clip for clip, y_true, y_mask in dataset.as_numpy_iterator()]
+        return np.stack(examples).reshape(len(keys), frames, params.NUM_MEL_BINS)
+
+    def uncomputed(self, openmic, keys, cache_dir=None):
+        clips = _uncached_log_mel(openmic, keys, cache_dir, self)
+        return clips, {"log-mel cache": len(clips) * LOG_MEL_CLIP_BYTES}
+
+    def seconds_per_clip(self, openmic, keys):
+        return _seconds_per_clip(openmic, keys, model=None)
+
+    def _frames(self, examples, weights, variant):
+        if weights is not None or variant is not None:
+            raise FeatureError("the logmel feature set has no VGGish, so --weights and --variant do not apply; "
+                               "leave them out")
+        return keras.layers.Reshape((-1, params.NUM_MEL_BINS), name="log_mel_frames")(examples)
+
+
+class VGGishFeatures(FeatureSet):
+    """Features of a VGGish backbone: its embeddings, one frame per 0.96 s example."""
+
+    def _backbone(self, weights=None, variant=None):
+        """The spec's VGGish, its weights checked against the spec's sha256, or the one that replaces it."""
+        spec = self.spec
+        if weights is not None or variant is not None:
+            replaced = weights or spec["weights"]
+            if replaced != spec["weights"] or (variant or spec["variant"]) != spec["variant"]:
+                warnings.warn(f"the classifier was trained on features of {_weights_text(spec['weights'])} "
+                              f"({spec['variant']}); these come from {_weights_text(replaced)} "
+                              f"({variant or spec['variant']}), so its outputs differ from the trained model's",
+                              ReplacedWeightsWarning, stacklevel=5)
+            return vggish.from_preset(replaced, variant or spec["variant"], spec["seed"] or 0)
+        reference = spec["weights"]
+        if reference not in presets.KEYWORDS:
+            if not Path(reference).is_file():
+                raise FeatureError(f"{reference}: the weights of this feature set are gone; restore the file or "
+                                   "rerun with other --features")
+            if file_digest(reference, "sha256") != spec["weights_sha256"]:
+                raise FeatureError(f"{reference}: the weights changed since this feature set was made (sha256 "
+                                   "differs); restore them, or rerun airtf-eval in a new --out")
+        return vggish.from_preset(reference, spec["variant"], spec["seed"] or 0)
+
+    def _frames(self, examples, weights, variant):
+        return keras.layers.TimeDistributed(self._backbone(weights, variant), name="vggish_per_example")(examples)
+
+    def embedding_model(self):
+        """The model from log-mel examples to the backbone's raw embeddings, before post-processing."""
+        examples = keras.Input((None, params.EXAMPLE_FRAMES, params.NUM_MEL_BINS), name="log_mel_examples")
+        return keras.Model(examples, self._frames(examples, None, None), name=f"embeddings_{self.kind}")
+
+    def check_available(self, openmic):
+        if self.spec["weights"] == "official":
+            presets.official_weights()
+
+    def compute(self, openmic, keys, cache_dir=None):
+        frames = cached_embeddings(openmic, keys, self, cache_dir)
+        for layer in self._postprocess_layers(None):
+            frames = np.asarray(layer(frames), np.float32)
+        return frames
+
+    def uncomputed(self, openmic, keys, cache_dir=None):
+        folder = self.cache_folder(cache_dir, create=False)
+        paths = audio_paths(openmic, keys, self)
+        clips = [key for key, path in zip(keys, paths) if not _clip_cache_file(folder, path).is_file()]
+        decoded = _uncached_log_mel(openmic, clips, cache_dir, self)
+        return clips, {"embedding cache": len(clips) * EMBEDDING_CLIP_BYTES,
+                       "log-mel cache": len(decoded) * LOG_MEL_CLIP_BYTES}
+
+    def seconds_per_clip(self, openmic, keys):
+        return _seconds_per_clip(openmic, keys, model=self.embedding_model())
+
+    def cache_folder(self, cache_dir=None, create=True):
+        """The cache folder of the backbone's raw embeddings (see the module docstring).
+
+        Made on first use (unless not ``create``), with an identity.json of what its hash covers.
+        """
+        spec = self.spec
+        random = spec["weights"] == "random"
+        identity = {"format": CACHE_FORMAT, "weights_sha256": spec["weights_sha256"], "variant": spec["variant"],
+                    "random_seed": spec["seed"] if random else None, "keras": keras.__version__ if random else None,
+                    "frontend": spec["frontend"]}
+        digest = _sha256(identity)
+        label = f"random{spec['seed']}" if random else ("official" if spec["weights"] == "official"
+                                                         else spec["weights_sha256"][:12])
+        folder = Path(cache_dir or feature_cache()) / f"vggish-{label}-{spec['variant']}-{digest[:12]}"
+        if create and not (folder / "identity.json").is_file():
+            write_json(folder / "identity.json", identity)
+        return folder
+
+    def _source_text(self):
+        sources = {"random": f"random VGGish (seed {self.spec['seed']})", "official": "official VGGish"}
+        return sources.get(self.spec["weights"], f"VGGish of {display(self.spec['weights'])}")
+
+
+@register
+class RandomVGGish(VGGishFeatures):
+    """``random``: raw embeddings of a randomly initialised VGGish (seeded), not normalised."""
+
+    kind = "random"
+    takes_variant = True
+
+    @classmethod
+    def spec_for(cls, features, weights, variant, seed):
+        return _spec(cls.kind, _source("random", variant, seed))
+
+    def describe(self):
+        return f"random: {self._source_text()}"
+
+
+class NormalizedVGGish(VGGishFeatures):
+    """Embeddings min-max normalised with statistics fitted on the training clips."""
+
+    takes_variant = True
+
+    def describe(self):
+        return f"{self.kind}: {self._source_text()}, min-max"
+
+    def fitted(self, openmic, train_keys, cache_dir=None):
+        embeddings = cached_embeddings(openmic, train_keys, self, cache_dir)
+        layer = vggish.MinMaxNormalize(embeddings.shape[-1]).adapt(embeddings)
+        statistics = {"minimum": _floats(layer.minimum), "maximum": _floats(layer.maximum)}
+        return type(self)({**self.spec, "normalization": statistics})
+
+    def _postprocess_layers(self, pca_params):
+        statistics = self.spec["normalization"]
+        if statistics is None:
+            raise FeatureError(f"the {self.kind} feature set is not normalised yet; fit its statistics on the "
+                               "training split (fitted)")
+        layer = vggish.MinMaxNormalize(len(statistics["minimum"]), name="minmax")
+        layer.minimum.assign(np.asarray(statistics["minimum"], np.float32))
+        layer.maximum.assign(np.asarray(statistics["maximum"], np.float32))
+        return [layer]
+
+
+@register
+class NormVGGish(NormalizedVGGish):
+    """``norm``: a VGGish's embeddings (official, or ``--weights``), min-max normalised."""
+
+    kind = "norm"
+    takes_weights = True
+
+    @classmethod
+    def spec_for(cls, features, weights, variant, seed):
+        return _spec(cls.kind, _source(weights or "official", variant, seed), postprocess="minmax")
+
+
+@register
+class PretrainedVGGish(NormalizedVGGish):
+    """A pre-training run's (or weights file's) VGGish, normalised like ``norm``."""
+
+    kind = "pretrained"
+    named = False
+
+    @classmethod
+    def spec_for(cls, features, weights, variant, seed):
+        return _spec(cls.kind, _source(features, variant, seed), postprocess="minmax")
+
+
+@register
+class ReleasedFeatures(VGGishFeatures):
+    """``pca``: OpenMIC-2018's released features / 255 (the 2017 VGGish, PCA, 8-bit quantisation)."""
+
+    kind = "pca"
+    reads_audio = False
+
+    @classmethod
+    def spec_for(cls, features, weights, variant, seed):
+        return _spec(cls.kind, _source("official", vggish.DEFAULT_VARIANT, 0), postprocess="pca",
+                     pca_params_sha256=presets.manifest()[presets.PCA_NAME]["sha256"])
+
+    def describe(self):
+        return "pca: released features / 255"
+
+    def check_available(self, openmic):
+        self.compute(openmic, openmic.partitions["train"][:1])
+
+    def uncomputed(self, openmic, keys, cache_dir=None):
+        return [], {}  # read from the release, never computed
+
+    def seconds_per_clip(self, openmic, keys):
+        return 0.0
+
+    def compute(self, openmic, keys, cache_dir=None):
+        try:
+            released = openmic.released_features(list(keys))
+        except DatasetError as error:
+            raise FeatureError(f"{error}; the pca feature set is the release's features (X in openmic-2018.npz "
+                               "or vggish/*.json): fill them (airtf-data demo --weights) or choose other "
+                               "--features") from None
+        return released.astype(np.float32) / FEATURE_MAX
+
+    def _postprocess_layers(self, pca_params):
+        pca_file = pca_params or presets.official_pca_params()
+        return [vggish.PCAQuantize.from_file(pca_file, name="pca_quantize"),
+                keras.layers.Rescaling(1.0 / FEATURE_MAX, dtype="float32", name="to_unit_range")]
+
+
+def _weights_text(reference):
+    return {"official": "the official VGGish", "random": "a random VGGish"}.get(str(reference), str(reference))
+
+
+def _floats(variable):
+    return [float(value) for value in np.asarray(variable, np.float32)]
+
+
+# ---------------------------------------------------------------- the embedding cache
+
+def _log_mel_cache(cache_dir):
+    return Path(cache_dir or feature_cache()) / "log-mel"
+
+
+def audio_paths(openmic, keys, feature_set):
+    """The audio file of each clip; a FeatureError naming the first missing one and how many are."""
+    paths = [openmic.audio_path(key) for key in keys]
+    absent = missing_files(paths)
+    if absent:
+        raise FeatureError(f"{absent[0]}: audio file not found ({len(absent)} of {len(keys)} clips); the "
+                           f"{feature_set.kind} features are computed from the audio: restore the clips or pass "
+                           "--limit")
+    return paths
+
+
+def _uncached_log_mel(openmic, keys, cache_dir, feature_set):
+    """The keys whose clips' log-mel examples are not in the cache."""
+    folder = _log_mel_cache(cache_dir)
+    paths = audio_paths(openmic, keys, feature_set)
+    return [key for key, path in zip(keys, paths)
+            if not pipeline.cache_path(folder, path, resampler=RESAMPLER).is_file()]
+
+
+def _seconds_per_clip(openmic, keys, model, clips=CLIPS_PER_BATCH):
+    """Seconds per clip to decode (and embed, with ``model``) a batch of clips, after one to warm up; no cache."""
+    keys = [key for key in keys if openmic.audio_path(key).is_file()][:clips + 1]
+    if not keys:
+        return 0.0
+
+    def compute(batch_keys):
+        for batch in openmic.log_mel(batch_keys, resampler=RESAMPLER).map(lambda x, *_: x).batch(clips):
+            if model is not None:
+                model.predict_on_batch(batch)
+    compute(keys[:1])  # traces the pipeline and the model
+    timed = keys[1:] or keys
+    start = time.perf_counter()
+    compute(timed)
+    return (time.perf_counter() - start) / len(timed)
+
+
+def cached_embeddings(openmic, keys, feature_set, cache_dir=None):
+    """A VGGish feature set's raw embeddings of clips, (len(keys), 10, 128) float32.
+
+    Clips already in the cache are read back; the others go through its
+    embedding model in batches (with a progress bar on a terminal) and are
+    written to the cache one clip at a time.
+    """
+    keys = list(keys)
+    paths = audio_paths(openmic, keys, feature_set)
+    folder = feature_set.cache_folder(cache_dir)
+    files = [_clip_cache_file(folder, path) for path in paths]
+    pending = [index for index, file in enumerate(files) if not file.is_file()]
+    if pending:
+        _embed_clips(openmic, [keys[index] for index in pending], [files[index] for index in pending], feature_set,
+                     cache_dir)
+    if not files:
+        return np.zeros((0, EXAMPLES_PER_CLIP, params.EMBEDDING_SIZE), np.float32)
+    return np.stack([np.load(file) for file in files])
+
+
+def _sha256(value):
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
+
+
+def _clip_cache_file(folder, audio_path):
+    status = audio_path.stat()
+    digest = _sha256({"path": str(audio_path.resolve()), "bytes": status.st_size, "mtime_ns": status.st_mtime_ns})
+    return folder / digest[:2] / f"{digest}.npy"
+
+
+def _embed_clips(openmic, keys, files, feature_set, cache_dir):
+    """Run the embedding model over clips, writing each clip's embeddings to its cache file."""
+    model = _embedding_model(json.dumps({**feature_set.spec, "normalization": None}, sort_keys=True))
+    dataset = openmic.log_mel(keys, resampler=RESAMPLER, cache_dir=_log_mel_cache(cache_dir))
+    batches = dataset.map(lambda examples, y_true, y_mask: examples).batch(CLIPS_PER_BATCH)
+    pending = iter(files)
+    with tqdm(total=len(keys), desc=f"{feature_set.kind} features", unit="clip", disable=None) as bar:
+        for batch in batches:
+            interrupts.raise_if_interrupted()
+            for embeddings in model.predict_on_batch(batch):
+                _save_npy(next(pending), np.asarray(embeddings, np.float32))
+            bar.update(len(batch))
+
+
+@functools.lru_cache(maxsize=1)
+def _embedding_model(raw_spec):
+    """The embedding model of a spec (JSON, without statistics), kept for the next call.
+
+    Train, validation and test features then come from one model (loaded
+    once, traced once); only the last one is kept, so memory stays bounded.
+    """
+    return from_spec(json.loads(raw_spec)).embedding_model()
+
+
+def _save_npy(path, array):
+    with atomic_path(path) as temporary:
+        with open(temporary, "wb") as stream:
+            np.save(stream, array)

@@ -1,0 +1,11 @@
+"""Shipping a trained recogniser: export it, and predict with it on files of any length.
+
+``export``
+    airtf-export: a SavedModel that takes a 16 kHz waveform of any length.
+``predict``
+    Streaming prediction (airtf-predict, :meth:`airtf.Recognizer.predict`) in
+    flat memory.
+
+May import: airtf.params, airtf.errors, airtf.support, airtf.audio, airtf.vggish, airtf.features, airtf.runs,
+airtf.classify.
+"""
