@@ -277,6 +277,18 @@ def test_feature_cache_is_read_on_the_second_pass(release, tmp_path, monkeypatch
         list(dataset.log_mel(keys[:1]))
 
 
+def test_a_damaged_cache_entry_stops_the_pipeline_naming_the_file(release, tmp_path):
+    import tensorflow as tf
+
+    dataset = OpenMIC(release)
+    key = list(CLIP_SECONDS)[0]
+    entry = pipeline.cache_path(tmp_path, dataset.audio_path(key))
+    entry.parent.mkdir(parents=True)
+    np.save(entry, np.zeros((2, 96, 63), np.float32))
+    with pytest.raises(tf.errors.OpError, match=f"{entry}: cache file holds float32 \\[2, 96, 63\\].*delete it"):
+        list(dataset.log_mel([key], cache_dir=tmp_path))
+
+
 def test_cache_key_follows_front_end_and_resampler(release, tmp_path):
     path = OpenMIC(release).audio_path("000101_0")
     official = pipeline.cache_path(tmp_path, path)

@@ -30,7 +30,6 @@ Decoding errors raised while iterating arrive as ``tf.errors.OpError`` whose
 message holds the :class:`airtf.errors.AudioError` text naming the file.
 """
 
-import hashlib
 import json
 import math
 import os
@@ -40,13 +39,10 @@ import numpy as np
 
 from airtf import audio
 from airtf.errors import AirtfError, AudioError
-from airtf.support.files import atomic_path
+from airtf.support import array_cache
 
 AUTOTUNE = -1
 """``tf.data.AUTOTUNE``, without importing TensorFlow at import time."""
-
-CACHE_FORMAT = 1
-"""Part of every cache key; bumped when the cached content changes meaning."""
 
 
 class DatasetError(AirtfError):
@@ -82,15 +78,14 @@ def _frontend_settings(frontend):
 
 
 def cache_path(cache_dir, path, frontend=None, resampler="resampy"):
-    """Where the cached examples of one audio file live.
+    """Where the cached examples of one audio file live (see :mod:`airtf.support.array_cache`).
 
     Parameters
     ----------
     cache_dir : str or os.PathLike
         The cache folder.
     path : str or os.PathLike
-        The audio file; it must exist (its size and modification time are
-        part of the key).
+        The audio file; it must exist.
     frontend : LogMelExamples or None
         The front end (default: ``LogMelExamples()``, the official one).
     resampler : {"resampy", "soxr"}
@@ -99,20 +94,9 @@ def cache_path(cache_dir, path, frontend=None, resampler="resampy"):
     Returns
     -------
     Path
-        ``cache_dir/<2 hex digits>/<sha256>.npy``.
     """
-    path = Path(path).resolve()
-    status = path.stat()
-    key = {
-        "format": CACHE_FORMAT,
-        "path": str(path),
-        "bytes": status.st_size,
-        "mtime_ns": status.st_mtime_ns,
-        "frontend": _frontend_settings(_default_frontend(frontend)),
-        "resampler": resampler,
-    }
-    digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
-    return Path(cache_dir) / digest[:2] / f"{digest}.npy"
+    computed_by = {"frontend": _frontend_settings(_default_frontend(frontend)), "resampler": resampler}
+    return array_cache.entry(cache_dir, path, computed_by)
 
 
 def fit_examples(examples, count, frontend=None):
@@ -147,19 +131,8 @@ def _load_cached(cache_file, frontend):
     """Read one cache file back (a graph op)."""
     import tensorflow as tf
 
-    expected = (frontend.example_frames, frontend.num_mel_bins)
-
     def load(file_bytes):
-        file = os.fsdecode(file_bytes)
-        try:
-            examples = np.load(file, allow_pickle=False)
-        except (OSError, ValueError) as error:
-            raise DatasetError(f"{file}: unreadable cache file ({error}); delete it to recompute") from None
-        if examples.ndim != 3 or examples.shape[1:] != expected or examples.dtype != np.float32:
-            raise DatasetError(
-                f"{file}: cache file holds {examples.dtype} {list(examples.shape)}, expected float32 "
-                f"[n, {expected[0]}, {expected[1]}]; delete it to recompute")
-        return examples
+        return array_cache.read(os.fsdecode(file_bytes), (None, frontend.example_frames, frontend.num_mel_bins))
 
     return tf.numpy_function(load, [cache_file], tf.float32, name="cache_load")
 
@@ -171,10 +144,7 @@ def _compute_and_store(path, cache_file, frontend, resampler):
     examples = frontend(audio.decode_tf(path, resampler=resampler))
 
     def store(file_bytes, examples):
-        with atomic_path(os.fsdecode(file_bytes)) as temporary:
-            with open(temporary, "wb") as stream:
-                np.save(stream, examples)
-        return examples
+        return array_cache.write(os.fsdecode(file_bytes), examples)
 
     return tf.numpy_function(store, [cache_file, examples], tf.float32, name="cache_store")
 

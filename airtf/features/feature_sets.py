@@ -48,7 +48,6 @@ keeps the clips already done.
 """
 import abc
 import functools
-import hashlib
 import json
 import time
 import warnings
@@ -64,14 +63,12 @@ from airtf.datasets import pipeline
 from airtf.datasets.openmic import EXAMPLES_PER_CLIP, FEATURE_MAX
 from airtf.datasets.pipeline import DatasetError, missing_files
 from airtf.errors import AirtfError, AirtfWarning, CheckpointError
-from airtf.support import interrupts
-from airtf.support.files import atomic_path, digest as file_digest, display, feature_cache, write_json
+from airtf.support import array_cache, interrupts
+from airtf.support.files import digest as file_digest, display, feature_cache, write_json
 from airtf.vggish import presets
 from airtf.vggish.audio_converter import LogMelExamples
 
 RESAMPLER = "resampy"
-CACHE_FORMAT = 1
-"""Part of every cache key; bumped when the cached content changes meaning."""
 CLIPS_PER_BATCH = 16
 FRONTEND_KEYS = ("sample_rate", "window_length", "hop_length", "fft_length", "num_mel_bins", "lower_hz",
                  "upper_hz", "log_offset", "example_frames", "hop_frames")
@@ -327,6 +324,28 @@ class LogMelFrames(FeatureSet):
         return keras.layers.Reshape((-1, params.NUM_MEL_BINS), name="log_mel_frames")(examples)
 
 
+class PerExample(keras.layers.Layer):
+    """A model applied to every example of clips, (batch, n, ...) to (batch, n, ...), as one batched call.
+
+    The clips' examples are flattened into one batch for the model and its
+    outputs regrouped by clip, so that neither the number of clips nor the
+    examples per clip need to be known when the graph is traced (Keras
+    3.15's TimeDistributed takes the batch size for an unknown time axis).
+    """
+
+    def __init__(self, model, **kwargs):
+        super().__init__(**kwargs)
+        self.model = model
+
+    def call(self, examples):
+        clips, per_clip = keras.ops.shape(examples)[0], keras.ops.shape(examples)[1]
+        outputs = self.model(keras.ops.reshape(examples, (-1, *examples.shape[2:])))
+        return keras.ops.reshape(outputs, (clips, per_clip, *outputs.shape[1:]))
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:2], *self.model.compute_output_shape((None, *input_shape[2:]))[1:])
+
+
 class VGGishFeatures(FeatureSet):
     """Features of a VGGish backbone: its embeddings, one frame per 0.96 s example."""
 
@@ -352,7 +371,7 @@ class VGGishFeatures(FeatureSet):
         return vggish.from_preset(reference, spec["variant"], spec["seed"] or 0)
 
     def _frames(self, examples, weights, variant):
-        return keras.layers.TimeDistributed(self._backbone(weights, variant), name="vggish_per_example")(examples)
+        return PerExample(self._backbone(weights, variant), name="vggish_per_example")(examples)
 
     def embedding_model(self):
         """The model from log-mel examples to the backbone's raw embeddings, before post-processing."""
@@ -387,10 +406,10 @@ class VGGishFeatures(FeatureSet):
         """
         spec = self.spec
         random = spec["weights"] == "random"
-        identity = {"format": CACHE_FORMAT, "weights_sha256": spec["weights_sha256"], "variant": spec["variant"],
+        identity = {"format": array_cache.FORMAT, "weights_sha256": spec["weights_sha256"], "variant": spec["variant"],
                     "random_seed": spec["seed"] if random else None, "keras": keras.__version__ if random else None,
                     "frontend": spec["frontend"]}
-        digest = _sha256(identity)
+        digest = array_cache.digest(identity)
         label = f"random{spec['seed']}" if random else ("official" if spec["weights"] == "official"
                                                          else spec["weights_sha256"][:12])
         folder = Path(cache_dir or feature_cache()) / f"vggish-{label}-{spec['variant']}-{digest[:12]}"
@@ -573,17 +592,12 @@ def cached_embeddings(openmic, keys, feature_set, cache_dir=None):
                      cache_dir)
     if not files:
         return np.zeros((0, EXAMPLES_PER_CLIP, params.EMBEDDING_SIZE), np.float32)
-    return np.stack([np.load(file) for file in files])
-
-
-def _sha256(value):
-    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
+    return np.stack([array_cache.read(file, (EXAMPLES_PER_CLIP, params.EMBEDDING_SIZE)) for file in files])
 
 
 def _clip_cache_file(folder, audio_path):
-    status = audio_path.stat()
-    digest = _sha256({"path": str(audio_path.resolve()), "bytes": status.st_size, "mtime_ns": status.st_mtime_ns})
-    return folder / digest[:2] / f"{digest}.npy"
+    """A clip's entry in a backbone's folder (which its identity names): keyed by the audio file alone."""
+    return array_cache.entry(folder, audio_path, computed_by=None)
 
 
 def _embed_clips(openmic, keys, files, feature_set, cache_dir):
@@ -596,7 +610,7 @@ def _embed_clips(openmic, keys, files, feature_set, cache_dir):
         for batch in batches:
             interrupts.raise_if_interrupted()
             for embeddings in model.predict_on_batch(batch):
-                _save_npy(next(pending), np.asarray(embeddings, np.float32))
+                array_cache.write(next(pending), np.asarray(embeddings, np.float32))
             bar.update(len(batch))
 
 
@@ -608,9 +622,3 @@ def _embedding_model(raw_spec):
     once, traced once); only the last one is kept, so memory stays bounded.
     """
     return from_spec(json.loads(raw_spec)).embedding_model()
-
-
-def _save_npy(path, array):
-    with atomic_path(path) as temporary:
-        with open(temporary, "wb") as stream:
-            np.save(stream, array)

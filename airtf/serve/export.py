@@ -107,9 +107,7 @@ class Pipeline:
         (batch, T, D), each example giving its own T / n frames (as every
         feature set of :mod:`airtf.features.feature_sets` does). The pipeline feeds it
         the n examples of a waveform as n clips of one example and
-        concatenates their frames: the same features, one batched VGGish
-        call, and no unknown time axis, which Keras 3.15's TimeDistributed
-        miscounts in a graph (it maps over the batch size instead).
+        concatenates their frames: the same features, one batched call.
     classifier : airtf.classify.attention.AttentionClassifier
     class_names : list of str
         The C instrument names, in the classifier's order.

@@ -2,6 +2,8 @@
 
 ``files``
     Atomic writes, JSON and .npz files, free space, paths as messages show them.
+``array_cache``
+    The one cache of arrays computed from audio files: one key, .npy entries read without pickle.
 ``downloads``
     The one download-and-verify path: resumable, size- and sha256-checked, disk checked first.
 ``archives``
