@@ -7,7 +7,8 @@ import pytest
 from airtf.datasets.freesound import read_tags, SkippedSoundsWarning
 from airtf.datasets.pipeline import DatasetError
 from airtf.demo import sets as demo
-from airtf.pretrain.objectives.align import Align, model as align
+from airtf.pretrain.objectives.align import Align
+from airtf.pretrain.objectives.align import model as align
 from airtf.vggish import build_backbone
 
 

@@ -9,7 +9,8 @@ import tensorflow as tf
 
 from airtf.datasets import nsynth
 from airtf.demo import sets as demo
-from airtf.pretrain.objectives.denoising import figures, model as denoising
+from airtf.pretrain.objectives.denoising import figures
+from airtf.pretrain.objectives.denoising import model as denoising
 from airtf.runs import run_directory, summaries
 from airtf.vggish import build_backbone
 

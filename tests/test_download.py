@@ -52,13 +52,12 @@ def publish(monkeypatch, server, content, name="openmic-2018-v1.0.0.tgz", checks
     """Serve ``content`` as ``name`` and make the manifest name it with its size and checksum."""
     server.files[name] = content
     published = releases.manifest()
-    entry = {"name": name, "bytes": len(content)}
+    entry = {"url": f"{server.url.rstrip('/')}/{name}", "bytes": len(content)}
     if dataset == "nsynth":
         entry["into"] = published["nsynth"]["formats"][format]["test"].get("into", "")
     if checksum:
         entry[checksum] = hashlib.new(checksum, content).hexdigest()
     published[dataset]["formats"] = {"release": {"all": entry}} if dataset == "openmic" else {format: {"test": entry}}
-    published[dataset]["base_url"] = server.url
     monkeypatch.setattr(releases, "manifest", lambda: published)
     return entry
 
@@ -218,8 +217,8 @@ def test_kill_9_during_a_download_then_a_rerun_resumes(server, archive, tmp_path
 
 @pytest.mark.slow
 def test_downloaded_release_checks_and_trains_end_to_end(server, archive, tmp_path, monkeypatch, capsys):
-    publish(monkeypatch, server, archive)
-    releases.manifest()["openmic"]["base_url"] = "https://unreachable.invalid/"  # only --mirror reaches it
+    entry = publish(monkeypatch, server, archive)
+    entry["url"] = "https://unreachable.invalid/openmic-2018-v1.0.0.tgz"  # only --mirror reaches it
     out = tmp_path / "openmic"
     assert data_cli.main(["download", "openmic", "--out", str(out), "--mirror", server.url, "--quiet"]) == 0
     assert data_cli.main(["check", "--openmic", str(out)]) == 0

@@ -22,7 +22,13 @@ import soundfile
 
 from airtf import params
 from airtf.classify import attention, evaluate, reporting
-from airtf.cli import data as data_cli, eval as eval_cli, export as export_cli, extract as extract_cli, predict as predict_cli, pretrain as pretrain_cli, weights as weights_cli
+from airtf.cli import data as data_cli
+from airtf.cli import eval as eval_cli
+from airtf.cli import export as export_cli
+from airtf.cli import extract as extract_cli
+from airtf.cli import predict as predict_cli
+from airtf.cli import pretrain as pretrain_cli
+from airtf.cli import weights as weights_cli
 from airtf.cli.common import reports_errors
 from airtf.datasets import nsynth, openmic
 from airtf.datasets.npz import read_arrays

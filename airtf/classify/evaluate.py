@@ -473,7 +473,8 @@ def seed_callbacks(run, validation, classes):
     run resumes (run_directory.KeepWeights), so that a resumed run keeps its best epoch.
     """
     scorer = metrics.Validation((validation.x, validation.targets), classes)
-    best_loss = run_directory.KeepWeights(run.best_weights.parent / BEST_LOSS_WEIGHTS, monitor="val_loss", history=run.history)
+    best_loss = run_directory.KeepWeights(run.best_weights.parent / BEST_LOSS_WEIGHTS, monitor="val_loss",
+                                          history=run.history)
     shown = ClipSet(validation.keys[:ATTENTION_CLIPS], validation.x[:ATTENTION_CLIPS],
                     validation.y_true[:ATTENTION_CLIPS], validation.y_mask[:ATTENTION_CLIPS])
     images = AttentionImages(shown, classes, run.logs / summaries.VALIDATION)

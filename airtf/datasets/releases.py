@@ -26,22 +26,18 @@ COMMAND = "airtf-data download"
 
 
 @dataclasses.dataclass(frozen=True)
-class Archive:
-    """One published archive: its name, address, size and checksums (either may be unknown).
+class Archive(downloads.PublishedFile):
+    """One published archive of a data set (see :class:`airtf.support.downloads.PublishedFile`).
 
     ``into`` is the folder, inside the data set's, that receives the archive's
     files (NSynth's TFRecord shards); "" for the data set's folder itself.
     """
 
-    name: str
-    url: str
-    bytes: int | None
-    checksums: dict
     into: str = ""
 
 
 def manifest():
-    """Data set name -> its entry in releases.json (title, base_url, root, formats)."""
+    """Data set name -> its entry in releases.json (title, root, formats: split -> published file)."""
     return json.loads((Path(__file__).with_name("releases.json")).read_text())
 
 
@@ -52,14 +48,10 @@ def formats(name):
 
 def archives_of(name, format=None, splits=None, mirror=None):
     """The :class:`Archive` list of data set ``name`` in ``format``, for ``splits`` (NSynth), from ``mirror``."""
-    entry = manifest()[name]
-    files = entry["formats"][format or formats(name)[0]]
+    files = manifest()[name]["formats"][format or formats(name)[0]]
     chosen = [split for split in files if splits is None or split in splits or split == "all"]
-    base = mirror.rstrip("/") + "/" if mirror else entry["base_url"]
-    return [Archive(files[split]["name"], base + files[split]["name"], files[split].get("bytes"),
-                    {algorithm: files[split][algorithm] for algorithm in downloads.CHECKSUMS
-                     if algorithm in files[split]}, files[split].get("into", ""))
-            for split in chosen]
+    archives = [Archive.from_entry(files[split], into=files[split].get("into", "")) for split in chosen]
+    return [archive.at(mirror) for archive in archives] if mirror else archives
 
 
 def _read_record(out):

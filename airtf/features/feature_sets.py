@@ -64,7 +64,8 @@ from airtf.datasets.openmic import EXAMPLES_PER_CLIP, FEATURE_MAX
 from airtf.datasets.pipeline import DatasetError, missing_files
 from airtf.errors import AirtfError, AirtfWarning, CheckpointError
 from airtf.support import array_cache, interrupts
-from airtf.support.files import digest as file_digest, display, feature_cache, write_json
+from airtf.support.files import digest as file_digest
+from airtf.support.files import display, feature_cache, write_json
 from airtf.vggish import presets
 from airtf.vggish.audio_converter import LogMelExamples
 

@@ -98,7 +98,7 @@ class Run:
         return save_model_weights(model, path)
 
     def settle(self):
-        """Settle what an interrupted attempt left (see :func:`airtf.runs.backup.settle`); return the epochs it finished."""
+        """Settle what an interrupted attempt left (:func:`airtf.runs.backup.settle`); return the epochs it finished."""
         return backups.settle(self.backup, self.history) or 0
 
     def finish(self):

@@ -7,9 +7,12 @@ the whole file again, which then replaces the partial one. Only a file of
 the published size and checksum is renamed to its target.
 """
 
+import dataclasses
 import http.client
 import os
+import posixpath
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -26,6 +29,34 @@ MIRROR = "give a mirror with --mirror"
 
 class DownloadError(AirtfError):
     """A download failed, does not fit the disk, or its file is not the published one."""
+
+
+@dataclasses.dataclass(frozen=True)
+class PublishedFile:
+    """A file as its publisher lists it: its address, size and checksums ({algorithm: hex}; either may be unknown).
+
+    Every manifest airtf ships (``vggish/presets.json``, ``datasets/releases.json``)
+    lists files in one form, read by :meth:`from_entry`.
+    """
+
+    url: str
+    bytes: int | None = None
+    checksums: dict = dataclasses.field(default_factory=dict)
+
+    @classmethod
+    def from_entry(cls, entry, **extra):
+        """A manifest entry, ``{"url": ..., "bytes": ..., "sha256": ..., "md5": ...}`` (size and checksums optional)."""
+        return cls(entry["url"], entry.get("bytes"),
+                   {algorithm: entry[algorithm] for algorithm in CHECKSUMS if algorithm in entry}, **extra)
+
+    @property
+    def name(self):
+        """The file name, the last part of its address."""
+        return posixpath.basename(urllib.parse.urlsplit(self.url).path)
+
+    def at(self, mirror):
+        """The same file at a mirror: ``mirror`` (a base address) followed by its name."""
+        return dataclasses.replace(self, url=f"{mirror.rstrip('/')}/{self.name}")
 
 
 def partial_path(target):
@@ -129,22 +160,22 @@ def _receive(response, partial, have, total, url, progress):
                                 "from there") from None
 
 
-def verify(path, size=None, checksums=None):
+def verify(path, size=None, checksums=None, fix="delete it and rerun"):
     """Check ``path`` against its published size and checksums ({algorithm: hex}).
 
     Returns the file's sha256 (computed once; also for files without a
     published checksum). Raises :class:`DownloadError` naming the file, the
-    expected and the found value.
+    expected and the found value, and ``fix``.
     """
     path = Path(path)
     found_size = path.stat().st_size
     if size is not None and found_size != size:
         raise DownloadError(f"{display(path)}: {found_size} bytes, expected {size}; the download is incomplete "
-                            "or another file: delete it and rerun")
+                            f"or another file: {fix}")
     checksums = checksums or {}
     found = {algorithm: digest(path, algorithm) for algorithm in {"sha256", *checksums}}
     for algorithm in CHECKSUMS:
         if algorithm in checksums and found[algorithm] != checksums[algorithm]:
             raise DownloadError(f"{display(path)}: {algorithm} {found[algorithm]}, expected {checksums[algorithm]}; "
-                                "the file is corrupt or another file: delete it and rerun")
+                                f"the file is corrupt or another file: {fix}")
     return found["sha256"]

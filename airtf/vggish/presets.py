@@ -75,7 +75,7 @@ def models_dir():
 
 
 def verify(path, name=None):
-    """Check a file's size, sha256 and md5 against the manifest.
+    """Check a file's size, sha256 and md5 against the manifest (:func:`airtf.support.downloads.verify`).
 
     Parameters
     ----------
@@ -94,14 +94,14 @@ def verify(path, name=None):
     if name not in entries:
         raise CheckpointError(f"{path}: {size} bytes matches no official file ({', '.join(entries)}); "
                               "it is not an official VGGish file")
-    entry = entries[name]
-    if size != entry["bytes"]:
-        raise CheckpointError(f"{path}: {size} bytes, the official {name} has {entry['bytes']}; "
-                              f"the file is truncated or different: download it again from {entry['url']}")
-    for algorithm in ("sha256", "md5"):
-        if digest(path, algorithm) != entry[algorithm]:
-            raise CheckpointError(f"{path}: {algorithm} differs from the official {name}; "
-                                  f"the file is corrupt: download it again from {entry['url']}")
+    from airtf.support import downloads
+
+    official = downloads.PublishedFile.from_entry(entries[name])
+    try:
+        downloads.verify(path, official.bytes, official.checksums,
+                         fix=f"download the official {name} again from {official.url}")
+    except downloads.DownloadError as error:
+        raise CheckpointError(str(error)) from None
     return name
 
 
@@ -166,7 +166,8 @@ def _download(name, entry, target, timeout, progress):
     elsewhere = (f"download it on a machine with network and put it at {display(target)}, or run "
                  "`airtf-weights fetch --from DIR` with a folder holding it")
     try:
-        action = downloads.download(entry["url"], unverified, entry["bytes"], timeout, progress, elsewhere)
+        official = downloads.PublishedFile.from_entry(entry)
+        action = downloads.download(official.url, unverified, official.bytes, timeout, progress, elsewhere)
     except downloads.DownloadError as error:
         raise WeightsNotFoundError(str(error)) from None
     try:

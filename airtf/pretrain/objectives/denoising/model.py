@@ -1,4 +1,4 @@
-"""The denoising objectives' model, data pipeline and TensorBoard view (see :mod:`airtf.pretrain.objectives.denoising`)."""
+"""The denoising objectives' model, data pipeline and TensorBoard view (declared in the package's ``__init__``)."""
 
 import keras
 import numpy as np

@@ -1,4 +1,4 @@
-"""The textual objective's model, its data pipeline and its TensorBoard view (see :mod:`airtf.pretrain.objectives.textual`)."""
+"""The textual objective's model, its data pipeline and its TensorBoard view (declared in the package's ``__init__``)."""
 
 import os
 
