@@ -6,6 +6,7 @@ import keras
 import numpy as np
 import pytest
 
+from airtf.errors import WriteError
 from airtf.runs import run_directory
 
 
@@ -107,3 +108,29 @@ def test_best_and_last_weights_leave_out_the_optimizer_state(tmp_path):
     run_directory.load_model_weights(fresh, run.last_weights)
     for loaded, trained in zip(fresh.get_weights(), model.get_weights()):
         np.testing.assert_array_equal(loaded, trained)
+
+
+def test_weights_are_written_in_a_scratch_folder_with_room_for_them(tmp_path, monkeypatch):
+    shm, temporary = tmp_path / "shm", tmp_path / "tmp"
+    shm.mkdir(), temporary.mkdir()
+    monkeypatch.setattr(run_directory, "SCRATCH_FOLDERS", (str(shm),))
+    monkeypatch.setattr(run_directory.tempfile, "tempdir", str(temporary))
+    room = {str(shm): 0, str(temporary): 1 << 30}
+    monkeypatch.setattr(run_directory, "free_bytes", lambda folder: room[str(folder)])
+    used = []
+    original = run_directory.tempfile.TemporaryDirectory
+    monkeypatch.setattr(run_directory.tempfile, "TemporaryDirectory",
+                        lambda **kwargs: used.append(kwargs["dir"]) or original(**kwargs))
+    model = tiny_model()
+    fresh = tiny_model()
+    path = tmp_path / "model.weights.h5"
+    path.write_bytes(run_directory.model_weights_bytes(model))
+    assert used == [str(temporary)]  # the memory-backed folder had no room
+    run_directory.load_model_weights(fresh, path)
+    for loaded, saved in zip(fresh.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(loaded, saved)
+    assert not list(temporary.iterdir())  # the scratch copy is gone
+    room[str(temporary)] = 1000
+    with pytest.raises(WriteError, match=f"{temporary}: no room for the .* of the model's weights "
+                                         f"\\({shm}: 0 kB free, {temporary}: 1 kB free\\); .*TMPDIR"):
+        run_directory.model_weights_bytes(model)

@@ -21,18 +21,18 @@ kill or a full disk at any moment.
 """
 
 import csv
-import io
 import json
 import math
+import os
+import tempfile
 from pathlib import Path
 
 import keras
 import numpy as np
-from keras.src.saving import saving_lib
 
-from airtf.errors import AirtfError
+from airtf.errors import AirtfError, WriteError
 from airtf.runs import backup as backups, summaries
-from airtf.support.files import atomic_path, write_json
+from airtf.support.files import atomic_path, free_bytes, size_text, write_json
 from airtf.support.locks import LOCK_NAME
 
 CONFIG_NAME = "config.json"
@@ -230,22 +230,42 @@ def _optimizer(model):
     return [model.optimizer] if getattr(model, "optimizer", None) is not None else None
 
 
+SCRATCH_FOLDERS = ("/dev/shm",)
+"""Memory-backed folders tried first for the scratch copy of :func:`model_weights_bytes` (then the temp folder)."""
+SCRATCH_MARGIN = 1.1, 16 << 20
+"""Room a scratch folder must have beyond the weights' bytes: a factor and bytes (HDF5's own structures)."""
+
+
 def model_weights_bytes(model):
     """``model``'s weights without its optimizer's state, as the bytes of a Keras .weights.h5 file.
 
     Adam keeps two slots per weight, so the file is a third of
     ``model.save_weights``'s; ``model.load_weights`` reads it (warning that the
     optimizer was not saved), :func:`load_model_weights` reads it quietly.
-    The HDF5 file is made in memory: HDF5 meeting a full disk mid-file
-    left its library in a state that crashed the process at exit (exit
-    139), where a plain write of finished bytes fails cleanly.
+    HDF5 meeting a full disk mid-file left its library in a state that
+    crashed the process at exit (exit 139), where a plain write of finished
+    bytes fails cleanly: so Keras writes the file into a scratch folder
+    that has room for it, memory-backed where there is one, and the caller
+    writes its bytes where they belong.
     """
-    buffer = io.BytesIO()
-    store = saving_lib.H5IOStore(buffer, mode="w")
-    skipped = {id(saveable) for saveable in _optimizer(model) or ()}
-    saving_lib._save_state(model, weights_store=store, assets_store=None, inner_path="", visited_saveables=skipped)
-    store.close()
-    return buffer.getvalue()
+    size = sum(math.prod(weight.shape) * np.dtype(weight.dtype).itemsize for weight in model.weights)
+    with tempfile.TemporaryDirectory(prefix="airtf-weights-", dir=_scratch_folder(size)) as scratch:
+        path = Path(scratch) / "model.weights.h5"
+        keras.saving.save_weights(model, path, objects_to_skip=_optimizer(model))
+        return path.read_bytes()
+
+
+def _scratch_folder(size):
+    """The first folder with room for a weights file of about ``size`` bytes; a WriteError where none has."""
+    factor, extra = SCRATCH_MARGIN
+    candidates = [folder for folder in SCRATCH_FOLDERS if os.path.isdir(folder) and os.access(folder, os.W_OK)]
+    candidates.append(tempfile.gettempdir())
+    for folder in candidates:
+        if free_bytes(folder) >= size * factor + extra:
+            return folder
+    room = ", ".join(f"{folder}: {size_text(free_bytes(folder))} free" for folder in candidates)
+    raise WriteError(f"{candidates[-1]}: no room for the {size_text(size)} of the model's weights ({room}); "
+                     "free some space there, or point TMPDIR at a folder that has it")
 
 
 def save_model_weights(model, path):
@@ -258,7 +278,7 @@ def save_model_weights(model, path):
 
 def load_model_weights(model, path):
     """Load weights written by :func:`save_model_weights` into ``model``, leaving its optimizer as it is."""
-    saving_lib.load_weights_only(model, path, objects_to_skip=_optimizer(model))
+    keras.saving.load_weights(model, path, objects_to_skip=_optimizer(model))
 
 
 class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
