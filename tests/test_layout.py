@@ -80,3 +80,13 @@ def test_imports_inside_functions_are_seen():
     # the commands import their stage inside main(), so that --help needs no TensorFlow
     assert "airtf.pretrain" in imported_modules(PACKAGE / "cli" / "pretrain.py")
     assert "airtf.classify" in imported_modules(PACKAGE / "cli" / "eval.py")
+
+
+def test_no_module_imports_private_keras():
+    private = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([alias.name for alias in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            private += [f"{path.relative_to(PACKAGE.parent)}: {name}" for name in names if name.startswith("keras.src")]
+    assert not private, "\n".join(private)
