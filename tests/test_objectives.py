@@ -69,8 +69,8 @@ def test_example_counts_are_what_the_pipelines_give(name, data_dirs):
 @pytest.mark.parametrize("name", REGISTERED)
 def test_the_trained_backbone_loads_as_weights(name, data_dirs, tmp_path):
     objective = objectives.get(name, **OPTIONS.get(name, {}))
-    result = training.train(objective, data_dirs[objective.data], tmp_path / "run", epochs=1, batch_size=4, limit=8,
-                            patience=0, verbose=0)
+    settings = training.Settings(objective, data_dirs[objective.data], epochs=1, batch_size=4, limit=8, patience=0)
+    result = training.train(settings, tmp_path / "run", verbose=0)
     assert result.epochs == 1 and result.backbone.is_file()
     for saved in objective.saved_files:
         assert (tmp_path / "run" / saved).is_file()

@@ -283,8 +283,9 @@ def test_a_run_dir_is_not_reused_for_another_config_or_trained_again(mirrored_ru
 def test_align_keeps_its_vocabulary_and_labels_the_projector_by_tag(freesound_dir, run_dir):
     from airtf.datasets import freesound
 
-    result = training.train("align", freesound_dir, run_dir, epochs=1, batch_size=8, limit=24, verbose=0,
-                            options={"vocabulary_size": 50})
+    settings = training.Settings("align", freesound_dir, epochs=1, batch_size=8, limit=24,
+                                 options={"vocabulary_size": 50})
+    result = training.train(settings, run_dir, verbose=0)
     vocabulary = freesound.Vocabulary.load(run_dir / "vocabulary.json")
     assert 0 < len(vocabulary) <= 50 and result.epochs == 1 and result.backbone.is_file()
     header, *rows = [line.split("\t") for line in

@@ -110,8 +110,8 @@ def test_the_disk_plan_holds_the_runs_peak(uninterrupted, nsynth_dir):
     from airtf.pretrain import training
 
     run_dir, peak = uninterrupted
-    planned = training.plan("den-add", nsynth_dir, run_dir.parent / "planned", epochs=EPOCHS, batch_size=4,
-                            limit=16, patience=0, measure=False)
+    settings = training.Settings("den-add", nsynth_dir, epochs=EPOCHS, batch_size=4, limit=16, patience=0)
+    planned = training.plan(settings, run_dir.parent / "planned", measure=False)
     assert peak > 2 * 870e6  # both backup slots were there at once
     assert planned.disk_bytes >= peak, (planned.disk_bytes, peak)
 

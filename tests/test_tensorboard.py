@@ -29,8 +29,9 @@ def free_port():
 def board(nsynth_dir, tmp_path_factory):
     """TensorBoard over a folder holding a textual run and a two-seed pca evaluation; yields a GET function."""
     jobs = tmp_path_factory.mktemp("jobs")
-    training.train("textual", nsynth_dir, jobs / "textual", epochs=2, batch_size=8, limit=16, patience=0, verbose=0,
-                   options={"word_map": {"multiphonic": "polyphonic"}})  # en_core_web_md lacks "multiphonic"
+    settings = training.Settings("textual", nsynth_dir, epochs=2, batch_size=8, limit=16, patience=0,
+                                 options={"word_map": {"multiphonic": "polyphonic"}})  # en_core_web_md lacks it
+    training.train(settings, jobs / "textual", verbose=0)
     data = write_release(tmp_path_factory.mktemp("openmic"))
     with contextlib.redirect_stdout(io.StringIO()):
         assert eval_cli.main(eval_args(data, jobs / "pca", "--seeds", "0,1")) == 0

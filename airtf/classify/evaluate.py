@@ -164,14 +164,9 @@ def evaluate(settings, out, cache_dir=None, overwrite=False, verbose="auto"):
 
 def _evaluate(settings, out, cache_dir, overwrite, verbose):
     """:func:`evaluate`, holding the lock of ``out``."""
-    dataset = OpenMIC(settings.data)
+    dataset, feature_set, split, used = _prepare(settings, out, keep_split=not overwrite)
     classes = dataset.classes
-    feature_set = feature_sets.parse(settings.features, settings.weights, settings.variant, settings.feature_seed)
     config = run_config(settings, feature_set.spec, classes)
-    feature_set.check_available(dataset)
-    kept_split = (out / openmic.SPLIT_NAME).is_file() and not overwrite
-    split = openmic.read_split(out) if kept_split else dataset.draw_split()
-    used = limited(split, settings.limit)
     check_scorable(dataset, used.validation, classes)
     run_directory.check_run_folder(out, inputs=(openmic.SPLIT_NAME,), command=COMMAND)
     if overwrite:
@@ -199,6 +194,19 @@ def _evaluate(settings, out, cache_dir, overwrite, verbose):
     return Outcome(summarize(out, settings.seeds, classes, feature_set, config["data"]), trained, skipped)
 
 
+def _prepare(settings, out, keep_split=True):
+    """What a run and its plan start from: the data set, the feature set (checked), the split and its used part.
+
+    The split is the one ``out`` holds (unless not ``keep_split``), else drawn.
+    """
+    dataset = OpenMIC(settings.data)
+    feature_set = feature_sets.parse(settings.features, settings.weights, settings.variant, settings.feature_seed)
+    feature_set.check_available(dataset)
+    kept = keep_split and (out / openmic.SPLIT_NAME).is_file()
+    split = openmic.read_split(out) if kept else dataset.draw_split()
+    return dataset, feature_set, split, limited(split, settings.limit)
+
+
 def _seed_done(out, seed):
     return (Path(out) / f"seed-{seed}" / SCORES_NAME).is_file()
 
@@ -215,11 +223,7 @@ def plan(settings, out, cache_dir=None, measure=True):
     airtf.runs.plans.Plan
     """
     out = Path(out)
-    dataset = OpenMIC(settings.data)
-    feature_set = feature_sets.parse(settings.features, settings.weights, settings.variant, settings.feature_seed)
-    feature_set.check_available(dataset)
-    split = openmic.read_split(out) if (out / openmic.SPLIT_NAME).is_file() else dataset.draw_split()
-    used = limited(split, settings.limit)
+    dataset, feature_set, _, used = _prepare(settings, out)
     seeds = [seed for seed in settings.seeds if not _seed_done(out, seed)]
     clips = {name: list(getattr(used, name)) for name in ("train", "validation", "test")}
     every = [key for keys in clips.values() for key in keys]

@@ -119,9 +119,7 @@ def _plan(args):
     from airtf.pretrain import training
 
     with one_line_warnings(PROGRAM):
-        print(training.plan(args.objective, args.data, args.out, epochs=args.epochs, batch_size=args.batch_size,
-                            lr=args.lr, patience=args.patience, limit=args.limit, seed=args.seed,
-                            weights=args.weights, variant=args.variant, options=args.objective_options))
+        print(training.plan(settings(args), args.out))
     return 0
 
 
@@ -129,13 +127,19 @@ def _train(args, argv):
     from airtf.pretrain import training
 
     with naming_the_resume(PROGRAM, argv), one_line_warnings(PROGRAM):
-        result = training.train(args.objective, args.data, args.out, epochs=args.epochs, batch_size=args.batch_size,
-                                lr=args.lr, patience=args.patience, limit=args.limit, seed=args.seed,
-                                weights=args.weights, variant=args.variant, strategy=args.strategy,
-                                overwrite=args.overwrite, options=args.objective_options,
+        result = training.train(settings(args), args.out, overwrite=args.overwrite,
                                 verbose=1 if sys.stdout.isatty() else 2)
     print(summary(args.objective, result))
     return 0
+
+
+def settings(args):
+    """The run's :class:`airtf.pretrain.training.Settings`, from the parsed command line."""
+    from airtf.pretrain import training
+
+    return training.Settings(args.objective, args.data, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                             patience=args.patience, limit=args.limit, seed=args.seed, weights=args.weights,
+                             variant=args.variant, strategy=args.strategy, options=args.objective_options)
 
 
 def summary(objective, result):

@@ -86,6 +86,53 @@ class PretrainError(AirtfError):
 
 
 @dataclasses.dataclass(frozen=True)
+class Settings:
+    """What a pre-training run does; all of it goes into config.json.
+
+    Attributes
+    ----------
+    objective : a registered objective's name ("textual", "den-add",
+        "den-mul", "align", ...; see :func:`airtf.pretrain.objectives.classes`),
+        or an objective.
+    data : the data set in its released layout: NSynth (textual, den-*) or
+        Freesound tags (align).
+    epochs : at most this many epochs (50); may grow between resumes.
+    batch_size : examples per step over all replicas (64).
+    lr : Adam's learning rate (1e-4).
+    patience : epochs without a lower ``val_loss`` before stopping early (5);
+        0 or None never stops early.
+    limit : use only the first ``limit`` notes or sounds (see the objective's
+        ``datasets``).
+    seed : seeds initialisation, shuffling, noise and pair draws.
+    weights : the backbone's starting weights: "random" (Glorot-uniform, the
+        default), "official", or anything else :func:`airtf.vggish.from_preset`
+        takes (a .weights.h5 file, a TF1 checkpoint, a run directory).
+    variant : the VGGish variant (default: :data:`airtf.vggish.DEFAULT_VARIANT`).
+    strategy : tf.distribute strategy, one of :data:`airtf.params.PRETRAIN_STRATEGIES`:
+        none, MirroredStrategy over the local devices, or
+        MultiWorkerMirroredStrategy configured by the TF_CONFIG environment
+        variable (made before anything else touches TensorFlow). Every
+        worker writes the run directory (Keras's callbacks know no chief),
+        so workers must not share it.
+    options : with an objective's name, its own options, the fields of its
+        config (e.g. ``{"word_map": {"multiphonic": "polyphonic"}}``).
+    """
+
+    objective: object
+    data: str
+    epochs: int = 50
+    batch_size: int = 64
+    lr: float = 1e-4
+    patience: int | None = 5
+    limit: int | None = None
+    seed: int = 0
+    weights: str = "random"
+    variant: str | None = None
+    strategy: str = "default"
+    options: dict | None = None
+
+
+@dataclasses.dataclass(frozen=True)
 class Result:
     """What :func:`train` returns.
 
@@ -128,52 +175,17 @@ class Result:
         return self.run.backbone_weights
 
 
-def train(objective, data_dir, run_dir, *, epochs=50, batch_size=64, lr=1e-4, patience=5, limit=None, seed=0,
-          weights="random", variant=None, strategy="default", overwrite=False, options=None,
-          verbose="auto"):
-    """Pre-train VGGish on ``objective`` and save the backbone into ``run_dir``.
+def train(settings, run_dir, overwrite=False, verbose="auto"):
+    """Pre-train VGGish as ``settings`` say and save the backbone into ``run_dir``.
 
     Parameters
     ----------
-    objective : str or airtf.pretrain.objectives.Objective
-        A registered objective's name ("textual", "den-add", "den-mul",
-        "align", ...; see :func:`airtf.pretrain.objectives.classes`), or an objective.
-    data_dir : str or os.PathLike
-        The data set in its released layout: NSynth (textual, den-*) or
-        Freesound tags (align).
+    settings : Settings
     run_dir : str or os.PathLike
         The run directory (made if missing).
-    epochs : int
-        At most this many epochs (50); may grow between resumes.
-    batch_size : int
-        Examples per step over all replicas (64).
-    lr : float
-        Adam's learning rate (1e-4).
-    patience : int or None
-        Epochs without a lower ``val_loss`` before stopping early (5); 0 or
-        None never stops early.
-    limit : int or None
-        Use only the first ``limit`` notes or sounds (see the objective's ``datasets``).
-    seed : int
-        Seeds initialisation, shuffling, noise and pair draws.
-    weights : str or os.PathLike
-        The backbone's starting weights: "random" (Glorot-uniform, the
-        default), "official", or anything else :func:`airtf.vggish.from_preset`
-        takes (a .weights.h5 file, a TF1 checkpoint, a run directory).
-    variant : {"audioset-2017", "audioset-2020"} or None
-        The VGGish variant (default: :data:`airtf.vggish.DEFAULT_VARIANT`).
-    strategy : {"default", "mirrored", "multi-worker"}
-        tf.distribute strategy: none, MirroredStrategy over the local devices,
-        or MultiWorkerMirroredStrategy configured by the TF_CONFIG environment
-        variable (made before anything else touches TensorFlow). Every
-        worker writes ``run_dir`` (Keras's callbacks know no chief), so
-        workers must not share it.
     overwrite : bool
         Clear a run directory holding another configuration or an ended run
         and train afresh.
-    options : dict or None
-        With a name: the objective's own options, the fields of its config
-        (e.g. ``{"word_map": {"multiphonic": "polyphonic"}}``).
     verbose : "auto", 0, 1 or 2
         Keras's progress output.
 
@@ -196,44 +208,50 @@ def train(objective, data_dir, run_dir, *, epochs=50, batch_size=64, lr=1e-4, pa
         Another process is writing ``run_dir``.
     """
     with locks.holding(run_dir, COMMAND):
-        return _train(objective, data_dir, run_dir, epochs=epochs, batch_size=batch_size, lr=lr, patience=patience,
-                      limit=limit, seed=seed, weights=weights, variant=variant, strategy=strategy,
-                      overwrite=overwrite, options=options, verbose=verbose)
+        return _train(settings, run_dir, overwrite, verbose)
 
 
-def _train(objective, data_dir, run_dir, *, epochs, batch_size, lr, patience, limit, seed, weights, variant, strategy,
-           overwrite, options, verbose):
+def _train(settings, run_dir, overwrite, verbose):
     """:func:`train`, holding the lock of ``run_dir``."""
-    chosen = _objective(objective, options)
-    data_dir = _existing_folder(data_dir)
-    backbone_source = _backbone_source(weights, variant, seed)
-    distribution = make_strategy(strategy)
-    config = {"command": COMMAND, "objective": chosen.name, "data": str(data_dir), "epochs": epochs,
-              "batch_size": batch_size, "lr": lr, "patience": patience, "limit": limit, "seed": seed,
-              "weights": backbone_source.reference, "variant": backbone_source.variant, "strategy": strategy,
+    chosen, data_dir, backbone_source = _resolve(settings)
+    distribution = make_strategy(settings.strategy)
+    config = {"command": COMMAND, "objective": chosen.name, "data": str(data_dir), "epochs": settings.epochs,
+              "batch_size": settings.batch_size, "lr": settings.lr, "patience": settings.patience,
+              "limit": settings.limit, "seed": settings.seed, "weights": backbone_source.reference,
+              "variant": backbone_source.variant, "strategy": settings.strategy,
               "options": chosen.config.to_json(), "deterministic": reproducible.enabled(), "versions": versions()}
     run = open_run(run_dir, config, overwrite)
     resumed_at = run.settle()
-    keras.utils.set_random_seed(seed)
-    data = chosen.datasets(data_dir, batch_size=batch_size, seed=seed, limit=limit)
+    data = _datasets(settings, chosen, data_dir)
     chosen.save(run, data)
     with distribution.scope():
-        model = build_model(chosen, data, backbone_source, seed, lr)
-    plans.check_disk(run.path, disk_needs(model, epochs, run))
-    _fit(model, run, chosen, data_dir, data, epochs, patience, verbose)
+        model = build_model(chosen, data, backbone_source, settings.seed, settings.lr)
+    plans.check_disk(run.path, disk_needs(model, settings.epochs, run))
+    _fit(model, run, chosen, data_dir, data, settings.epochs, settings.patience, verbose)
     with _naming_what_is_kept(run):
         _save_backbone(run, model)
         _log_result(run, config, run_directory.read_history(run.history))
-        examples, labels = chosen.projector_examples(data_dir, data, limit, PROJECTOR_EXAMPLES)
-        write_projector(run.logs / summaries.VALIDATION, examples, labels, model.backbone, batch_size,
+        examples, labels = chosen.projector_examples(data_dir, data, settings.limit, PROJECTOR_EXAMPLES)
+        write_projector(run.logs / summaries.VALIDATION, examples, labels, model.backbone, settings.batch_size,
                         f"{chosen.name} VGGish embeddings of {len(labels)} {chosen.data} validation examples")
     run.finish()
     return Result(run, run_directory.read_history(run.history), resumed_at, distribution.num_replicas_in_sync)
 
 
-def plan(objective, data_dir, run_dir, *, epochs=50, batch_size=64, lr=1e-4, patience=5, limit=None, seed=0,
-         weights="random", variant=None, options=None, measure=True):
-    """What :func:`train` with these arguments will do and cost, writing nothing (see :mod:`airtf.runs.plans`).
+def _resolve(settings):
+    """The objective, the data folder and the backbone's source that ``settings`` name, checked; no TensorFlow."""
+    return (_objective(settings.objective, settings.options), _existing_folder(settings.data),
+            _backbone_source(settings.weights, settings.variant, settings.seed))
+
+
+def _datasets(settings, objective, data_dir):
+    """The objective's training and validation data, after seeding everything with the run's seed."""
+    keras.utils.set_random_seed(settings.seed)
+    return objective.datasets(data_dir, batch_size=settings.batch_size, seed=settings.seed, limit=settings.limit)
+
+
+def plan(settings, run_dir, measure=True):
+    """What :func:`train` with these settings will do and cost, writing nothing (see :mod:`airtf.runs.plans`).
 
     The objective's model is built and, with ``measure``, a few real
     training and validation steps on the data are timed (data loading
@@ -243,16 +261,14 @@ def plan(objective, data_dir, run_dir, *, epochs=50, batch_size=64, lr=1e-4, pat
     -------
     airtf.runs.plans.Plan
     """
-    chosen = _objective(objective, options)
-    data_dir = _existing_folder(data_dir)
-    backbone_source = _backbone_source(weights, variant, seed)
-    keras.utils.set_random_seed(seed)
-    data = chosen.datasets(data_dir, batch_size=batch_size, seed=seed, limit=limit)
-    model = build_model(chosen, data, backbone_source, seed, lr)
-    counts = chosen.example_counts(data_dir, data, limit)
+    chosen, data_dir, backbone_source = _resolve(settings)
+    data = _datasets(settings, chosen, data_dir)
+    model = build_model(chosen, data, backbone_source, settings.seed, settings.lr)
+    counts = chosen.example_counts(data_dir, data, settings.limit)
     about = "" if counts["exact"] else "about "
+    batch_size, epochs = settings.batch_size, settings.epochs
     steps = {split: plans.steps_of(counts[split], batch_size) for split in ("train", "validation")}
-    stopping = f"; stops after {patience} without a lower {MONITOR}" if patience else ""
+    stopping = f"; stops after {settings.patience} without a lower {MONITOR}" if settings.patience else ""
     lines = [f"data: {chosen.data} at {display(data_dir)}: {about}{counts['train']:,} training and "
              f"{counts['validation']:,} validation examples per epoch" + ("" if counts["exact"] else
                                                                           " (counted from the files' sizes)"),
