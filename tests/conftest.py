@@ -107,7 +107,7 @@ def released_module_models():
     from airtf.features import feature_sets
     from airtf.pretrain import wordvectors
 
-    for cache in (api._extractor, feature_sets._embedding_model, wordvectors._load_cached):
+    for cache in (api._extractor, feature_sets._embedding_extractor, wordvectors._load_cached):
         cache.cache_clear()
     keras.backend.clear_session()
     gc.collect()

@@ -123,7 +123,7 @@ def test_a_second_call_reads_the_cache(openmic, split, cache, monkeypatch):
     def fail(*args):
         raise AssertionError("the model ran although the features were cached")
 
-    monkeypatch.setattr(feature_sets.VGGishFeatures, "embedding_model", fail)
+    monkeypatch.setattr(feature_sets.VGGishFeatures, "extractor", fail)
     monkeypatch.setattr(feature_sets.FeatureSet, "model", fail)
     np.testing.assert_array_equal(spec.compute(openmic, split.test, cache), first)
     np.testing.assert_array_equal(spec.compute(openmic, split.test[1:], cache), first[1:])
@@ -174,7 +174,7 @@ def test_changed_weights_are_refused(tmp_path, pretrained):
     with open(copy, "ab") as stream:
         stream.write(b"\0")
     with pytest.raises(feature_sets.FeatureError, match="weights changed since"):
-        spec.embedding_model()
+        spec.extractor()
 
 
 @pytest.mark.parametrize("arguments, message", [

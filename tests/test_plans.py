@@ -10,7 +10,7 @@ import pytest
 from airtf.classify import evaluate
 from airtf.cli import eval as eval_cli
 from airtf.datasets.openmic import OpenMIC
-from airtf.features.feature_sets import LOG_MEL_CLIP_BYTES
+from airtf.features.feature_sets import EMBEDDING_CLIP_BYTES
 from airtf.runs import plans
 from airtf.support import files
 from test_evaluate import eval_args, write_release
@@ -54,7 +54,7 @@ def test_the_eval_plan_counts_what_it_would_compute_and_writes_nothing(openmic_d
     clips = sum(sizes)
     assert f"{sizes[0]} training, {sizes[1]} validation and {sizes[2]} test clips" in plan.lines[0]
     assert f"{clips} of {clips} clips to compute" in plan.lines[1]
-    assert plan.disk["log-mel cache"] == clips * LOG_MEL_CLIP_BYTES and plan.disk["seed runs"] > 0
+    assert plan.disk["embedding cache"] == clips * EMBEDDING_CLIP_BYTES and plan.disk["seed runs"] > 0
     assert plan.seconds > 0 and "seeds 0, 42 to train" in plan.lines[2]
     assert f"({plan.disk_bytes} bytes" in str(plan) and "fits" in str(plan)
 

@@ -196,6 +196,11 @@ class Extractor:
         """Of one example's features: (96, 64) for logmel, (128,) otherwise."""
         return (params.EXAMPLE_FRAMES, params.NUM_MEL_BINS) if self.output == "logmel" else (params.EMBEDDING_SIZE,)
 
+    def features_of_examples(self, examples):
+        """The features of log-mel examples (n, 96, 64) already in memory: (n, *row_shape)."""
+        examples = np.asarray(examples, np.float32)
+        return examples if self._infer is None else self._infer(examples)
+
     def arrays(self, sources):
         """The features of each source (a path or an :class:`airtf.audio.Waveform`), in memory.
 

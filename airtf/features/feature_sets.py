@@ -35,16 +35,17 @@ export ships.
 
 Cache
 -----
-Features computed from audio are cached under ``cache_dir`` (default
-:func:`airtf.support.files.feature_cache`): ``log-mel/`` holds the decoded log-mel examples
-of every clip, shared by all feature sets (and the ``logmel`` set's only
-cache); ``vggish-<weights>-<variant>-<hash>/`` holds one ``.npy`` per clip of
-a backbone's raw embeddings, before normalisation, so that a change of
-training split only refits the statistics. The folder's hash covers the
-weights' sha256 (or the seed and Keras version of a random VGGish), the
-variant and the front-end parameters; a clip's file name covers its audio
-file's path, size and modification time. Extraction interrupted half-way
-keeps the clips already done.
+Features computed from audio go through the feature engine
+(:mod:`airtf.features.engine`: the extraction of airtf-extract, and the one
+array cache) under ``cache_dir`` (default
+:func:`airtf.support.files.feature_cache`): ``log-mel/`` holds the ``logmel``
+set's examples; ``vggish-<weights>-<variant>-<hash>/`` holds one ``.npy`` per
+clip of a backbone's raw embeddings, before normalisation, so that a change
+of training split only refits the statistics. The folder's hash and every
+entry's key cover the weights' sha256 (or the seed and Keras version of a
+random VGGish), the variant and the front-end parameters; an entry's key
+covers its audio file's path, size and modification time too. Extraction
+interrupted half-way keeps the clips already done.
 """
 import abc
 import functools
@@ -56,14 +57,13 @@ from typing import TypedDict
 
 import keras
 import numpy as np
-from tqdm import tqdm
 
 from airtf import params, vggish
-from airtf.datasets import pipeline
 from airtf.datasets.openmic import EXAMPLES_PER_CLIP, FEATURE_MAX
 from airtf.datasets.pipeline import DatasetError, missing_files
 from airtf.errors import AirtfError, AirtfWarning, CheckpointError
-from airtf.support import array_cache, interrupts
+from airtf.features import engine, extract
+from airtf.support import array_cache
 from airtf.support.files import digest as file_digest
 from airtf.support.files import display, feature_cache, write_json
 from airtf.vggish import presets
@@ -76,6 +76,7 @@ FRONTEND_KEYS = ("sample_rate", "window_length", "hop_length", "fft_length", "nu
 FEATURE_SETS = {}
 """Kind -> :class:`FeatureSet` class."""
 NPY_HEADER_BYTES = 128
+LOG_MEL_SHAPE = (params.EXAMPLE_FRAMES, params.NUM_MEL_BINS)
 LOG_MEL_CLIP_BYTES = EXAMPLES_PER_CLIP * params.EXAMPLE_FRAMES * params.NUM_MEL_BINS * 4 + NPY_HEADER_BYTES
 """A clip's cached log-mel examples on disk (about: a clip a little over 10 s keeps one more)."""
 EMBEDDING_CLIP_BYTES = EXAMPLES_PER_CLIP * params.EMBEDDING_SIZE * 4 + NPY_HEADER_BYTES
@@ -305,18 +306,20 @@ class LogMelFrames(FeatureSet):
 
     def compute(self, openmic, keys, cache_dir=None):
         frames = EXAMPLES_PER_CLIP * params.EXAMPLE_FRAMES
-        if not keys:
-            return np.zeros((0, frames, params.NUM_MEL_BINS), np.float32)
-        dataset = openmic.log_mel(list(keys), resampler=RESAMPLER, cache_dir=_log_mel_cache(cache_dir))
-        examples = [clip for clip, y_true, y_mask in dataset.as_numpy_iterator()]
-        return np.stack(examples).reshape(len(keys), frames, params.NUM_MEL_BINS)
+        examples = engine.file_features(audio_paths(openmic, keys, self), self.extractor, _log_mel_cache(cache_dir),
+                                        self.spec["frontend"], EXAMPLES_PER_CLIP, LOG_MEL_SHAPE, "logmel features")
+        return examples.reshape(len(keys), frames, params.NUM_MEL_BINS)
 
     def uncomputed(self, openmic, keys, cache_dir=None):
-        clips = _uncached_log_mel(openmic, keys, cache_dir, self)
+        clips = _uncached(openmic, keys, self, _log_mel_cache(cache_dir), self.spec["frontend"])
         return clips, {"log-mel cache": len(clips) * LOG_MEL_CLIP_BYTES}
 
     def seconds_per_clip(self, openmic, keys):
-        return _seconds_per_clip(openmic, keys, model=None)
+        return _seconds_per_clip(openmic, keys, self.extractor())
+
+    def extractor(self):
+        """The :class:`~airtf.features.extract.Extractor` of the clips' log-mel examples."""
+        return extract.Extractor("logmel", resampler=RESAMPLER)
 
     def _frames(self, examples, weights, variant):
         if weights is not None or variant is not None:
@@ -374,10 +377,13 @@ class VGGishFeatures(FeatureSet):
     def _frames(self, examples, weights, variant):
         return PerExample(self._backbone(weights, variant), name="vggish_per_example")(examples)
 
-    def embedding_model(self):
-        """The model from log-mel examples to the backbone's raw embeddings, before post-processing."""
-        examples = keras.Input((None, params.EXAMPLE_FRAMES, params.NUM_MEL_BINS), name="log_mel_examples")
-        return keras.Model(examples, self._frames(examples, None, None), name=f"embeddings_{self.kind}")
+    def extractor(self):
+        """The :class:`~airtf.features.extract.Extractor` of the backbone's raw embeddings, before post-processing.
+
+        The last one made is kept (:func:`_embedding_extractor`), so that train,
+        validation and test features come from one model, loaded and traced once.
+        """
+        return _embedding_extractor(json.dumps({**self.spec, "normalization": None}, sort_keys=True))
 
     def check_available(self, openmic):
         if self.spec["weights"] == "official":
@@ -390,15 +396,19 @@ class VGGishFeatures(FeatureSet):
         return frames
 
     def uncomputed(self, openmic, keys, cache_dir=None):
-        folder = self.cache_folder(cache_dir, create=False)
-        paths = audio_paths(openmic, keys, self)
-        clips = [key for key, path in zip(keys, paths) if not _clip_cache_file(folder, path).is_file()]
-        decoded = _uncached_log_mel(openmic, clips, cache_dir, self)
-        return clips, {"embedding cache": len(clips) * EMBEDDING_CLIP_BYTES,
-                       "log-mel cache": len(decoded) * LOG_MEL_CLIP_BYTES}
+        clips = _uncached(openmic, keys, self, self.cache_folder(cache_dir, create=False), self.cache_identity())
+        return clips, {"embedding cache": len(clips) * EMBEDDING_CLIP_BYTES}
 
     def seconds_per_clip(self, openmic, keys):
-        return _seconds_per_clip(openmic, keys, model=self.embedding_model())
+        return _seconds_per_clip(openmic, keys, self.extractor())
+
+    def cache_identity(self):
+        """What the cache keys of the backbone's embeddings cover: its weights, variant and front end."""
+        spec = self.spec
+        random = spec["weights"] == "random"
+        return {"weights_sha256": spec["weights_sha256"], "variant": spec["variant"],
+                "random_seed": spec["seed"] if random else None, "keras": keras.__version__ if random else None,
+                "frontend": spec["frontend"]}
 
     def cache_folder(self, cache_dir=None, create=True):
         """The cache folder of the backbone's raw embeddings (see the module docstring).
@@ -407,9 +417,7 @@ class VGGishFeatures(FeatureSet):
         """
         spec = self.spec
         random = spec["weights"] == "random"
-        identity = {"format": array_cache.FORMAT, "weights_sha256": spec["weights_sha256"], "variant": spec["variant"],
-                    "random_seed": spec["seed"] if random else None, "keras": keras.__version__ if random else None,
-                    "frontend": spec["frontend"]}
+        identity = {"format": array_cache.FORMAT, **self.cache_identity()}
         digest = array_cache.digest(identity)
         label = f"random{spec['seed']}" if random else ("official" if spec["weights"] == "official"
                                                          else spec["weights_sha256"][:12])
@@ -551,75 +559,38 @@ def audio_paths(openmic, keys, feature_set):
     return paths
 
 
-def _uncached_log_mel(openmic, keys, cache_dir, feature_set):
-    """The keys whose clips' log-mel examples are not in the cache."""
-    folder = _log_mel_cache(cache_dir)
+def _uncached(openmic, keys, feature_set, folder, computed_by):
+    """The keys whose clips' features are not in the cache ``folder``."""
     paths = audio_paths(openmic, keys, feature_set)
-    return [key for key, path in zip(keys, paths)
-            if not pipeline.cache_path(folder, path, resampler=RESAMPLER).is_file()]
+    return [key for key, file in zip(keys, engine.entries(paths, folder, computed_by)) if not file.is_file()]
 
 
-def _seconds_per_clip(openmic, keys, model, clips=CLIPS_PER_BATCH):
-    """Seconds per clip to decode (and embed, with ``model``) a batch of clips, after one to warm up; no cache."""
-    keys = [key for key in keys if openmic.audio_path(key).is_file()][:clips + 1]
-    if not keys:
+def _seconds_per_clip(openmic, keys, extractor, clips=CLIPS_PER_BATCH):
+    """Seconds per clip for ``extractor`` to compute a few clips' features, after one to warm up; no cache."""
+    paths = [path for path in map(openmic.audio_path, keys) if path.is_file()][:clips + 1]
+    if not paths:
         return 0.0
-
-    def compute(batch_keys):
-        for batch in openmic.log_mel(batch_keys, resampler=RESAMPLER).map(lambda x, *_: x).batch(clips):
-            if model is not None:
-                model.predict_on_batch(batch)
-    compute(keys[:1])  # traces the pipeline and the model
-    timed = keys[1:] or keys
+    extractor.arrays(paths[:1])  # traces the pipeline and the model
+    timed = paths[1:] or paths
     start = time.perf_counter()
-    compute(timed)
+    extractor.arrays(timed)
     return (time.perf_counter() - start) / len(timed)
 
 
 def cached_embeddings(openmic, keys, feature_set, cache_dir=None):
-    """A VGGish feature set's raw embeddings of clips, (len(keys), 10, 128) float32.
+    """A VGGish feature set's raw embeddings of clips, (len(keys), 10, 128) float32 (see :mod:`airtf.features.engine`).
 
     Clips already in the cache are read back; the others go through its
-    embedding model in batches (with a progress bar on a terminal) and are
-    written to the cache one clip at a time.
+    extractor in batches (with a progress bar on a terminal) and are
+    written to the cache as they are done.
     """
-    keys = list(keys)
-    paths = audio_paths(openmic, keys, feature_set)
-    folder = feature_set.cache_folder(cache_dir)
-    files = [_clip_cache_file(folder, path) for path in paths]
-    pending = [index for index, file in enumerate(files) if not file.is_file()]
-    if pending:
-        _embed_clips(openmic, [keys[index] for index in pending], [files[index] for index in pending], feature_set,
-                     cache_dir)
-    if not files:
-        return np.zeros((0, EXAMPLES_PER_CLIP, params.EMBEDDING_SIZE), np.float32)
-    return np.stack([array_cache.read(file, (EXAMPLES_PER_CLIP, params.EMBEDDING_SIZE)) for file in files])
-
-
-def _clip_cache_file(folder, audio_path):
-    """A clip's entry in a backbone's folder (which its identity names): keyed by the audio file alone."""
-    return array_cache.entry(folder, audio_path, computed_by=None)
-
-
-def _embed_clips(openmic, keys, files, feature_set, cache_dir):
-    """Run the embedding model over clips, writing each clip's embeddings to its cache file."""
-    model = _embedding_model(json.dumps({**feature_set.spec, "normalization": None}, sort_keys=True))
-    dataset = openmic.log_mel(keys, resampler=RESAMPLER, cache_dir=_log_mel_cache(cache_dir))
-    batches = dataset.map(lambda examples, y_true, y_mask: examples).batch(CLIPS_PER_BATCH)
-    pending = iter(files)
-    with tqdm(total=len(keys), desc=f"{feature_set.kind} features", unit="clip", disable=None) as bar:
-        for batch in batches:
-            interrupts.raise_if_interrupted()
-            for embeddings in model.predict_on_batch(batch):
-                array_cache.write(next(pending), np.asarray(embeddings, np.float32))
-            bar.update(len(batch))
+    paths = audio_paths(openmic, list(keys), feature_set)
+    return engine.file_features(paths, feature_set.extractor, feature_set.cache_folder(cache_dir),
+                                feature_set.cache_identity(), EXAMPLES_PER_CLIP, (params.EMBEDDING_SIZE,),
+                                f"{feature_set.kind} features")
 
 
 @functools.lru_cache(maxsize=1)
-def _embedding_model(raw_spec):
-    """The embedding model of a spec (JSON, without statistics), kept for the next call.
-
-    Train, validation and test features then come from one model (loaded
-    once, traced once); only the last one is kept, so memory stays bounded.
-    """
-    return from_spec(json.loads(raw_spec)).embedding_model()
+def _embedding_extractor(raw_spec):
+    """The embedding extractor of a spec (JSON, without statistics); only the last one is kept (bounded memory)."""
+    return extract.Extractor("embedding", from_spec(json.loads(raw_spec))._backbone(), resampler=RESAMPLER)
