@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 
 from airtf import params
-from airtf.classify import attention, reporting
+from airtf.classify import attention
 from airtf.cli import export as export_cli
 from airtf.features import feature_sets
+from airtf.runs import layout
 from airtf.runs.run_directory import RunError
 from airtf.serve import export
 
@@ -44,9 +45,9 @@ def make_run(path, kind, class_names, favoured=FAVOURED):
     kernel.assign(kernel * 0.1)
     bias.assign(np.where(np.isin(class_names, favoured), 2.0, -2.0))
     path.mkdir(parents=True)
-    classifier.save(path / reporting.MODEL_NAME)
-    (path / reporting.FEATURE_SPEC_NAME).write_text(json.dumps(feature_sets.parse(kind).spec))
-    (path / reporting.CLASSES_NAME).write_text(json.dumps(list(class_names)))
+    classifier.save(path / layout.MODEL_NAME)
+    (path / layout.FEATURE_SPEC_NAME).write_text(json.dumps(feature_sets.parse(kind).spec))
+    (path / layout.CLASSES_NAME).write_text(json.dumps(list(class_names)))
     return path
 
 
@@ -191,8 +192,8 @@ def test_cli_replaces_only_an_earlier_export_and_only_with_the_flag(class_names,
     assert sorted(os.listdir(tmp_path)) == ["export", "run"]
 
 
-@pytest.mark.parametrize("removed", [[reporting.MODEL_NAME],
-                                     [reporting.FEATURE_SPEC_NAME, reporting.CLASSES_NAME]])
+@pytest.mark.parametrize("removed", [[layout.MODEL_NAME],
+                                     [layout.FEATURE_SPEC_NAME, layout.CLASSES_NAME]])
 def test_cli_names_missing_run_files_in_one_line(class_names, tmp_path, capsys, removed):
     run_dir = make_run(tmp_path / "run", "logmel", class_names)
     for name in removed:
@@ -206,10 +207,10 @@ def test_cli_names_missing_run_files_in_one_line(class_names, tmp_path, capsys, 
 
 def test_damaged_run_files_give_one_line_errors(class_names, tmp_path):
     run_dir = make_run(tmp_path / "run", "logmel", class_names)
-    (run_dir / reporting.CLASSES_NAME).write_text(json.dumps(class_names[:5]))
+    (run_dir / layout.CLASSES_NAME).write_text(json.dumps(class_names[:5]))
     with pytest.raises(RunError, match="5 class names for a classifier of 20 classes"):
         export.Pipeline.from_run(run_dir)
-    (run_dir / reporting.MODEL_NAME).write_bytes(b"not a zip")
+    (run_dir / layout.MODEL_NAME).write_bytes(b"not a zip")
     with pytest.raises(RunError, match="attention.keras: cannot load the classifier"):
         export.Pipeline.from_run(run_dir)
 

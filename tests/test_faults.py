@@ -21,7 +21,7 @@ import pytest
 import soundfile
 
 from airtf import params
-from airtf.classify import attention, evaluate, reporting
+from airtf.classify import attention, evaluate
 from airtf.cli import data as data_cli
 from airtf.cli import eval as eval_cli
 from airtf.cli import export as export_cli
@@ -33,7 +33,7 @@ from airtf.cli.common import reports_errors
 from airtf.datasets import nsynth, openmic
 from airtf.datasets.npz import read_arrays
 from airtf.datasets.pipeline import DatasetError
-from airtf.runs import run_directory
+from airtf.runs import layout, run_directory
 from airtf.serve import export, predict
 from airtf.support import files, interrupts
 from test_export import make_run, openmic_class_names
@@ -526,9 +526,9 @@ def test_check_exits_1_on_problems_and_0_for_released_features_without_audio(tmp
 
 def test_a_pca_run_exports_with_other_weights_when_asked(class_names, tmp_path, shared_data, capsys):
     run_dir = make_run(tmp_path / "run", "random", class_names)
-    spec = json.loads((run_dir / reporting.FEATURE_SPEC_NAME).read_text())
+    spec = json.loads((run_dir / layout.FEATURE_SPEC_NAME).read_text())
     spec.update(kind="pca", weights="official", postprocess="pca", seed=None)
-    (run_dir / reporting.FEATURE_SPEC_NAME).write_text(json.dumps(spec))
+    (run_dir / layout.FEATURE_SPEC_NAME).write_text(json.dumps(spec))
     assert export_cli.main([str(run_dir), "--out", str(tmp_path / "export")]) == 2
     line = one_error_line(capsys, "airtf-export")
     assert "official VGGish weights are not on disk" in line and "--weights random" in line

@@ -11,6 +11,7 @@ from airtf.datasets.openmic import OpenMIC
 from airtf.demo import sets as demo
 from airtf.errors import WeightsNotFoundError
 from airtf.features import feature_sets
+from airtf.runs import layout
 from airtf.support.files import write_json, write_npz
 from airtf.vggish import presets as weights
 
@@ -39,7 +40,7 @@ def cache(tmp_path_factory):
 def pretrained(tmp_path_factory):
     """A pre-training run directory holding the weights of a random VGGish (seed 5)."""
     run_dir = tmp_path_factory.mktemp("pretrain")
-    vggish.from_preset("random", seed=5).save_weights(run_dir / weights.RUN_WEIGHTS_NAME)
+    vggish.from_preset("random", seed=5).save_weights(run_dir / layout.BACKBONE_NAME)
     return run_dir
 
 
@@ -134,8 +135,8 @@ def test_pretrained_run_dir_gives_its_vggish_normalised(openmic, split, cache, p
     feature_set = feature_sets.parse(str(pretrained))
     spec = feature_set.spec
     assert spec["kind"] == "pretrained" and spec["postprocess"] == "minmax"
-    assert spec["weights"] == str((pretrained / weights.RUN_WEIGHTS_NAME).resolve())
-    assert spec["weights_sha256"] == weights.digest(pretrained / weights.RUN_WEIGHTS_NAME, "sha256")
+    assert spec["weights"] == str((pretrained / layout.BACKBONE_NAME).resolve())
+    assert spec["weights_sha256"] == weights.digest(pretrained / layout.BACKBONE_NAME, "sha256")
     assert spec["variant"] == "audioset-2017"
     write_json(pretrained / "config.json", {"variant": "audioset-2020"})
     assert feature_sets.parse(str(pretrained)).spec["variant"] == "audioset-2020"  # as the pre-training run says
@@ -157,7 +158,7 @@ def test_feature_model_reproduces_cached_features(openmic, split, cache, pretrai
 
 
 def test_pca_model_is_vggish_pca_quantised_over_255(pretrained, official_pca, monkeypatch):
-    monkeypatch.setattr(weights, "official_weights", lambda: pretrained / weights.RUN_WEIGHTS_NAME)
+    monkeypatch.setattr(weights, "official_weights", lambda: pretrained / layout.BACKBONE_NAME)
     model = feature_sets.parse("pca").model()
     examples = np.random.default_rng(0).normal(size=(2, 3, 96, 64)).astype(np.float32)
     pca = model.predict(examples, verbose=0)
@@ -169,7 +170,7 @@ def test_pca_model_is_vggish_pca_quantised_over_255(pretrained, official_pca, mo
 
 def test_changed_weights_are_refused(tmp_path, pretrained):
     copy = tmp_path / "backbone.weights.h5"
-    copy.write_bytes((pretrained / weights.RUN_WEIGHTS_NAME).read_bytes())
+    copy.write_bytes((pretrained / layout.BACKBONE_NAME).read_bytes())
     spec = feature_sets.parse(str(copy))
     with open(copy, "ab") as stream:
         stream.write(b"\0")

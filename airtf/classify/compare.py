@@ -18,7 +18,7 @@ import json
 from pathlib import Path
 
 from airtf.classify import figures, metrics, reporting
-from airtf.classify.reporting import COMPARISON_CSV, COMPARISON_JSON, INSTRUMENT_PLOT, SCORES_NAME, SEEDS_PLOT
+from airtf.runs.layout import COMPARISON_CSV, COMPARISON_JSON, INSTRUMENT_PLOT, SCORES_NAME, SEEDS_PLOT
 from airtf.errors import AirtfError
 from airtf.support.files import check_writable, write_json
 

@@ -51,14 +51,14 @@ from airtf.datasets.openmic import EXAMPLES_PER_CLIP, OpenMIC
 from airtf.errors import AirtfError, AirtfWarning
 from airtf.features import feature_sets
 from airtf.runs import plans, reproducible, run_directory, summaries
+from airtf.runs.layout import (BEST_LOSS_WEIGHTS, CLASSES_NAME, CONFIG_NAME, FEATURE_SPEC_NAME, INSTRUMENT_PLOT,
+                               MODEL_NAME, PREDICTIONS_NAME, SCORES_CSV_NAME, SCORES_NAME, SEEDS_PLOT)
 from airtf.support import locks
 from airtf.support.files import atomic_path, check_writable, display, feature_cache, write_json, write_npz
-from airtf.classify.reporting import (BEST_LOSS_WEIGHTS, CLASSES_NAME, FEATURE_SPEC_NAME, INSTRUMENT_PLOT, MODEL_NAME,
-                             PREDICTIONS_NAME, SCORES_CSV_NAME, SCORES_NAME, SEEDS_PLOT)
 
 SEEDS = params.CLASSIFIER_SEEDS
 NORMS = attention.NORMS
-OUTPUTS = (run_directory.CONFIG_NAME, openmic.SPLIT_NAME, FEATURE_SPEC_NAME, CLASSES_NAME, SCORES_NAME, SCORES_CSV_NAME,
+OUTPUTS = (CONFIG_NAME, openmic.SPLIT_NAME, FEATURE_SPEC_NAME, CLASSES_NAME, SCORES_NAME, SCORES_CSV_NAME,
            INSTRUMENT_PLOT, SEEDS_PLOT, MODEL_NAME)
 """Top-level files an airtf-eval run writes (seed-<s>/ folders besides)."""
 COMMAND = "airtf-eval"
@@ -356,7 +356,7 @@ def clear(out):
     for name in OUTPUTS:
         (out / name).unlink(missing_ok=True)
     for folder in out.glob("seed-*"):
-        if (folder / run_directory.CONFIG_NAME).is_file():
+        if (folder / CONFIG_NAME).is_file():
             shutil.rmtree(folder)
 
 

@@ -14,7 +14,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from airtf.classify.reporting import INSTRUMENT_PLOT, SEEDS_PLOT, UNSCORED_NOTE
+from airtf.classify.reporting import UNSCORED_NOTE
+from airtf.runs.layout import INSTRUMENT_PLOT, SEEDS_PLOT
 from airtf.support.files import atomic_path
 
 from airtf.params import FIGURE_DPI as DPI

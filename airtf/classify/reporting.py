@@ -23,19 +23,6 @@ import numpy as np
 from airtf.classify import metrics
 from airtf.support.files import atomic_path
 
-SCORES_NAME = "scores.json"
-SCORES_CSV_NAME = "scores.csv"
-FEATURE_SPEC_NAME = "feature_spec.json"
-CLASSES_NAME = "classes.json"
-MODEL_NAME = "attention.keras"
-PREDICTIONS_NAME = "test_predictions.npz"
-BEST_LOSS_WEIGHTS = "best-val-loss.weights.h5"
-INSTRUMENT_PLOT = "f1_per_instrument.png"
-SEEDS_PLOT = "f1_over_seeds.png"
-COMPARISON_JSON = "comparison.json"
-COMPARISON_CSV = "comparison.csv"
-
-
 UNSCORED_NOTE = ("n/a: the test clips annotated for this instrument are all positive or all negative, so its F1 "
                  "is undefined; overall leaves it out")
 

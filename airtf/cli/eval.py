@@ -96,6 +96,7 @@ def _plan(args):
 
 def _evaluate(args, argv):
     from airtf.classify import evaluate, reporting
+    from airtf.runs import layout
 
     with naming_the_resume("airtf-eval", argv), one_line_warnings("airtf-eval"):
         outcome = evaluate.evaluate(_settings(args), args.out, cache_dir=args.cache_dir, overwrite=args.overwrite,
@@ -106,8 +107,8 @@ def _evaluate(args, argv):
     print(f"{summary['features']}: test scores over seeds {', '.join(summary['seeds'])} "
           f"(best validation F1-macro: seed {summary['best_seed']})")
     print(reporting.summary_table(summary))
-    print(f"wrote {args.out}: {reporting.SCORES_NAME}, {reporting.SCORES_CSV_NAME}, {reporting.INSTRUMENT_PLOT}, "
-          f"{reporting.SEEDS_PLOT}, {reporting.MODEL_NAME}, seed-<s>/ (TensorBoard: tensorboard --logdir {args.out})")
+    print(f"wrote {args.out}: {layout.SCORES_NAME}, {layout.SCORES_CSV_NAME}, {layout.INSTRUMENT_PLOT}, "
+          f"{layout.SEEDS_PLOT}, {layout.MODEL_NAME}, seed-<s>/ (TensorBoard: tensorboard --logdir {args.out})")
     return 0
 
 

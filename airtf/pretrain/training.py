@@ -50,7 +50,7 @@ from tensorboard.plugins import projector
 from airtf import params, vggish
 from airtf.errors import AirtfError, CheckpointError, WriteError
 from airtf.pretrain import objectives
-from airtf.runs import backup, plans, reproducible, run_directory, summaries
+from airtf.runs import backup, layout, plans, reproducible, run_directory, summaries
 from airtf.support import locks
 from airtf.support.files import display, is_write_error, write_error
 
@@ -76,7 +76,8 @@ VERSIONED_PACKAGES = ("tensorflow", "keras", "numpy", "tensorboard")
 UNKNOWN_LENGTH_WARNING = "Your input ran out of data"
 """Keras warns so at the end of every epoch of a dataset of unknown length (ours: they are read lazily)."""
 
-_MADE_BY_A_RUN = ("logs", "backup", "checkpoints", "history.csv", run_directory.BACKBONE_NAME)
+_MADE_BY_A_RUN = (layout.LOGS_FOLDER, layout.BACKUP_FOLDER, layout.CHECKPOINTS_FOLDER, layout.HISTORY_NAME,
+                  layout.BACKBONE_NAME)
 """What :func:`train` writes into a run directory besides config.json and the objectives' own files
 (``overwrite`` clears them)."""
 

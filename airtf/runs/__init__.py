@@ -1,7 +1,9 @@
 """Run directories: everything a training run made, kept whole through kills and full disks.
 
+``layout``
+    Every file name of every run directory, in one place.
 ``run_directory``
-    The layout, the config a rerun must match, history.csv and the best
+    The config a rerun must match, history.csv and the best
     epoch, the training callbacks that keep weights and stop early, loading
     and saving weights.
 ``backup``

@@ -1,16 +1,10 @@
 """A run directory: everything one training run made, and resuming it.
 
-Layout of RUN_DIR::
-
-    config.json          everything needed to rerun (written once; a rerun must match it)
-    logs/                TensorBoard event files (train/ and validation/)
-    history.csv          one row per epoch (appended across resumes)
-    backup/              the training state after the last finished epoch (:mod:`airtf.runs.backup`),
-                         until the run has written everything it makes (:meth:`Run.finish`)
-    checkpoints/         best.weights.h5 (best by the monitored metric), last.weights.h5;
-                         the model's weights without the optimizer's state (a third of the
-                         backup's size for Adam), loadable by ``model.load_weights``
-    vggish.weights.h5    the trained backbone (pre-training runs)
+What a run directory holds is listed, with its file names, in
+:mod:`airtf.runs.layout`. Its checkpoints are the model's weights without
+the optimizer's state (a third of the backup's size for Adam), loadable by
+``model.load_weights``; its backup lasts until the run has written
+everything it makes (:meth:`Run.finish`).
 
 Rerunning the same command in the same RUN_DIR continues from the last
 finished epoch; a different configuration is refused, so that nothing in a
@@ -32,12 +26,11 @@ import numpy as np
 
 from airtf.errors import AirtfError, WriteError
 from airtf.runs import backup as backups, summaries
+from airtf.runs.layout import (BACKBONE_NAME, BACKUP_FOLDER, BEST_WEIGHTS, CHECKPOINTS_FOLDER, CONFIG_NAME,
+                               HISTORY_NAME, LAST_WEIGHTS, LOGS_FOLDER)
 from airtf.support.files import atomic_path, free_bytes, size_text, write_json
 from airtf.support.locks import LOCK_NAME
 
-CONFIG_NAME = "config.json"
-BACKBONE_NAME = "vggish.weights.h5"
-"""The train / validation / test keys a run used, so that runs sharing a directory compare on one split."""
 IGNORED_CONFIG_KEYS = ("epochs",)
 """Config keys that may change between resumes: training longer is continuing."""
 HISTOGRAM_BUCKETS = 30
@@ -66,23 +59,23 @@ class Run:
 
     @property
     def logs(self):
-        return self.path / "logs"
+        return self.path / LOGS_FOLDER
 
     @property
     def backup(self):
-        return self.path / "backup"
+        return self.path / BACKUP_FOLDER
 
     @property
     def history(self):
-        return self.path / "history.csv"
+        return self.path / HISTORY_NAME
 
     @property
     def best_weights(self):
-        return self.path / "checkpoints" / "best.weights.h5"
+        return self.path / CHECKPOINTS_FOLDER / BEST_WEIGHTS
 
     @property
     def last_weights(self):
-        return self.path / "checkpoints" / "last.weights.h5"
+        return self.path / CHECKPOINTS_FOLDER / LAST_WEIGHTS
 
     @property
     def backbone_weights(self):

@@ -66,7 +66,7 @@ from keras import ops
 
 from airtf import params
 from airtf.classify import attention
-from airtf.classify.reporting import CLASSES_NAME, FEATURE_SPEC_NAME, MODEL_NAME
+from airtf.runs.layout import CLASSES_NAME, FEATURE_SPEC_NAME, MODEL_NAME
 from airtf.errors import AirtfError, first_line
 from airtf.features import feature_sets
 from airtf.runs.run_directory import RunError

@@ -18,7 +18,8 @@
 The names below come from those modules, each imported when first used, so
 that reading the presets or the models folder loads no Keras.
 
-May import: airtf.params, airtf.errors, airtf.support, airtf.audio.
+May import: airtf.params, airtf.errors, airtf.support, airtf.audio, airtf.runs.layout (the run directory's
+file names: a run directory is a weights source).
 """
 
 import importlib

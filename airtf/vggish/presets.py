@@ -28,15 +28,14 @@ from functools import lru_cache
 from pathlib import Path
 
 from airtf import params
-from airtf.errors import CheckpointError, WeightsNotFoundError, first_line
+from airtf.errors import CheckpointError, first_line, WeightsNotFoundError
+from airtf.runs.layout import BACKBONE_NAME
 from airtf.support.files import atomic_path, cache_home, digest, display
 
 PRESETS_FILE = Path(__file__).with_name("presets.json")
 CHECKPOINT_NAME = "vggish_model.ckpt"
 PCA_NAME = "vggish_pca_params.npz"
 CONVERTED_NAME = "vggish_model.weights.h5"
-RUN_WEIGHTS_NAME = "vggish.weights.h5"
-"""The backbone a pre-training run directory holds."""
 KEYWORDS = ("official", "random")
 
 
@@ -274,9 +273,9 @@ class WeightsSource:
             return cls(weights, variant or params.DEFAULT_VARIANT, seed=seed)
         path = Path(weights)
         if path.is_dir():
-            inside = path / RUN_WEIGHTS_NAME
+            inside = path / BACKBONE_NAME
             if not inside.is_file():
-                raise CheckpointError(f"{path}: a directory without {RUN_WEIGHTS_NAME}; pass a run directory "
+                raise CheckpointError(f"{path}: a directory without {BACKBONE_NAME}; pass a run directory "
                                       "written by airtf-pretrain, a .weights.h5 file or a checkpoint")
             return cls("file", variant or _run_variant(path) or params.DEFAULT_VARIANT, inside.resolve(), seed)
         if not path.exists() and not Path(f"{path}.index").exists():
@@ -315,7 +314,7 @@ class WeightsSource:
         elif self.kind == "file":
             if not self.path.is_file():
                 raise CheckpointError(f"{self.path}: not a weights file; pass a .weights.h5 file or a run "
-                                      f"directory holding {RUN_WEIGHTS_NAME}")
+                                      f"directory holding {BACKBONE_NAME}")
             sha256 = digest(self.path, "sha256")
         else:
             sha256 = None
