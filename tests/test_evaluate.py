@@ -220,13 +220,18 @@ def test_an_interrupted_seed_resumes_from_its_last_epoch(resumed):
 def test_compare_puts_runs_side_by_side(run, resumed, tmp_path, capsys):
     out, _ = run
     other = resumed[0]
-    assert compare_cli.main([str(out), str(other), "--out", str(tmp_path / "fig")]) == 0
+    assert compare_cli.main([str(out), str(other), "--out", str(tmp_path / "fig"), "--resamples", "50"]) == 0
     table = capsys.readouterr().out
     header = table.splitlines()[0].split()
     assert header == ["instrument", "pca", "pca-batch-norm"]
     assert "pca-batch-norm  pca: released features / 255 (seeds 3)" in table
+    assert "with 95% bootstrap intervals over the" in table and "(50 resamplings)" in table
+    assert "pca vs pca-batch-norm: not paired (other test clips or another number of seeds)" in table
     comparison = json.loads((tmp_path / "fig" / "comparison.json").read_text())
     assert [entry["label"] for entry in comparison["runs"]] == ["pca", "pca-batch-norm"]
+    for label, entry in zip(["pca", "pca-batch-norm"], comparison["runs"]):
+        interval = comparison["statistics"]["intervals"][label]["f1"]
+        assert interval["low"] <= interval["high"] and interval["value"] == pytest.approx(entry["mean"]["overall"]["f1"])
     rows = read_csv(tmp_path / "fig" / "comparison.csv")
     assert rows[0] == ["instrument", "pca_mean", "pca_std", "pca-batch-norm_mean", "pca-batch-norm_std"]
     assert len(rows) == len(CLASSES) + 2

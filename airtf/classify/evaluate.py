@@ -438,7 +438,8 @@ def train_seed(run, seed, sets, classes, settings, verbose="auto", spec=None):
     with atomic_path(run.path / MODEL_NAME) as temporary:
         model.save(temporary)
     probabilities = predict(model, test.x)
-    write_npz(run.path / PREDICTIONS_NAME, sample_key=np.array(test.keys, dtype=str), y_prob=probabilities)
+    write_npz(run.path / PREDICTIONS_NAME, sample_key=np.array(test.keys, dtype=str), y_prob=probabilities,
+              y_true=np.asarray(test.y_true, np.float32), y_mask=np.asarray(test.y_mask, bool))
     validation_scores = metrics.instrument_scores(validation.y_true, validation.y_mask,
                                                   predict(model, validation.x), classes)
     result = {
