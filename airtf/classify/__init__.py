@@ -3,7 +3,9 @@
 ``attention``
     The attention classifier and its masked loss.
 ``metrics``
-    OpenMIC-2018 scores (F1 per instrument over annotated clips).
+    OpenMIC-2018 scores (F1-macro and average precision per instrument over annotated clips).
+``statistics``
+    Bootstrap intervals over test clips and paired permutation tests between runs.
 ``evaluate``
     airtf-eval: features, split, training over seeds, scores, TensorBoard.
 ``compare``, ``reporting``, ``figures``
