@@ -6,9 +6,9 @@ they are installed: about 0.8 s and 0.35 s of every command's start-up here
 (``python -X importtime``), and airtf's commands use neither. The finder of
 :func:`keras_without_optional_imports` makes those imports fail where Keras's
 modules make them, as they would without the packages installed, so Keras
-defines those helpers without them; any other module, airtf's metrics and
-figures included, still imports scikit-learn and matplotlib as usual, when it
-needs them. Only airtf's own processes install it, the commands
+defines those helpers without them; any other module, airtf's figures
+included, still imports scikit-learn and matplotlib as usual, when it needs
+them. Only airtf's own processes install it, the commands
 (:func:`airtf.cli.common.reports_errors`) and the Beam workers' extraction
 setup, never ``import airtf``: in a user's own process ``keras.wrappers`` and
 ``keras.visualization`` keep working.
