@@ -19,9 +19,12 @@ between the two paths' embeddings.
 """
 
 import argparse
+import sys
 import tempfile
-import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_data import measure  # noqa: E402  (the sibling benchmark's timing: warm-up, then the fastest pass)
 
 
 def parse(argv=None):
@@ -49,17 +52,6 @@ def engine_path(dataset, keys, backbone, cache):
                                 (128,))
 
 
-def fastest(work, repeats):
-    """(result, seconds) of the fastest of ``repeats`` timed calls after a warm-up call."""
-    result = work()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        work()
-        times.append(time.perf_counter() - start)
-    return result, min(times)
-
-
 def main(argv=None):
     args = parse(argv)
     import os
@@ -77,9 +69,10 @@ def main(argv=None):
         keys = list(dataset.labels().sample_key)
         backbone = vggish.from_preset("random", seed=0)
         passes = iter(range(10 ** 6))
-        baseline, baseline_seconds = fastest(lambda: tf_data_path(dataset, keys, backbone), args.repeats)
-        ours, seconds = fastest(lambda: engine_path(dataset, keys, backbone, folder / f"cache{next(passes)}"),
-                                args.repeats)
+        _, baseline, baseline_seconds = measure("tf.data path", lambda: tf_data_path(dataset, keys, backbone),
+                                                args.repeats)
+        _, ours, seconds = measure("engine", lambda: engine_path(dataset, keys, backbone,
+                                                                folder / f"cache{next(passes)}"), args.repeats)
         print(f"{len(keys)} clips of 10 s, random VGGish; load average {os.getloadavg()[0]:.2f}")
         print(f"tf.data path  {len(keys) / baseline_seconds:7.1f} clips/s  ({baseline_seconds:.2f} s)")
         print(f"engine        {len(keys) / seconds:7.1f} clips/s  ({seconds:.2f} s)  "

@@ -60,13 +60,20 @@ def example_counts(data_dir, limit, examples):
 
 
 class NSynthObjective(Objective):
-    """An objective on NSynth notes: its examples counted, and labelled for the projector, from the notes.
+    """An objective on NSynth notes: its data read, its examples counted and labelled for the projector.
 
-    Its config has the ``examples`` option (:data:`EXAMPLES_OPTION`).
+    Its config has the ``examples`` option (:data:`EXAMPLES_OPTION`) and,
+    unless it reads its data another way (its own :meth:`datasets`), the
+    ``cache_dir`` option (:data:`CACHE_OPTION`).
     """
 
     data = "NSynth"
     dataset = nsynth.NSynth
+
+    def datasets(self, data_dir, *, batch_size, seed, limit=None):
+        """Its ``model.py``'s batched tf.data of the notes, with the config's ``examples`` and ``cache_dir``."""
+        return self.implementation.datasets(data_dir, batch_size=batch_size, seed=seed, limit=limit,
+                                            examples=self.config.examples, cache_dir=self.config.cache_dir)
 
     def example_counts(self, data_dir, data, limit):
         return example_counts(data_dir, limit, self.config.examples)

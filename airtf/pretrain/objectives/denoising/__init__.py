@@ -77,10 +77,6 @@ class Denoising(NSynthObjective):
 
     noise = ""
 
-    def datasets(self, data_dir, *, batch_size, seed, limit=None):
-        return self.implementation.datasets(data_dir, batch_size=batch_size, seed=seed, limit=limit,
-                                            examples=self.config.examples, cache_dir=self.config.cache_dir)
-
     def build(self, backbone, data, seed):
         options = {name: value for name, value in self.config.to_json().items()
                    if name in ("stddev", "keep_probability", "rescale")}

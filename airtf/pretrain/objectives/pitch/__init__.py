@@ -34,9 +34,5 @@ class Pitch(NSynthObjective):
     name = "pitch"
     Config = PitchConfig
 
-    def datasets(self, data_dir, *, batch_size, seed, limit=None):
-        return self.implementation.datasets(data_dir, batch_size=batch_size, seed=seed, limit=limit,
-                                            examples=self.config.examples, cache_dir=self.config.cache_dir)
-
     def build(self, backbone, data, seed):
         return self.implementation.PitchModel(backbone, self.config.hidden_units, name="pitch")
