@@ -4,7 +4,8 @@ Both keep what they load: the model of the last weights asked for stays
 loaded for the next call (so a loop over files loads it once), and
 :func:`load_recognizer` returns an object to call again and again.
 
-May import: airtf.params, airtf.errors, airtf.support, airtf.audio, airtf.vggish, airtf.features, airtf.serve.
+May import: airtf.params, airtf.errors, airtf.support, airtf.audio, airtf.vggish, airtf.musicnn, airtf.features,
+airtf.serve.
 """
 
 import functools
@@ -15,16 +16,16 @@ OUTPUTS = params.EXTRACT_OUTPUTS
 
 
 @functools.lru_cache(maxsize=1)
-def _extractor(output, weights, variant, pca_params, pad, resampler):
+def _extractor(output, weights, variant, pca_params, layer, pad, resampler):
     """The Extractor of these settings, kept for the next call (only the last one: memory stays bounded)."""
     from airtf.features import extract
 
-    return extract.make_extractor(output, weights, variant, pca_params, pad=pad, resampler=resampler)
+    return extract.make_extractor(output, weights, variant, pca_params, layer, pad=pad, resampler=resampler)
 
 
 def embed(audio_or_path, sample_rate=None, output="embedding", weights="official", variant=None, pca_params=None,
-          pad=False, resampler="resampy"):
-    """VGGish features of audio, with their time points: what ``airtf-extract`` writes for a file.
+          pad=False, resampler="resampy", layer=None):
+    """VGGish (or musicnn) features of audio, with their time points: what ``airtf-extract`` writes for a file.
 
     Parameters
     ----------
@@ -37,10 +38,12 @@ def embed(audio_or_path, sample_rate=None, output="embedding", weights="official
         The rate of the samples (required with samples; a file has its own).
     output : {"logmel", "embedding", "pca"}
         Log-mel examples (n, 96, 64) float32, VGGish embeddings (n, 128)
-        float32, or the official PCA features (n, 128) uint8.
+        float32, or the official PCA features (n, 128) uint8; for a musicnn
+        model, its log-mel patches (n, 187, 96) or its ``layer`` per patch.
     weights : str or os.PathLike
         What ``--weights`` takes: "official" (default), a preset name,
-        "random", a weights file, a checkpoint or a pre-training run directory.
+        "random", a weights file, a checkpoint or a pre-training run
+        directory; or a musicnn model ("musicnn-mtt", ...; see :mod:`airtf.musicnn`).
     variant : str or None
         The VGGish variant (default: the weights' own, else audioset-2017).
     pca_params : str or os.PathLike or None
@@ -49,12 +52,14 @@ def embed(audio_or_path, sample_rate=None, output="embedding", weights="official
         Zero-pad audio shorter than one 0.96 s example to one example.
     resampler : {"resampy", "soxr"}
         "resampy" gives the official numbers.
+    layer : str or None
+        A musicnn model's layer (default max_pool for musicnn, pool5 for vgg).
 
     Returns
     -------
     features : np.ndarray
     time_points : list of float
-        Start of each example in seconds (0.0, 0.96, ...).
+        Start of each example in seconds (0.0, 0.96, ...; musicnn's 3 s patches: 0.0, 2.99, ...).
 
     Raises
     ------
@@ -69,9 +74,9 @@ def embed(audio_or_path, sample_rate=None, output="embedding", weights="official
         raise ValueError(f"unknown output {output!r}; choose one of {', '.join(OUTPUTS)}")
     source = _source(audio_or_path, sample_rate)
     pca_key = None if pca_params is None else str(pca_params)
-    extractor = _extractor(output, str(weights), variant, pca_key, pad, resampler)
+    extractor = _extractor(output, str(weights), variant, pca_key, layer, pad, resampler)
     [features] = extractor.arrays([source])
-    return features, example_time_points(len(features))
+    return features, example_time_points(len(features), extractor.hop_seconds)
 
 
 def _source(audio_or_path, sample_rate):

@@ -53,12 +53,16 @@ class AudioTooShortWarning(AirtfWarning):
     kind = "files shorter than one example"
 
     @staticmethod
-    def describe(samples):
-        """``0.960 s is shorter than one example, which needs 0.975 s`` for ``samples`` at 16 kHz."""
+    def describe(samples, needed=None):
+        """``0.960 s is shorter than one example, which needs 0.975 s`` for ``samples`` at 16 kHz.
+
+        ``needed``: the samples one example needs, when not VGGish's (musicnn's 3 s patch: 47,616).
+        """
         from airtf.params import EXAMPLE_SAMPLES, SAMPLE_RATE
 
+        detail = " (96 frames 10 ms apart, each 25 ms long)" if needed is None else ""
         return (f"{samples / SAMPLE_RATE:.3f} s is shorter than one example, which needs "
-                f"{EXAMPLE_SAMPLES / SAMPLE_RATE:.3f} s (96 frames 10 ms apart, each 25 ms long)")
+                f"{(needed or EXAMPLE_SAMPLES) / SAMPLE_RATE:.3f} s{detail}")
 
 
 class SilentAudioWarning(AirtfWarning):

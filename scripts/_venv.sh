@@ -33,6 +33,10 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
     # tinysoundfont renders the demo data sets; it declares pyaudio (live playback
     # only), which fails to build without PortAudio's headers, so it comes without it.
     "${pip[@]}" install -c "$CONSTRAINTS" --no-deps tinysoundfont
+    # musicnn's published wheel: the tests check the musicnn ports against its own TF1 code and fetch its
+    # checkpoints from the wheel; its metadata pins an old numpy, so it comes without its dependencies.
+    "${pip[@]}" download --no-deps --dest "$VENV/wheels" "musicnn==0.1.0"
+    "${pip[@]}" install --no-deps "$VENV/wheels/musicnn-0.1.0-py3-none-any.whl"
     echo "$wanted" > "$stamp"
 fi
 export PATH="$VENV/bin:$PATH"

@@ -1,7 +1,8 @@
 """Audio in: any file or array to float32 mono 16 kHz, exactly as the official VGGish reads it.
 
 decoding.py reads files (whole, streamed in blocks, or inside tf.data) and
-arrays; resampling.py is resampy's kaiser_best filter in polyphase form.
+arrays; framing.py regroups a stream into segments of whole examples;
+resampling.py is resampy's kaiser_best filter in polyphase form.
 The names below are the package's API.
 
 May import: airtf.params, airtf.errors, airtf.support. Imports no model code
@@ -9,10 +10,10 @@ and no TensorFlow at module level.
 """
 
 from airtf.audio.decoding import (AUDIO_SUFFIXES, SUPPORTED_FORMATS, AudioInfo, SampleRangeWarning, Waveform,
-                                  WaveformError, decode_tf, example_segments, info, integer_scale, read, stream,
-                                  to_mono, waveform)
+                                  WaveformError, decode_tf, info, integer_scale, read, stream, to_mono, waveform)
+from airtf.audio.framing import example_segments, mirrored_edges
 from airtf.audio.resampling import RESAMPLERS, resample, resampled_length, single_threaded_blas
 
 __all__ = ["AUDIO_SUFFIXES", "RESAMPLERS", "SUPPORTED_FORMATS", "AudioInfo", "SampleRangeWarning", "Waveform",
-           "WaveformError", "decode_tf", "example_segments", "info", "integer_scale", "read", "resample",
-           "resampled_length", "single_threaded_blas", "stream", "to_mono", "waveform"]
+           "WaveformError", "decode_tf", "example_segments", "info", "integer_scale", "mirrored_edges", "read",
+           "resample", "resampled_length", "single_threaded_blas", "stream", "to_mono", "waveform"]

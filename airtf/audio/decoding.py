@@ -443,37 +443,6 @@ def _block_output(buffer, buffer_start, block_start, block_end, plan, resampler)
     return resampled[first:stop]
 
 
-def example_segments(blocks, pad=False):
-    """Regroup a stream of 16 kHz blocks into segments that each hold whole examples.
-
-    Framing each segment on its own gives exactly the examples of framing the
-    whole waveform: consecutive segments overlap by the 240 samples that the
-    last STFT window of an example reaches past its hop.
-
-    Parameters
-    ----------
-    blocks : iterable of 1-D float32 arrays.
-    pad : bool
-        Zero-pad a waveform shorter than one example (15,600 samples) so that
-        it gives one example; longer waveforms are never padded.
-    """
-    overlap = params.EXAMPLE_SAMPLES - params.EXAMPLE_HOP_SAMPLES
-    buffer = np.zeros(0, np.float32)
-    seen = 0
-    for block in blocks:
-        seen += len(block)
-        buffer = np.concatenate([buffer, block])
-        whole = (len(buffer) - overlap) // params.EXAMPLE_HOP_SAMPLES
-        if whole > 0:
-            cut = whole * params.EXAMPLE_HOP_SAMPLES
-            yield buffer[:cut + overlap]
-            buffer = buffer[cut:]
-    if len(buffer) >= params.EXAMPLE_SAMPLES:
-        yield buffer
-    elif pad and seen < params.EXAMPLE_SAMPLES:
-        yield np.pad(buffer, (0, params.EXAMPLE_SAMPLES - len(buffer)))
-
-
 def decode_tf(path, *, resampler="resampy") -> "tf.Tensor":
     """Decode an audio file to float32 mono 16 kHz inside a TensorFlow graph.
 

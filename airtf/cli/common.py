@@ -160,7 +160,9 @@ def command_parser(program, description):
 
 
 WEIGHTS_METAVAR = "FILE_OR_RUN_DIR"
-WEIGHTS_KINDS = "official, audioset-2017, audioset-2020, random, a .weights.h5, a TF1 checkpoint or a run directory"
+WEIGHTS_KINDS = ("official, audioset-2017, audioset-2020, random, a .weights.h5, a TF1 checkpoint or a run "
+                 "directory; or a musicnn model: musicnn-mtt, musicnn-msd, vgg-mtt, vgg-msd or a folder of its "
+                 "checkpoint")
 
 
 def add_weights(parser, help, default=None, pca=True):
@@ -170,7 +172,7 @@ def add_weights(parser, help, default=None, pca=True):
     """
     from airtf import params
 
-    group = parser.add_argument_group("VGGish")
+    group = parser.add_argument_group("model")
     shown = f" (default {default})" if default else ""
     group.add_argument("--weights", default=default, metavar=WEIGHTS_METAVAR,
                        help=f"{help}: {WEIGHTS_KINDS}{shown}")
@@ -181,6 +183,14 @@ def add_weights(parser, help, default=None, pca=True):
         group.add_argument("--pca-params", metavar="FILE",
                            help="vggish_pca_params.npz for PCA features (default: the models folder's)")
     return group
+
+
+def add_layer(group):
+    """--layer: the musicnn layer whose outputs are the embeddings."""
+    group.add_argument("--layer", metavar="NAME",
+                       help="with a musicnn model: its layer (musicnn: timbral, temporal, cnn1-cnn3, mean_pool, "
+                            "max_pool, penultimate, taggram; vgg: pool1-pool5, taggram; default max_pool for musicnn, "
+                            "pool5 for vgg)")
 
 
 def add_replaced_weights(parser, applies_to):

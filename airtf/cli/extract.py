@@ -1,4 +1,4 @@
-"""airtf-extract: log-mel, VGGish embeddings or PCA features from audio files.
+"""airtf-extract: log-mel, VGGish embeddings, PCA features or a musicnn layer from audio files.
 
 Writes OUT/<output>/NAME.json (or .npz) per input file, in the layout of
 OpenMIC-2018's released features: {"time_points": [...], "features": [...]}.
@@ -11,8 +11,8 @@ import sys
 import warnings
 from pathlib import Path
 
-from airtf.cli.common import (add_out, add_overwrite, add_quiet, add_weights, command_parser, one_line_warnings,
-                              positive, reports_errors)
+from airtf.cli.common import (add_layer, add_out, add_overwrite, add_quiet, add_weights, command_parser,
+                              one_line_warnings, positive, reports_errors)
 
 
 def parse(argv):
@@ -36,7 +36,8 @@ def parse(argv):
                         help="resampy gives the official numbers (default); soxr is faster, see README")
     add_overwrite(parser, "replace existing outputs")
     add_quiet(parser)
-    add_weights(parser, "the VGGish of embedding and pca", default="official")
+    weights = add_weights(parser, "the model of embedding and pca", default="official")
+    add_layer(weights)
     beam = parser.add_argument_group("Apache Beam (pip install 'airtf[beam]')")
     beam.add_argument("--runner", choices=extract_beam.RUNNERS,
                       help="run as a Beam pipeline on this runner; Beam's options go after a lone --")
@@ -77,7 +78,8 @@ def extract_with_beam(args):
     if "://" not in args.out:
         files.check_writable(Path(args.out) / args.output)
     settings = extract_beam.Settings(out=args.out, output=args.output, format=args.format, weights=args.weights,
-                                     variant=args.variant, pca_params=args.pca_params, batch_size=args.batch_size,
+                                     variant=args.variant, pca_params=args.pca_params, layer=args.layer,
+                                     batch_size=args.batch_size,
                                      pad=args.pad, resampler=args.resampler, overwrite=args.overwrite)
     summary = extract_beam.run(jobs, settings, args.runner, args.pipeline_args)
     for path, reason in summary.dead_letters:
@@ -103,7 +105,7 @@ def extract_all(args):
         warnings.warn(BrokenLinkWarning(f"{files.display(link)}: a broken symbolic link (its target is missing, or "
                                         "links loop); skipped"))
     files.check_writable(Path(args.out) / args.output)
-    extractor = extract.make_extractor(args.output, args.weights, args.variant, args.pca_params,
+    extractor = extract.make_extractor(args.output, args.weights, args.variant, args.pca_params, args.layer,
                                        batch_size=args.batch_size, pad=args.pad, resampler=args.resampler)
     with tqdm(total=len(plan.jobs), unit="file", disable=args.quiet or not plan.jobs) as bar:
         def done(path, error):

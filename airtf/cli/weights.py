@@ -1,4 +1,9 @@
-"""airtf-weights: fetch, verify and convert the official VGGish files."""
+"""airtf-weights: fetch, verify and convert the official VGGish files, and fetch musicnn's checkpoints.
+
+`airtf-weights fetch` gets the official VGGish files; `airtf-weights fetch musicnn` (or a musicnn preset:
+musicnn-mtt, musicnn-msd, vgg-mtt, vgg-msd) gets musicnn 0.1.0's published wheel from PyPI, verifies its
+sha256 and unpacks only its four checkpoints.
+"""
 
 import sys
 
@@ -9,8 +14,11 @@ def parse(argv):
     parser = command_parser("airtf-weights", __doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     fetch = commands.add_parser("fetch", help="download (or copy with --from) and verify the official files")
-    fetch.add_argument("names", nargs="*", help="which files (default: all in models/manifest.json)")
-    fetch.add_argument("--from", dest="source", metavar="DIR", help="copy from a folder holding the files")
+    fetch.add_argument("names", nargs="*",
+                       help="official VGGish files (default: both), or musicnn (any musicnn preset names it)")
+    fetch.add_argument("--from", dest="source", metavar="DIR",
+                       help="copy from a folder holding the files (for musicnn: its wheel)")
+    fetch.add_argument("--mirror", metavar="URL", help="download from this base address instead of the published one")
     fetch.add_argument("--out", metavar="DIR",
                        help="destination (default: $AIRTF_MODELS, a checkout's models/, else ~/.cache/airtf/models)")
     verify = commands.add_parser("verify", help="check files against the manifest's sizes and checksums")
@@ -43,16 +51,33 @@ def fetch_each(args):
     from airtf.support.files import display
     from airtf.vggish import presets as weights
 
+    from airtf import musicnn
+
     failed = 0
-    for name in args.names or list(weights.manifest()):
+    for name in _requested(args.names, weights.manifest(), musicnn.presets()):
         try:
-            for _, path, action in weights.fetch([name], args.out, args.source,
-                                                 progress=download_progress_bar(name)):
-                print(f"{name}: {action}, verified: {display(path)}")
+            if name == "musicnn":
+                fetched = musicnn.fetch(args.out and f"{args.out}/musicnn", args.source, args.mirror,
+                                        progress=download_progress_bar("musicnn wheel"))
+            else:
+                fetched = weights.fetch([name], args.out, args.source, mirror=args.mirror,
+                                        progress=download_progress_bar(name))
+            for part, path, action in fetched:
+                print(f"{part}: {action}, verified: {display(path)}")
         except AirtfError as error:
             print(f"airtf-weights: error: {error}", file=sys.stderr)
             failed += 1
     return 2 if failed else 0
+
+
+def _requested(names, official_files, musicnn_presets):
+    """The fetches ``names`` ask for, each once: official file names, and "musicnn" for any musicnn name."""
+    requested = []
+    for name in names or list(official_files):
+        name = "musicnn" if name in musicnn_presets else name
+        if name not in requested:
+            requested.append(name)
+    return requested
 
 
 if __name__ == "__main__":

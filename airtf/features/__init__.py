@@ -13,7 +13,7 @@
     The files extraction writes (.npz / OpenMIC-2018's JSON), never overwritten.
 ``feature_sets``
     Stage two's feature sets for OpenMIC-2018 (released PCA, VGGish of any
-    weights, log-mel), computed by the engine.
+    weights, log-mel, musicnn's layers), computed by the engine.
 
-May import: airtf.params, airtf.errors, airtf.support, airtf.audio, airtf.vggish, airtf.datasets.
+May import: airtf.params, airtf.errors, airtf.support, airtf.audio, airtf.vggish, airtf.musicnn, airtf.datasets.
 """

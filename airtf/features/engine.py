@@ -10,24 +10,13 @@ over (see :mod:`airtf.support.array_cache`), so that another model is
 another key, never a stale entry. Interrupted, it keeps the files done.
 """
 
-import math
-
 import numpy as np
 from tqdm import tqdm
 
-from airtf import params
 from airtf.support import array_cache, interrupts
 
 FILES_PER_CALL = 64
 """Files handed to the extractor at once; their entries are written before the next call."""
-
-
-def silent_examples(count):
-    """``count`` log-mel examples of digital silence, (count, 96, 64): what padding a clip adds."""
-    from airtf.vggish.audio_converter import LogMelExamples
-
-    value = math.log(LogMelExamples().log_offset)
-    return np.full((count, params.EXAMPLE_FRAMES, params.NUM_MEL_BINS), value, np.float32)
 
 
 def entries(paths, folder, computed_by):
@@ -51,10 +40,10 @@ def file_features(paths, make_extractor, folder, computed_by, examples, row_shap
     computed_by : dict
         What the cache key says of the computation: the model's identity.
     examples : int
-        Examples kept per file: the first ones, then examples of silence
-        (:func:`silent_examples`, through the model) up to that count.
+        Examples kept per file: the first ones, then the features of an
+        example of silence (:meth:`~airtf.features.extract.Extractor.silence`) up to that count.
     row_shape : tuple of int
-        The shape of one example's features: (96, 64) for log-mel, (128,) for VGGish.
+        The shape of one example's features: (96, 64) for log-mel, (128,) for VGGish, (753,) for musicnn's max_pool.
     progress : str or None
         Label of a progress bar over the files computed (shown on a terminal).
 
@@ -67,7 +56,7 @@ def file_features(paths, make_extractor, folder, computed_by, examples, row_shap
     pending = [index for index, file in enumerate(files) if not file.is_file()]
     if pending:
         extractor = make_extractor()
-        padding = extractor.features_of_examples(silent_examples(1))[0]
+        padding = extractor.silence()
         with tqdm(total=len(pending), desc=progress, unit="file", disable=None if progress else True) as bar:
             for start in range(0, len(pending), FILES_PER_CALL):
                 interrupts.raise_if_interrupted()

@@ -1,8 +1,9 @@
-"""Batched feature extraction from audio files: log-mel, VGGish embeddings, PCA.
+"""Batched feature extraction from audio files: log-mel, a model's embeddings (VGGish, musicnn's layers), PCA.
 
 Files are decoded, resampled and cut into example-aligned segments in
 parallel tf.data workers (streaming, so a file of any length fits in bounded
-memory), turned into log-mel examples by the TensorFlow front end, and batched
+memory), turned into examples by the model's front end (a Keras layer:
+VGGish's log-mel examples by default, musicnn's patches), and batched
 across files into the model. Each file's features are written when its last
 example has been through the model, in the layout of OpenMIC-2018's released
 features: ``{"time_points": [...], "features": [...]}``.
@@ -112,9 +113,26 @@ def plan(inputs, out_dir, output, fmt="json", overwrite=False):
     return Plan(jobs, existing, found.broken_links)
 
 
-def make_extractor(output, weights="official", variant=None, pca_params=None, **options):
-    """An :class:`Extractor` of ``output`` on the VGGish and PCA file that ``--weights``, ``--variant``
-    and ``--pca-params`` name (see :func:`airtf.vggish.from_preset`); ``options`` go to the Extractor."""
+def make_extractor(output, weights="official", variant=None, pca_params=None, layer=None, **options):
+    """An :class:`Extractor` of ``output`` on the model and PCA file that ``--weights``, ``--variant``,
+    ``--pca-params`` and ``--layer`` name; ``options`` go to the Extractor.
+
+    ``weights`` names a VGGish (see :func:`airtf.vggish.from_preset`) or a
+    musicnn model (a preset such as ``musicnn-mtt``, or a folder of its
+    checkpoint: :func:`airtf.musicnn.from_preset`), whose ``layer`` gives the
+    embeddings (default: :data:`airtf.musicnn.DEFAULT_LAYERS`).
+    """
+    from airtf import musicnn
+
+    if musicnn.names_musicnn(weights):
+        source = musicnn.MusicnnSource.parse(weights, layer)
+        if variant is not None or pca_params is not None or output == "pca":
+            raise AirtfError(f"--weights {weights} is a musicnn model: --variant, --pca-params and --output pca "
+                             "are VGGish's; leave them out")
+        backbone = None if output == "logmel" else source.load()
+        return Extractor(output, backbone, front_end=musicnn.MusicnnPatches(), **options)
+    if layer is not None:
+        raise AirtfError("--layer chooses a musicnn model's layer; VGGish gives its embedding (or pca): leave it out")
     backbone = postprocess = None
     if output != "logmel":
         from airtf import vggish
@@ -156,10 +174,16 @@ class Extractor:
     Parameters
     ----------
     output : {"logmel", "embedding", "pca"}
+        The front end's examples, or the model's outputs of them.
     backbone : keras.Model or None
-        VGGish (needed for embedding and pca).
+        The model of examples (n, *example_shape) to features (n, ...):
+        a VGGish, a musicnn layer (needed for embedding and pca).
     postprocess : keras.layers.Layer or None
         Applied to embeddings (the PCA layer for pca).
+    front_end : keras.layers.Layer or None
+        Waveform segment to examples, stating its framing
+        (``example_samples``, ``hop_samples``, ``edge_samples``,
+        ``example_shape``); default VGGish's :class:`~airtf.vggish.LogMelExamples`.
     batch_size : int
         Examples per model call.
     pad : bool
@@ -172,19 +196,25 @@ class Extractor:
         Files decoded at once.
     """
 
-    def __init__(self, output, backbone=None, postprocess=None, batch_size=params.EXTRACT_BATCH_SIZE,
+    def __init__(self, output, backbone=None, postprocess=None, front_end=None, batch_size=params.EXTRACT_BATCH_SIZE,
                  pad=False, resampler="resampy", block_seconds=params.BLOCK_SECONDS, parallel=2):
+        from airtf.vggish.audio_converter import LogMelExamples
+
         if output not in OUTPUTS:
             raise ValueError(f"unknown output {output!r}; choose one of {OUTPUTS}")
         if output != "logmel" and backbone is None:
-            raise ValueError(f"output {output!r} needs a VGGish backbone")
+            raise ValueError(f"output {output!r} needs a backbone")
         self.output = output
+        self.front_end = front_end or LogMelExamples(pad=False)
         self.batch_size = batch_size
         self.pad = pad
         self.resampler = resampler
         self.block_seconds = block_seconds
         self.parallel = parallel
-        self._infer = None if output == "logmel" else _inference_function(backbone, postprocess)
+        self._infer = None if output == "logmel" else _inference_function(backbone, postprocess,
+                                                                            self.front_end.example_shape)
+        self.row_shape = self.front_end.example_shape if backbone is None else tuple(backbone.output_shape[1:])
+        """Of one example's features: (96, 64) for VGGish's log-mel, (128,) for its embeddings."""
 
     @property
     def dtype(self):
@@ -192,14 +222,20 @@ class Extractor:
         return np.uint8 if self.output == "pca" else np.float32
 
     @property
-    def row_shape(self):
-        """Of one example's features: (96, 64) for logmel, (128,) otherwise."""
-        return (params.EXAMPLE_FRAMES, params.NUM_MEL_BINS) if self.output == "logmel" else (params.EMBEDDING_SIZE,)
+    def hop_seconds(self):
+        """Time from one example to the next (0.96 s for VGGish)."""
+        return self.front_end.hop_samples / params.SAMPLE_RATE
 
     def features_of_examples(self, examples):
-        """The features of log-mel examples (n, 96, 64) already in memory: (n, *row_shape)."""
+        """The features of examples (n, *front_end.example_shape) already in memory: (n, *row_shape)."""
         examples = np.asarray(examples, np.float32)
         return examples if self._infer is None else self._infer(examples)
+
+    def silence(self):
+        """The features of one example of digital silence: what padding a clip to more examples adds."""
+        examples = self.front_end(np.zeros(self.front_end.example_samples + 2 * self.front_end.edge_samples,
+                                           np.float32))
+        return self.features_of_examples(np.asarray(examples)[:1])[0]
 
     def arrays(self, sources):
         """The features of each source (a path or an :class:`airtf.audio.Waveform`), in memory.
@@ -243,8 +279,8 @@ class Extractor:
         error)`` is called after each file (error is None or its one-line
         message), for progress bars and logs.
         """
-        return self._run([(source, FeatureFile(target, self.dtype, self.row_shape)) for source, target in jobs],
-                         on_file_done)
+        return self._run([(source, FeatureFile(target, self.dtype, self.row_shape, self.hop_seconds))
+                           for source, target in jobs], on_file_done)
 
     def _run(self, jobs, on_file_done=None):
         """:meth:`run` with the sink of each source given: a FeatureFile or a FeatureArray."""
@@ -286,18 +322,20 @@ class Extractor:
         return report
 
     def _pipeline(self, states):
-        """tf.data elements (file index, examples (n, 96, 64), kind), parallel over files."""
+        """tf.data elements (file index, examples (n, *example_shape), kind), parallel over files."""
         import tensorflow as tf
 
-        from airtf.vggish.audio_converter import LogMelExamples
-
-        to_examples = LogMelExamples(pad=False)
+        front_end = self.front_end
 
         def segments(index):
             state = states[index]
             try:
-                blocks = audio.stream(state.path, block_seconds=self.block_seconds, resampler=self.resampler)
-                for segment in audio.example_segments(_watch(blocks, state), pad=self.pad):
+                blocks = _watch(audio.stream(state.path, block_seconds=self.block_seconds, resampler=self.resampler),
+                                state)
+                if front_end.edge_samples:
+                    blocks = audio.mirrored_edges(blocks, front_end.edge_samples)
+                for segment in audio.example_segments(blocks, self.pad, front_end.example_samples,
+                                                      front_end.hop_samples):
                     yield index, segment, SEGMENT
                 yield index, np.zeros(0, np.float32), END
             except Exception as error:  # reported per file, the run goes on
@@ -314,7 +352,7 @@ class Extractor:
         dataset = tf.data.Dataset.range(self.parallel).interleave(
             lambda worker: tf.data.Dataset.from_generator(worker_segments, args=(worker,), output_signature=signature),
             cycle_length=self.parallel, num_parallel_calls=self.parallel, deterministic=True)
-        dataset = dataset.map(lambda index, segment, kind: (index, to_examples(segment), kind),
+        dataset = dataset.map(lambda index, segment, kind: (index, front_end(segment), kind),
                               num_parallel_calls=self.parallel)
         # tf.data's autotuner stalled about 30% of runs for ~1.3 s at teardown (measured); the fixed
         # parallelism above runs as fast without it
@@ -354,7 +392,7 @@ class Extractor:
                 waiting.add(index)
                 continue
             count = state.output.commit()
-            _warn_if_odd(state, count)
+            _warn_if_odd(state, count, self.front_end)
             report.examples += count
             if count or state.output.keeps_empty:
                 report.written.append(state.output.path)
@@ -374,21 +412,23 @@ def _watch(blocks, state):
         yield block
 
 
-def _warn_if_odd(state, count):
+def _warn_if_odd(state, count, front_end):
     name = printable(str(state.path))
     if count == 0:
-        warnings.warn(AudioTooShortWarning(f"{name}: {AudioTooShortWarning.describe(state.samples)}, so it has no "
+        needed = front_end.example_samples - 2 * front_end.edge_samples
+        description = AudioTooShortWarning.describe(state.samples, None if needed == params.EXAMPLE_SAMPLES else needed)
+        warnings.warn(AudioTooShortWarning(f"{name}: {description}, so it has no "
                                            "features", fix="pass --pad to zero-pad such files to one example"),
                       stacklevel=3)
     elif state.peak == 0.0:
         warnings.warn(SilentAudioWarning(f"{name}: the audio is digital silence"), stacklevel=3)
 
 
-def _inference_function(backbone, postprocess):
-    """A compiled function examples (n, 96, 64) -> features (n, 128) as numpy."""
+def _inference_function(backbone, postprocess, example_shape):
+    """A compiled function examples (n, *example_shape) -> features (n, ...) as numpy."""
     import tensorflow as tf
 
-    spec = tf.TensorSpec((None, params.EXAMPLE_FRAMES, params.NUM_MEL_BINS), tf.float32)
+    spec = tf.TensorSpec((None, *example_shape), tf.float32)
 
     @tf.function(input_signature=[spec])
     def infer(examples):

@@ -69,6 +69,7 @@ class Settings:
     weights: str = "official"
     variant: str | None = None
     pca_params: str | None = None
+    layer: str | None = None
     batch_size: int = params.EXTRACT_BATCH_SIZE
     pad: bool = False
     resampler: str = "resampy"
@@ -114,10 +115,15 @@ def _pipeline_options(args):
 
 def check_settings(settings):
     """Fail here, in one line, where a worker's setup would fail: weights or PCA parameters not on disk."""
+    from airtf import musicnn, vggish
+
+    if musicnn.names_musicnn(settings.weights):
+        source = musicnn.MusicnnSource.parse(settings.weights, settings.layer)
+        if settings.output != "logmel":
+            source.checkpoint_folder()
+        return
     if settings.output == "logmel":
         return
-    from airtf import vggish
-
     vggish.WeightsSource.parse(settings.weights, settings.variant).file()
     if settings.output == "pca":
         vggish.PCAQuantize.from_file(settings.pca_params or vggish.presets.official_pca_params())
@@ -174,7 +180,8 @@ class ExtractFiles:
 
         lean_imports.keras_without_optional_imports()
         self.extractor = extract.make_extractor(self.settings.output, self.settings.weights, self.settings.variant,
-                                                self.settings.pca_params, batch_size=self.settings.batch_size,
+                                                self.settings.pca_params, self.settings.layer,
+                                                batch_size=self.settings.batch_size,
                                                 pad=self.settings.pad, resampler=self.settings.resampler)
 
     def process(self, files, counters, failed_tag):

@@ -35,15 +35,18 @@ class FeatureFile:
         Of the features (uint8 for PCA features, float32 otherwise).
     row_shape : tuple of int
         Shape of one example's features: (128,), or (96, 64) for log-mel.
+    hop_seconds : float
+        Time from one example to the next, for the time points (VGGish's 0.96 s).
     """
 
     keeps_empty = False
     """A file without examples gets no output (see :attr:`airtf.features.extract.Report.empty`)."""
 
-    def __init__(self, path, dtype, row_shape):
+    def __init__(self, path, dtype, row_shape, hop_seconds=params.EXAMPLE_HOP_SECONDS):
         self.path = Path(path)
         self.dtype = np.dtype(dtype)
         self.row_shape = tuple(row_shape)
+        self.hop_seconds = hop_seconds
         self.count = 0
         self._scratch = None
 
@@ -77,7 +80,7 @@ class FeatureFile:
         if not self.count:
             self.discard()
             return 0
-        time_points = example_time_points(self.count)
+        time_points = example_time_points(self.count, self.hop_seconds)
         with files.atomic_path(self.path) as temporary:
             if self.path.suffix == ".npz":
                 self._write_npz(temporary, time_points)

@@ -53,6 +53,25 @@ def cache_home():
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "airtf"
 
 
+def _checkout_models():
+    """``models/`` of the source checkout airtf runs from, or None for an installed package."""
+    root = Path(__file__).resolve().parents[2]
+    folder = root / "models"
+    return folder if (root / "setup.cfg").is_file() and folder.is_dir() else None
+
+
+def models_dir():
+    """Folder of the released model files (official VGGish, musicnn's checkpoints).
+
+    ``$AIRTF_MODELS`` if set; else ``models/`` of the source checkout airtf
+    runs from; else the user cache, ``$XDG_CACHE_HOME/airtf/models``
+    (``~/.cache/airtf/models``).
+    """
+    if os.environ.get("AIRTF_MODELS"):
+        return Path(os.environ["AIRTF_MODELS"])
+    return _checkout_models() or cache_home() / "models"
+
+
 def feature_cache():
     """The cache of computed log-mel and features: ``$AIRTF_CACHE``, else :func:`cache_home`."""
     return Path(os.environ["AIRTF_CACHE"]) if os.environ.get("AIRTF_CACHE") else cache_home()

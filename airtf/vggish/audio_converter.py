@@ -20,6 +20,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from airtf.audio.frames import frame, pad_to, periodic_hann, window_count
 from airtf.errors import AudioTooShortWarning
 from airtf.params import (
     EXAMPLE_FRAMES,
@@ -108,47 +109,6 @@ def mel_matrix(
     return weights
 
 
-def periodic_hann(length):
-    """The periodic Hann window ``0.5 - 0.5 cos(2 pi n / length)``, float64."""
-    return 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(length) / length)
-
-
-def _nonnegative(count):
-    """``max(count, 0)`` for a Python int or a scalar tensor."""
-    return max(count, 0) if isinstance(count, int) else ops.maximum(count, 0)
-
-
-def _window_count(length, window, hop):
-    """Complete windows of ``window`` items, ``hop`` apart, in ``length`` items."""
-    return _nonnegative(1 + (length - window) // hop)
-
-
-def _frame(x, window, hop, axis):
-    """Cut ``x`` into complete windows along ``axis``; incomplete ones are dropped.
-
-    Axis ``axis`` of length ``L`` becomes two axes: the window index and the
-    position within the window, of lengths ``_window_count(L, window, hop)``
-    and ``window``.
-    """
-    shape = list(ops.shape(x))
-    axis %= len(shape)
-    if isinstance(shape[axis], int) and shape[axis] == 0:
-        # jnp.take returns an operand with an empty axis unchanged.
-        shape[axis : axis + 1] = [0, window]
-        return ops.zeros(shape, dtype=x.dtype)
-    count = _window_count(shape[axis], window, hop)
-    starts = ops.arange(count, dtype="int32") * hop
-    indices = starts[:, None] + ops.arange(window, dtype="int32")[None, :]
-    return ops.take(x, indices, axis=axis)
-
-
-def _pad_to(x, length):
-    """Zero-pad the last axis of ``x`` at its end to at least ``length`` items."""
-    shortfall = _nonnegative(length - ops.shape(x)[-1])
-    no_padding = [[0, 0]] * (len(ops.shape(x)) - 1)
-    return ops.pad(x, no_padding + [[0, shortfall]])
-
-
 def frame_examples(log_mel, example_frames=EXAMPLE_FRAMES, hop_frames=EXAMPLE_HOP_FRAMES):
     """Cut a log-mel spectrogram into examples of ``example_frames`` frames.
 
@@ -168,7 +128,7 @@ def frame_examples(log_mel, example_frames=EXAMPLE_FRAMES, hop_frames=EXAMPLE_HO
         ``n = 1 + (frames - example_frames) // hop_frames``, or 0 when
         ``frames < example_frames``; the trailing partial example is dropped.
     """
-    return _frame(log_mel, example_frames, hop_frames, axis=-2)
+    return frame(log_mel, example_frames, hop_frames, axis=-2)
 
 
 @keras.saving.register_keras_serializable(package="airtf")
@@ -237,10 +197,10 @@ class LogMel(keras.layers.Layer):
         ).astype(np.float32)
 
     def call(self, waveform):
-        frames = _frame(waveform, self.window_length, self.hop_length, axis=-1)
+        frames = frame(waveform, self.window_length, self.hop_length, axis=-1)
         # Padding here rather than through rfft's fft_length: TensorFlow's eager
         # RFFT rejects fft_length > frame length when there are no frames.
-        real, imag = ops.rfft(_pad_to(frames * self.window, self.fft_length))
+        real, imag = ops.rfft(pad_to(frames * self.window, self.fft_length))
         magnitude = ops.sqrt(real * real + imag * imag)
         return ops.log(ops.matmul(magnitude, self.mel_weights) + self.log_offset)
 
@@ -249,7 +209,7 @@ class LogMel(keras.layers.Layer):
         frames = (
             None
             if samples is None
-            else _window_count(samples, self.window_length, self.hop_length)
+            else window_count(samples, self.window_length, self.hop_length)
         )
         return (*input_shape[:-1], frames, self.num_mel_bins)
 
@@ -289,6 +249,13 @@ class LogMelExamples(LogMel):
         Frames from one example to the next (96).
     **kwargs
         The :class:`LogMel` arguments.
+
+    Attributes
+    ----------
+    example_samples, hop_samples, edge_samples, example_shape
+        The framing, as every front end of the feature engine states it:
+        samples per example and between examples, samples mirrored at each
+        end (none here), and one example's shape.
     """
 
     def __init__(
@@ -299,10 +266,13 @@ class LogMelExamples(LogMel):
         self.example_frames = example_frames
         self.hop_frames = hop_frames
         self.example_samples = self.window_length + (example_frames - 1) * self.hop_length
+        self.hop_samples = hop_frames * self.hop_length
+        self.edge_samples = 0  # frames are not centred: the waveform is framed as it is
+        self.example_shape = (example_frames, self.num_mel_bins)
 
     def call(self, waveform):
         if self.pad:
-            waveform = _pad_to(waveform, self.example_samples)
+            waveform = pad_to(waveform, self.example_samples)
         return frame_examples(super().call(waveform), self.example_frames, self.hop_frames)
 
     def compute_output_shape(self, input_shape):
@@ -313,7 +283,7 @@ class LogMelExamples(LogMel):
         count = (
             None
             if frames is None
-            else _window_count(frames, self.example_frames, self.hop_frames)
+            else window_count(frames, self.example_frames, self.hop_frames)
         )
         return (*leading, count, self.example_frames, bands)
 
@@ -380,12 +350,12 @@ def waveform_to_examples(waveform, sample_rate=SAMPLE_RATE, *, pad=False, resamp
     return examples
 
 
-def example_time_points(count):
+def example_time_points(count, hop_seconds=EXAMPLE_HOP_SECONDS):
     """Start times of ``count`` examples in seconds, as OpenMIC-2018's JSON gives them.
 
     Returns
     -------
     list of float
-        ``[0.0, 0.96, 1.92, ...]``, each rounded to 2 decimals.
+        ``[0.0, 0.96, 1.92, ...]`` (``k * hop_seconds``), each rounded to 2 decimals.
     """
-    return [round(k * EXAMPLE_HOP_SECONDS, 2) for k in range(count)]
+    return [round(k * hop_seconds, 2) for k in range(count)]

@@ -30,7 +30,7 @@ from pathlib import Path
 from airtf import params
 from airtf.errors import CheckpointError, first_line, WeightsNotFoundError
 from airtf.runs.layout import BACKBONE_NAME
-from airtf.support.files import atomic_path, cache_home, digest, display
+from airtf.support.files import atomic_path, digest, display, models_dir
 
 PRESETS_FILE = Path(__file__).with_name("presets.json")
 CHECKPOINT_NAME = "vggish_model.ckpt"
@@ -52,25 +52,6 @@ def manifest():
 def presets():
     """Preset name -> {description, weights, pca_params}; a preset's name is its VGGish variant."""
     return _presets_data()["presets"]
-
-
-def _checkout_models():
-    """``models/`` of the source checkout airtf runs from, or None for an installed package."""
-    root = Path(__file__).resolve().parents[2]
-    folder = root / "models"
-    return folder if (root / "setup.cfg").is_file() and folder.is_dir() else None
-
-
-def models_dir():
-    """Folder of the official files.
-
-    ``$AIRTF_MODELS`` if set; else ``models/`` of the source checkout airtf
-    runs from; else the user cache, ``$XDG_CACHE_HOME/airtf/models``
-    (``~/.cache/airtf/models``).
-    """
-    if os.environ.get("AIRTF_MODELS"):
-        return Path(os.environ["AIRTF_MODELS"])
-    return _checkout_models() or cache_home() / "models"
 
 
 def verify(path, name=None):
@@ -108,14 +89,14 @@ UNVERIFIED_SUFFIX = ".unverified"
 """A downloaded official file waits under this name until its checksums are checked."""
 
 
-def fetch(names=None, directory=None, source=None, timeout=30.0, progress=None):
+def fetch(names=None, directory=None, source=None, timeout=30.0, progress=None, mirror=None):
     """Put verified official files into the models folder.
 
     Files already there and verified are kept. With ``source`` (a folder
     holding copies), files are copied from it; otherwise downloaded from the
     manifest's URLs, resuming a download an earlier run left unfinished
-    (``NAME.unverified.partial``). Without network, the error says where to
-    put the files.
+    (``NAME.unverified.partial``), from ``mirror`` (a base address) if given.
+    Without network, the error says where to put the files.
 
     Returns a list of (name, path, action) with action in
     {"present", "copied", "downloaded", "resumed"}.
@@ -125,7 +106,8 @@ def fetch(names=None, directory=None, source=None, timeout=30.0, progress=None):
     done = []
     for name in names or list(entries):
         if name not in entries:
-            raise ValueError(f"unknown official file {name!r}; choose from {sorted(entries)}")
+            raise CheckpointError(f"unknown official file {name!r}; choose {', '.join(entries)}, or musicnn "
+                                  "(or a musicnn preset) for musicnn's checkpoints")
         target = directory / name
         if target.is_file() and _verifies(target, name):
             done.append((name, target, "present"))
@@ -136,7 +118,7 @@ def fetch(names=None, directory=None, source=None, timeout=30.0, progress=None):
                 verify(temporary, name)
             done.append((name, target, "copied"))
         else:
-            done.append((name, target, _download(name, entries[name], target, timeout, progress)))
+            done.append((name, target, _download(name, entries[name], target, timeout, progress, mirror)))
     return done
 
 
@@ -155,7 +137,7 @@ def _copy(source, temporary):
     shutil.copyfile(source, temporary)
 
 
-def _download(name, entry, target, timeout, progress):
+def _download(name, entry, target, timeout, progress, mirror=None):
     """Download an official file as every airtf download goes (:func:`airtf.support.downloads.download`: resumed
     after an interruption), verify it, then move it to ``target``; "downloaded" or "resumed"."""
     from airtf.support import downloads
@@ -166,6 +148,7 @@ def _download(name, entry, target, timeout, progress):
                  "`airtf-weights fetch --from DIR` with a folder holding it")
     try:
         official = downloads.PublishedFile.from_entry(entry)
+        official = official.at(mirror) if mirror else official
         action = downloads.download(official.url, unverified, official.bytes, timeout, progress, elsewhere)
     except downloads.DownloadError as error:
         raise WeightsNotFoundError(str(error)) from None

@@ -1,0 +1,50 @@
+"""Framing in ``keras.ops``: the pieces the front ends' Keras layers share.
+
+They run under the TensorFlow backend (eagerly, in ``tf.data.Dataset.map``
+and in a SavedModel signature with an unknown number of samples) and under
+JAX. Imported by the front ends only, so that ``import airtf.audio`` loads no Keras.
+"""
+
+import numpy as np
+from keras import ops
+
+
+def periodic_hann(length):
+    """The periodic Hann window ``0.5 - 0.5 cos(2 pi n / length)``, float64."""
+    return 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(length) / length)
+
+
+def nonnegative(count):
+    """``max(count, 0)`` for a Python int or a scalar tensor."""
+    return max(count, 0) if isinstance(count, int) else ops.maximum(count, 0)
+
+
+def window_count(length, window, hop):
+    """Complete windows of ``window`` items, ``hop`` apart, in ``length`` items."""
+    return nonnegative(1 + (length - window) // hop)
+
+
+def frame(x, window, hop, axis):
+    """Cut ``x`` into complete windows along ``axis``; incomplete ones are dropped.
+
+    Axis ``axis`` of length ``L`` becomes two axes: the window index and the
+    position within the window, of lengths ``window_count(L, window, hop)``
+    and ``window``.
+    """
+    shape = list(ops.shape(x))
+    axis %= len(shape)
+    if isinstance(shape[axis], int) and shape[axis] == 0:
+        # jnp.take returns an operand with an empty axis unchanged.
+        shape[axis : axis + 1] = [0, window]
+        return ops.zeros(shape, dtype=x.dtype)
+    count = window_count(shape[axis], window, hop)
+    starts = ops.arange(count, dtype="int32") * hop
+    indices = starts[:, None] + ops.arange(window, dtype="int32")[None, :]
+    return ops.take(x, indices, axis=axis)
+
+
+def pad_to(x, length):
+    """Zero-pad the last axis of ``x`` at its end to at least ``length`` items."""
+    shortfall = nonnegative(length - ops.shape(x)[-1])
+    no_padding = [[0, 0]] * (len(ops.shape(x)) - 1)
+    return ops.pad(x, no_padding + [[0, shortfall]])
