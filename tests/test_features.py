@@ -124,7 +124,7 @@ def test_a_second_call_reads_the_cache(openmic, split, cache, monkeypatch):
     def fail(*args):
         raise AssertionError("the model ran although the features were cached")
 
-    monkeypatch.setattr(feature_sets.VGGishFeatures, "extractor", fail)
+    monkeypatch.setattr(feature_sets.BackboneFeatures, "extractor", fail)
     monkeypatch.setattr(feature_sets.FeatureSet, "model", fail)
     np.testing.assert_array_equal(spec.compute(openmic, split.test, cache), first)
     np.testing.assert_array_equal(spec.compute(openmic, split.test[1:], cache), first[1:])

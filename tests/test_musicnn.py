@@ -202,3 +202,72 @@ def test_embed_gives_the_layer_per_3s_patch(fetched, openmic_clip):
     np.testing.assert_allclose(features, expected, rtol=0, atol=1e-4 * np.abs(expected).max())
     penultimate, _ = airtf.embed(openmic_clip, weights="musicnn-mtt", layer="penultimate")
     assert penultimate.shape == (3, 200)
+
+
+@pytest.fixture(scope="module")
+def openmic(tmp_path_factory):
+    """A demo OpenMIC of 6 rendered clips."""
+    from airtf.datasets.openmic import OpenMIC
+    from airtf.demo import sets as demo
+
+    folder = tmp_path_factory.mktemp("demo") / "openmic"
+    demo.render_openmic(folder, clips=6, seed=3)
+    return OpenMIC(folder)
+
+
+def test_feature_set_is_the_layer_per_patch_normalised_on_training_clips(fetched, openmic, tmp_path, monkeypatch):
+    from airtf.features import feature_sets
+
+    keys = list(openmic.labels().sample_key)
+    train, test = keys[:4], keys[4:]
+    feature_set = feature_sets.parse("musicnn-mtt").fitted(openmic, train, tmp_path)
+    assert feature_set.spec["layer"] == "max_pool" and feature_set.frame_shape == (3, 753)
+    frames = feature_set.compute(openmic, test, tmp_path)
+    model = musicnn.from_preset("musicnn-mtt")
+    raw = np.stack([model.predict(musicnn.patches_of_waveform(audio.read(openmic.audio_path(key))), verbose=0)
+                    for key in keys])
+    low, high = raw[:4].min(axis=(0, 1)), raw[:4].max(axis=(0, 1))
+    expected = (raw[4:] - low) / np.where(high > low, high - low, 1.0)
+    assert frames.shape == (2, 3, 753)
+    np.testing.assert_allclose(frames, expected, rtol=0, atol=1e-3)
+    # a second computation reads the cache and loads no model
+    monkeypatch.setattr(feature_sets.MusicnnFeatures, "new_extractor", lambda self: pytest.fail("recomputed"))
+    feature_sets._embedding_extractor.cache_clear()
+    np.testing.assert_array_equal(feature_set.compute(openmic, test, tmp_path), frames)
+    assert feature_set.model().input.shape[2:] == (187, 96)
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (("musicnn-mtt", None, None, 0, "timbral"), "76,296 features per 3 s patch, too many"),
+    (("vgg-msd", "official", None, 0, None), "--weights and --variant are VGGish's"),
+    (("norm", None, None, 0, "max_pool"), "--layer chooses the layer of a musicnn model"),
+])
+def test_feature_set_refuses_what_does_not_apply(arguments, message):
+    from airtf.features import feature_sets
+
+    with pytest.raises(feature_sets.FeatureError, match=message):
+        feature_sets.parse(*arguments)
+
+
+def test_predict_tags_prints_the_taggers_top_tags(fetched, openmic_clip, tmp_path, capsys):
+    import json
+
+    from airtf.cli import predict as predict_cli
+
+    chirp_file = tmp_path / "chirp.wav"
+    import soundfile
+
+    soundfile.write(chirp_file, chirp(), 16000)
+    assert predict_cli.main([str(openmic_clip), str(chirp_file), "--tags", "musicnn-mtt", "--top", "3"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    taggram = musicnn.from_preset("musicnn-mtt", "taggram").predict(
+        musicnn.patches_of_waveform(audio.read(openmic_clip)), verbose=0).mean(axis=0)
+    tags = musicnn.MusicnnSource.parse("musicnn-mtt").tags()
+    top = np.argsort(-taggram)[:3]
+    assert lines[0] == f"{openmic_clip}: " + ", ".join(f"{tags[index]} {taggram[index]:.3f}" for index in top)
+    assert lines[1].startswith(f"{chirp_file}: ") and lines[1].count(",") == 2
+    assert predict_cli.main([str(tmp_path / "missing.wav"), str(chirp_file), "--tags", "vgg-mtt", "--json"]) == 1
+    captured = capsys.readouterr()
+    assert "missing.wav" in captured.err
+    document = json.loads(captured.out)
+    assert list(document) == [str(chirp_file)] and len(document[str(chirp_file)]) == 50

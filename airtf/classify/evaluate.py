@@ -96,6 +96,7 @@ class Settings:
     weights : the VGGish of ``norm`` ("official" when None).
     variant : VGGish variant for norm, random and pre-trained backbones.
     feature_seed : seed of a random VGGish.
+    layer : the layer of a musicnn feature set (default: its model's, max_pool for musicnn).
     limit : use at most this many clips of each of train, validation and
         test (the first in split order), for smoke runs.
     """
@@ -111,6 +112,7 @@ class Settings:
     variant: str | None = None
     feature_seed: int = 0
     limit: int | None = None
+    layer: str | None = None
 
 
 @dataclasses.dataclass
@@ -200,7 +202,8 @@ def _prepare(settings, out, keep_split=True):
     The split is the one ``out`` holds (unless not ``keep_split``), else drawn.
     """
     dataset = OpenMIC(settings.data)
-    feature_set = feature_sets.parse(settings.features, settings.weights, settings.variant, settings.feature_seed)
+    feature_set = feature_sets.parse(settings.features, settings.weights, settings.variant, settings.feature_seed,
+                                     settings.layer)
     feature_set.check_available(dataset)
     kept = keep_split and (out / openmic.SPLIT_NAME).is_file()
     split = openmic.read_split(out) if kept else dataset.draw_split()

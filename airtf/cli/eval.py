@@ -9,16 +9,18 @@ resumes an interrupted one. See airtf/evaluate.py for the layout.
 
 Feature sets: pca (the released features / 255), norm (a VGGish's
 embeddings, min-max normalised on the training split), random (a random
-VGGish), logmel (the log-mel frames), or a pre-training run directory or
-weights file (its VGGish, normalised like norm).
+VGGish), logmel (the log-mel frames), a pre-training run directory or
+weights file (its VGGish, normalised like norm), or a musicnn model
+(musicnn-mtt, musicnn-msd, vgg-mtt, vgg-msd: one layer per 3 s patch,
+--layer, normalised like norm).
 """
 
 import argparse
 import sys
 
-from airtf.cli.common import (add_deterministic, add_dry_run, add_out, add_overwrite, add_quiet, add_weights, command_parser,
-                              deterministic_if_asked, naming_the_resume, one_line_warnings, positive, reports_errors,
-                              seed)
+from airtf.cli.common import (add_deterministic, add_dry_run, add_layer, add_out, add_overwrite, add_quiet, add_weights,
+                              command_parser, deterministic_if_asked, naming_the_resume, one_line_warnings, positive,
+                              reports_errors, seed)
 
 
 def _seeds(text):
@@ -37,7 +39,8 @@ def parse(argv):
 
     parser = command_parser("airtf-eval", __doc__)
     parser.add_argument("--features", required=True, metavar="SET",
-                        help=f"{', '.join(params.FEATURE_SETS)}, or a pre-training run directory or weights file")
+                        help=f"{', '.join(params.FEATURE_SETS)}, a pre-training run directory or weights file, or a "
+                             "musicnn model (musicnn-mtt, musicnn-msd, vgg-mtt, vgg-msd)")
     parser.add_argument("--data", required=True, metavar="OPENMIC_DIR", help="the OpenMIC-2018 folder")
     add_out(parser, "the run directory to write (or resume)", metavar="RUN_DIR")
     parser.add_argument("--seeds", type=_seeds, default=params.CLASSIFIER_SEEDS, metavar="S,S,...",
@@ -62,6 +65,7 @@ def parse(argv):
     weights = add_weights(parser, "--features norm's VGGish (default official)", pca=False)
     weights.add_argument("--feature-seed", type=seed, default=0, metavar="N",
                          help="seed of a random VGGish (default %(default)s)")
+    add_layer(weights)
     return parser.parse_args(argv)
 
 
@@ -83,7 +87,7 @@ def _settings(args):
     return evaluate.Settings(features=args.features, data=args.data, seeds=args.seeds, epochs=args.epochs,
                              batch_size=args.batch_size, learning_rate=args.lr, norm=args.norm,
                              weights=args.weights, variant=args.variant, feature_seed=args.feature_seed,
-                             limit=args.limit)
+                             limit=args.limit, layer=args.layer)
 
 
 def _plan(args):

@@ -6,12 +6,16 @@ reaches it too (consecutive active frames merged). --json prints one JSON
 document instead, with every instrument's probability: {file: {"duration": s,
 "threshold": p, "instruments": {name: {"probability": p, "present": bool,
 "active": [[start, end], ...]}}}}, most probable first.
+
+--tags MODEL prints a music tagger's own tags instead (musicnn-mtt,
+musicnn-msd, vgg-mtt, vgg-msd: its 50 tags' probabilities averaged over the
+file's 3 s patches, the --top most probable); with --json, {file: {tag: p}}.
 """
 
 import sys
 
-from airtf.cli.common import (add_quiet, add_replaced_weights, command_parser, one_line_warnings, probability,
-                              reports_errors)
+from airtf.cli.common import (add_quiet, add_replaced_weights, command_parser, one_line_warnings, positive,
+                              probability, reports_errors)
 
 
 def parse(argv):
@@ -19,23 +23,61 @@ def parse(argv):
 
     parser = command_parser("airtf-predict", __doc__)
     parser.add_argument("inputs", nargs="+", metavar="AUDIO", help="audio files")
-    parser.add_argument("--model", required=True, metavar="EXPORT_DIR_OR_RUN_DIR",
-                        help="a SavedModel written by airtf-export (loading one runs the TensorFlow operations it "
-                             "holds: load only exports you trust), or a run directory written by airtf-eval")
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--model", metavar="EXPORT_DIR_OR_RUN_DIR",
+                       help="a SavedModel written by airtf-export (loading one runs the TensorFlow operations it "
+                            "holds: load only exports you trust), or a run directory written by airtf-eval")
+    which.add_argument("--tags", metavar="MUSICNN_MODEL",
+                       help="print this tagger's own tags: musicnn-mtt, musicnn-msd, vgg-mtt, vgg-msd, or a folder "
+                            "of its checkpoint")
+    parser.add_argument("--top", type=positive(int), default=5, metavar="N",
+                        help="with --tags: how many tags to print (default %(default)s)")
     parser.add_argument("--threshold", type=probability, metavar="P", default=params.THRESHOLD,
                         help="probability at which an instrument is present, and a frame active "
                              "(default %(default)s)")
     parser.add_argument("--json", action="store_true", help="print one JSON document for machines")
     add_quiet(parser)
     add_replaced_weights(parser, "a run directory (an export holds its own)")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.tags and (args.weights or args.variant or args.pca_params):
+        parser.error("--weights, --variant and --pca-params replace a recogniser's VGGish; --tags names its model alone")
+    return args
 
 
 @reports_errors("airtf-predict")
 def main(argv=None):
     args = parse(argv)
     with one_line_warnings("airtf-predict"):
-        return predict_all(args)
+        return tag_all(args) if args.tags else predict_all(args)
+
+
+def tag_all(args):
+    """Print each file's most probable tags (or all, as JSON); return the exit code."""
+    import json
+
+    from airtf.errors import AirtfError
+    from airtf.serve import tags
+    from airtf.support.files import printable
+
+    extractor, names = tags.tagger(args.tags)
+    failed, document = 0, {}
+    for path in args.inputs:
+        try:
+            ranking = tags.file_tags(extractor, names, path)
+        except AirtfError as error:  # the file's own failure, named in the message
+            print(f"airtf-predict: error: {error}", file=sys.stderr)
+            failed += 1
+            continue
+        if args.json:
+            document[path] = {tag: round(probability, 4) for tag, probability in ranking}
+        else:
+            print(tags.format_tags(printable(path), ranking, args.top), flush=True)
+    if args.json:
+        print(json.dumps(document))
+    if failed:
+        print(f"airtf-predict: {failed} of {len(args.inputs)} files failed", file=sys.stderr)
+        return 1
+    return 0
 
 
 def predict_all(args):

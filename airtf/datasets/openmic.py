@@ -60,6 +60,7 @@ PARTITION_FILES = {"train": "partitions/split01_train.csv", "test": "partitions/
 LABEL_COLUMNS = ("sample_key", "instrument", "relevance")
 NPZ_LABEL_ARRAYS = ("Y_true", "Y_mask", "sample_key")
 
+CLIP_SECONDS = 10.0
 EXAMPLES_PER_CLIP = 10
 """Clips last 10 s: 10 VGGish examples of 0.96 s."""
 UNKNOWN = 0.5

@@ -24,6 +24,11 @@ features. The paper compares:
 a pre-training run directory or a weights file (kind ``pretrained``)
     Its VGGish's embeddings (the variant the run's config.json names),
     normalised like ``norm``. (10, 128).
+a musicnn model (kind ``musicnn``: ``musicnn-mtt``, ``musicnn-msd``, ``vgg-mtt``, ``vgg-msd``)
+    One layer of musicnn's released taggers (``--layer``, default
+    max_pool: (3, 753); vgg: pool5, (3, 256)), one frame per 3 s patch,
+    normalised like ``norm``. Beyond the paper's grid: the genuinely
+    pretrained music representation reachable offline.
 
 Each is a :class:`FeatureSet` class, registered under its kind; a
 :class:`FeatureSpec` names one completely (a plain dict, written as JSON in
@@ -58,11 +63,13 @@ from typing import TypedDict
 import keras
 import numpy as np
 
-from airtf import params, vggish
-from airtf.datasets.openmic import EXAMPLES_PER_CLIP, FEATURE_MAX
+from airtf import musicnn, params, vggish
+from airtf.datasets.openmic import CLIP_SECONDS, EXAMPLES_PER_CLIP, FEATURE_MAX
 from airtf.datasets.pipeline import DatasetError, missing_files
 from airtf.errors import AirtfError, AirtfWarning, CheckpointError
 from airtf.features import engine, extract
+from airtf.musicnn import audio_converter
+from airtf.musicnn.backbone import output_shapes as backbone_shapes
 from airtf.support import array_cache
 from airtf.support.files import digest as file_digest
 from airtf.support.files import display, feature_cache, write_json
@@ -107,6 +114,7 @@ class FeatureSpec(TypedDict):
     normalization : {"minimum": [D floats], "maximum": [D floats]} once
         fitted (:meth:`FeatureSet.fitted`), else None
     frontend : the log-mel front end's parameters and resampler
+    layer : the layer of a musicnn model; absent or None otherwise
     """
 
     kind: str
@@ -118,6 +126,7 @@ class FeatureSpec(TypedDict):
     pca_params_sha256: str | None
     normalization: dict | None
     frontend: dict
+    layer: str | None
 
 
 def frontend_settings():
@@ -132,8 +141,9 @@ def register(cls):
     return cls
 
 
-def parse(features, weights=None, variant=None, seed=0):
-    """The feature set that a ``--features`` value names (with ``--weights``, ``--variant``, ``--feature-seed``).
+def parse(features, weights=None, variant=None, seed=0, layer=None):
+    """The feature set that a ``--features`` value names (with ``--weights``, ``--variant``, ``--feature-seed``,
+    ``--layer``).
 
     Parameters
     ----------
@@ -147,6 +157,8 @@ def parse(features, weights=None, variant=None, seed=0):
         (default: the run's own, else audioset-2017); refused for pca and logmel.
     seed : int
         Seed of a random VGGish.
+    layer : str or None
+        The layer of a musicnn model (``--features musicnn-mtt`` ...); refused elsewhere.
 
     Returns
     -------
@@ -154,6 +166,13 @@ def parse(features, weights=None, variant=None, seed=0):
         Not yet fitted; see :meth:`FeatureSet.fitted`.
     """
     features = str(features)
+    if musicnn.names_musicnn(features):
+        if weights is not None or variant is not None:
+            raise FeatureError(f"--weights and --variant are VGGish's; --features {features} is a musicnn model: "
+                               "leave them out")
+        return MusicnnFeatures(MusicnnFeatures.spec_of(features, layer))
+    if layer is not None:
+        raise FeatureError("--layer chooses the layer of a musicnn model (--features musicnn-mtt, ...); leave it out")
     named = {kind: cls for kind, cls in FEATURE_SETS.items() if cls.named}
     kind = features if features in named else PretrainedVGGish.kind if Path(features).exists() else None
     if kind is None:
@@ -184,7 +203,8 @@ def _spec(kind, source=None, postprocess=None, pca_params_sha256=None):
     identity = source.identity() if source is not None else {}
     return FeatureSpec(kind=kind, weights=identity.get("weights"), weights_sha256=identity.get("sha256"),
                        variant=identity.get("variant"), seed=identity.get("seed"), postprocess=postprocess,
-                       pca_params_sha256=pca_params_sha256, normalization=None, frontend=frontend_settings())
+                       pca_params_sha256=pca_params_sha256, normalization=None, frontend=frontend_settings(),
+                       layer=None)
 
 
 def _source(weights, variant, seed):
@@ -211,6 +231,8 @@ class FeatureSet(abc.ABC):
     takes_variant = False
     frame_shape = (EXAMPLES_PER_CLIP, params.EMBEDDING_SIZE)
     """(T, D) of a clip's features."""
+    example_shape = LOG_MEL_SHAPE
+    """The front end's examples the feature model takes: VGGish's log-mel (96, 64)."""
 
     def __init__(self, spec):
         self.spec = FeatureSpec(**spec)
@@ -276,7 +298,7 @@ class FeatureSet(abc.ABC):
         """
         if pca_params is not None and self.spec["postprocess"] != "pca":
             raise FeatureError(f"the {self.kind} feature set has no PCA, so --pca-params does not apply; leave it out")
-        examples = keras.Input((None, params.EXAMPLE_FRAMES, params.NUM_MEL_BINS), name="log_mel_examples")
+        examples = keras.Input((None, *self.example_shape), name="log_mel_examples")
         frames = self._frames(examples, weights, variant)
         for layer in self._postprocess_layers(pca_params):
             frames = layer(frames)
@@ -350,8 +372,14 @@ class PerExample(keras.layers.Layer):
         return (*input_shape[:2], *self.model.compute_output_shape((None, *input_shape[2:]))[1:])
 
 
-class VGGishFeatures(FeatureSet):
-    """Features of a VGGish backbone: its embeddings, one frame per 0.96 s example."""
+class BackboneFeatures(FeatureSet):
+    """Features of a backbone computed from audio through the engine: a VGGish's embeddings, one frame per
+    0.96 s example (a subclass may have another backbone and front end)."""
+
+    @property
+    def row_shape(self):
+        """One example's features before post-processing."""
+        return self.frame_shape[1:]
 
     def _backbone(self, weights=None, variant=None):
         """The spec's VGGish, its weights checked against the spec's sha256, or the one that replaces it."""
@@ -385,6 +413,10 @@ class VGGishFeatures(FeatureSet):
         """
         return _embedding_extractor(json.dumps({**self.spec, "normalization": None}, sort_keys=True))
 
+    def new_extractor(self):
+        """A new extractor of the backbone's raw features (:meth:`extractor` keeps the last one)."""
+        return extract.Extractor("embedding", self._backbone(), resampler=RESAMPLER)
+
     def check_available(self, openmic):
         if self.spec["weights"] == "official":
             presets.official_weights()
@@ -415,16 +447,19 @@ class VGGishFeatures(FeatureSet):
 
         Made on first use (unless not ``create``), with an identity.json of what its hash covers.
         """
-        spec = self.spec
-        random = spec["weights"] == "random"
         identity = {"format": array_cache.FORMAT, **self.cache_identity()}
         digest = array_cache.digest(identity)
-        label = f"random{spec['seed']}" if random else ("official" if spec["weights"] == "official"
-                                                         else spec["weights_sha256"][:12])
-        folder = Path(cache_dir or feature_cache()) / f"vggish-{label}-{spec['variant']}-{digest[:12]}"
+        folder = Path(cache_dir or feature_cache()) / f"{self._cache_label()}-{digest[:12]}"
         if create and not (folder / "identity.json").is_file():
             write_json(folder / "identity.json", identity)
         return folder
+
+    def _cache_label(self):
+        spec = self.spec
+        random = spec["weights"] == "random"
+        label = f"random{spec['seed']}" if random else ("official" if spec["weights"] == "official"
+                                                         else spec["weights_sha256"][:12])
+        return f"vggish-{label}-{spec['variant']}"
 
     def _source_text(self):
         sources = {"random": f"random VGGish (seed {self.spec['seed']})", "official": "official VGGish"}
@@ -432,7 +467,7 @@ class VGGishFeatures(FeatureSet):
 
 
 @register
-class RandomVGGish(VGGishFeatures):
+class RandomVGGish(BackboneFeatures):
     """``random``: raw embeddings of a randomly initialised VGGish (seeded), not normalised."""
 
     kind = "random"
@@ -446,8 +481,8 @@ class RandomVGGish(VGGishFeatures):
         return f"random: {self._source_text()}"
 
 
-class NormalizedVGGish(VGGishFeatures):
-    """Embeddings min-max normalised with statistics fitted on the training clips."""
+class NormalizedFeatures(BackboneFeatures):
+    """A backbone's features min-max normalised with statistics fitted on the training clips."""
 
     takes_variant = True
 
@@ -472,7 +507,7 @@ class NormalizedVGGish(VGGishFeatures):
 
 
 @register
-class NormVGGish(NormalizedVGGish):
+class NormVGGish(NormalizedFeatures):
     """``norm``: a VGGish's embeddings (official, or ``--weights``), min-max normalised."""
 
     kind = "norm"
@@ -484,7 +519,7 @@ class NormVGGish(NormalizedVGGish):
 
 
 @register
-class PretrainedVGGish(NormalizedVGGish):
+class PretrainedVGGish(NormalizedFeatures):
     """A pre-training run's (or weights file's) VGGish, normalised like ``norm``."""
 
     kind = "pretrained"
@@ -496,7 +531,7 @@ class PretrainedVGGish(NormalizedVGGish):
 
 
 @register
-class ReleasedFeatures(VGGishFeatures):
+class ReleasedFeatures(BackboneFeatures):
     """``pca``: OpenMIC-2018's released features / 255 (the 2017 VGGish, PCA, 8-bit quantisation)."""
 
     kind = "pca"
@@ -532,6 +567,82 @@ class ReleasedFeatures(VGGishFeatures):
         pca_file = pca_params or presets.official_pca_params()
         return [vggish.PCAQuantize.from_file(pca_file, name="pca_quantize"),
                 keras.layers.Rescaling(1.0 / FEATURE_MAX, dtype="float32", name="to_unit_range")]
+
+
+@register
+class MusicnnFeatures(NormalizedFeatures):
+    """A layer of one of musicnn's released taggers, one frame per 3 s patch, normalised like ``norm``."""
+
+    kind = "musicnn"
+    named = False
+    example_shape = (audio_converter.PATCH_FRAMES, audio_converter.NUM_MEL_BINS)
+    largest_frame = 4096
+    """Features per patch a layer may have to be a frame (pool5's 256 are; timbral's 187 x 408 are not)."""
+
+    @classmethod
+    def spec_for(cls, features, weights, variant, seed):
+        return cls.spec_of(features)
+
+    @classmethod
+    def spec_of(cls, features, layer=None):
+        """The spec of a musicnn preset or checkpoint folder, with its layer (None: the model's default)."""
+        try:
+            source = musicnn.MusicnnSource.parse(features, layer)
+        except CheckpointError as error:
+            raise FeatureError(str(error)) from None
+        size = int(np.prod(backbone_shapes(source.architecture, len(source.tags()))[source.layer]))
+        if size > cls.largest_frame:
+            raise FeatureError(f"--layer {source.layer} gives {size:,} features per 3 s patch, too many for one frame "
+                               f"of the classifier; choose one of {', '.join(_frame_layers(source))}")
+        frontend = {"front_end": "musicnn", "patch_frames": audio_converter.PATCH_FRAMES, "resampler": RESAMPLER}
+        return FeatureSpec(kind=cls.kind, weights=str(source.folder or source.preset),
+                           weights_sha256=source.identity()["sha256"], variant=None, seed=None, postprocess="minmax",
+                           pca_params_sha256=None, normalization=None, frontend=frontend, layer=source.layer)
+
+    def _source(self):
+        return musicnn.MusicnnSource.parse(self.spec["weights"], self.spec["layer"])
+
+    @property
+    def frame_shape(self):
+        source, front_end = self._source(), musicnn.MusicnnPatches()
+        patches = front_end.compute_output_shape((int(CLIP_SECONDS * params.SAMPLE_RATE) + 2 * front_end.edge_samples,))
+        return patches[0], int(np.prod(backbone_shapes(source.architecture, len(source.tags()))[source.layer]))
+
+    def check_available(self, openmic):
+        self._source().checkpoint_folder()
+
+    def _backbone(self, weights=None, variant=None):
+        if weights is not None or variant is not None:
+            raise FeatureError(f"the {self.spec['weights']} feature set is a musicnn model: --weights and --variant "
+                               "do not apply; leave them out")
+        model = self._source().load()
+        if len(model.output.shape) == 2:
+            return model
+        return keras.Model(model.input, keras.layers.Flatten(name="patch_features")(model.output), name=model.name)
+
+    def new_extractor(self):
+        return extract.Extractor("embedding", self._backbone(), front_end=musicnn.MusicnnPatches(),
+                                 resampler=RESAMPLER)
+
+    def uncomputed(self, openmic, keys, cache_dir=None):
+        clips = _uncached(openmic, keys, self, self.cache_folder(cache_dir, create=False), self.cache_identity())
+        return clips, {"embedding cache": len(clips) * (int(np.prod(self.frame_shape)) * 4 + NPY_HEADER_BYTES)}
+
+    def cache_identity(self):
+        return {"weights_sha256": self.spec["weights_sha256"], "layer": self.spec["layer"],
+                "frontend": self.spec["frontend"]}
+
+    def _cache_label(self):
+        return f"musicnn-{self._source().preset}-{self.spec['layer']}"
+
+    def _source_text(self):
+        return self._source().describe()
+
+
+def _frame_layers(source):
+    """The layers of a musicnn model small enough to be frames."""
+    shapes = backbone_shapes(source.architecture, len(source.tags()))
+    return [layer for layer, shape in shapes.items() if np.prod(shape) <= MusicnnFeatures.largest_frame]
 
 
 def _weights_text(reference):
@@ -578,7 +689,7 @@ def _seconds_per_clip(openmic, keys, extractor, clips=CLIPS_PER_BATCH):
 
 
 def cached_embeddings(openmic, keys, feature_set, cache_dir=None):
-    """A VGGish feature set's raw embeddings of clips, (len(keys), 10, 128) float32 (see :mod:`airtf.features.engine`).
+    """A backbone feature set's raw features of clips, (len(keys), *frame_shape) float32 (see :mod:`airtf.features.engine`).
 
     Clips already in the cache are read back; the others go through its
     extractor in batches (with a progress bar on a terminal) and are
@@ -586,11 +697,11 @@ def cached_embeddings(openmic, keys, feature_set, cache_dir=None):
     """
     paths = audio_paths(openmic, list(keys), feature_set)
     return engine.file_features(paths, feature_set.extractor, feature_set.cache_folder(cache_dir),
-                                feature_set.cache_identity(), EXAMPLES_PER_CLIP, (params.EMBEDDING_SIZE,),
+                                feature_set.cache_identity(), feature_set.frame_shape[0], feature_set.row_shape,
                                 f"{feature_set.kind} features")
 
 
 @functools.lru_cache(maxsize=1)
 def _embedding_extractor(raw_spec):
     """The embedding extractor of a spec (JSON, without statistics); only the last one is kept (bounded memory)."""
-    return extract.Extractor("embedding", from_spec(json.loads(raw_spec))._backbone(), resampler=RESAMPLER)
+    return from_spec(json.loads(raw_spec)).new_extractor()

@@ -20,6 +20,8 @@ variable scope of musicnn's TF1 checkpoints. Batch normalisation keeps
 TensorFlow 1's epsilon (1e-3), which is Keras's.
 """
 
+import functools
+
 import keras
 
 from airtf.musicnn.audio_converter import NUM_MEL_BINS, PATCH_FRAMES
@@ -138,6 +140,13 @@ def build_vgg(num_tags=50, filters=128, initializer="glorot_uniform"):
     logits = keras.layers.Dense(num_tags, name="logits", kernel_initializer=initializer)(keras.layers.Flatten()(x))
     outputs["taggram"] = keras.layers.Activation("sigmoid", name="taggram")(logits)
     return keras.Model(patches, outputs, name="vgg")
+
+
+@functools.lru_cache(maxsize=None)
+def output_shapes(architecture, num_tags=50):
+    """Output name -> the shape of one patch's output (without the batch axis)."""
+    model = build(architecture, num_tags, initializer="zeros")
+    return {name: tuple(tensor.shape[1:]) for name, tensor in model.output.items()}
 
 
 def build(architecture, num_tags=50, initializer="glorot_uniform"):

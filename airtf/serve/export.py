@@ -167,7 +167,11 @@ class Pipeline:
         if len(class_names) != classifier.num_classes:
             raise RunError(f"{run_dir / CLASSES_NAME}: {len(class_names)} class names for a classifier of "
                            f"{classifier.num_classes} classes; the run directory mixes two runs")
-        feature_model = feature_sets.from_spec(spec).model(weights=weights, variant=variant, pca_params=pca_params)
+        feature_set = feature_sets.from_spec(spec)
+        if feature_set.example_shape != LogMelExamples().example_shape:
+            raise RunError(f"{run_dir}: its classifier reads {feature_set.describe()}, computed by musicnn's front "
+                           "end, which airtf-export and airtf-predict do not build in yet; score it with airtf-eval")
+        feature_model = feature_set.model(weights=weights, variant=variant, pca_params=pca_params)
         return cls(feature_model, classifier, class_names)
 
     def _log_mel_and_features(self, waveform):
