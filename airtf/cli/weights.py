@@ -52,9 +52,10 @@ def fetch_each(args):
     from airtf.vggish import presets as weights
 
     from airtf import musicnn
+    from airtf.musicnn import presets as musicnn_presets
 
     failed = 0
-    for name in _requested(args.names, weights.manifest(), musicnn.presets()):
+    for name in _requested(args.names, weights.manifest(), musicnn_presets.presets()):
         try:
             if name == "musicnn":
                 fetched = musicnn.fetch(args.out and f"{args.out}/musicnn", args.source, args.mirror,

@@ -30,7 +30,7 @@ _EXPORTS = {
     "MusicnnPatches": "audio_converter", "patches_of_waveform": "audio_converter",
     "ARCHITECTURES": "backbone", "LAYERS": "backbone", "build_musicnn": "backbone", "build_vgg": "backbone",
     "DEFAULT_LAYERS": "presets", "DEFAULT_PRESET": "presets", "MusicnnSource": "presets", "fetch": "presets",
-    "from_preset": "presets", "names_musicnn": "presets", "presets": "presets",
+    "from_preset": "presets", "names_musicnn": "presets",
 }
 """What the package offers, and the module each comes from."""
 
