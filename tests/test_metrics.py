@@ -222,3 +222,30 @@ def test_attention_figure_names_rows_marks_labels_and_spans_the_clip_in_seconds(
     np.testing.assert_allclose(rows.max(axis=1), 1.0)  # each row scaled to its own maximum
     np.testing.assert_allclose(rows[:, 0], 0.1)
     assert "attention" in colour_bar.get_ylabel()
+
+
+def test_tuned_thresholds_maximise_each_instruments_validation_f1():
+    y_true, y_mask, y_prob = random_labels(seed=5)
+    y_prob[:, 1] = np.clip(y_prob[:, 1] * 0.3, 0, 1)  # instrument 1 is predicted too low: its best threshold is low
+    thresholds = metrics.tuned_thresholds(y_true, y_mask, y_prob)
+    for column in range(len(NAMES)):
+        annotated = y_mask[:, column]
+        actual = y_true[annotated, column] >= 0.5
+        grid = np.round(np.arange(0.05, 1.0, 0.05), 2)
+        f1 = [f1_score(actual, y_prob[annotated, column] >= value, average="macro", zero_division=0) for value in grid]
+        assert f1_score(actual, y_prob[annotated, column] >= thresholds[column], average="macro",
+                        zero_division=0) == pytest.approx(max(f1))
+        best = grid[np.isclose(f1, max(f1))]
+        assert abs(thresholds[column] - 0.5) == pytest.approx(np.abs(best - 0.5).min())  # ties: nearest 0.5
+    assert thresholds[1] < 0.5
+
+
+def test_per_instrument_thresholds_score_each_instrument_at_its_own():
+    y_true, y_mask, y_prob = random_labels(seed=6)
+    y_mask[:, 2] &= y_true[:, 2] >= 0.5  # instrument 2: only positives annotated, cannot be tuned
+    thresholds = metrics.tuned_thresholds(y_true, y_mask, y_prob)
+    assert thresholds[2] == 0.5
+    scores = metrics.instrument_scores(y_true, y_mask, y_prob, NAMES, thresholds)
+    for column, name in enumerate(NAMES):
+        alone = metrics.instrument_scores(y_true, y_mask, y_prob, NAMES, float(thresholds[column]))[name]
+        assert scores[name] == pytest.approx(alone, nan_ok=True)

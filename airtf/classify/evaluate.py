@@ -1,5 +1,9 @@
 """airtf-eval's library: the attention classifier trained on one feature set, over seeds.
 
+With ``classifier="random-forest"`` each seed fits the cosmir baseline
+instead (:mod:`airtf.classify.forest`): no epochs, checkpoints, TensorBoard
+logs or attention.keras, the same scores, predictions and comparisons.
+
 :func:`evaluate` trains an :class:`airtf.classify.attention.AttentionClassifier` on
 the training split of OpenMIC-2018, keeps the epoch with the best validation
 F1-macro, scores it on the test partition (split01_test), once per seed, and
@@ -45,7 +49,7 @@ import keras
 import numpy as np
 
 from airtf import params
-from airtf.classify import attention, figures, metrics, reporting
+from airtf.classify import attention, figures, forest, metrics, reporting
 from airtf.datasets import openmic
 from airtf.datasets.openmic import EXAMPLES_PER_CLIP, OpenMIC
 from airtf.errors import AirtfError, AirtfWarning
@@ -93,6 +97,12 @@ class Settings:
     seeds : one classifier is trained per seed.
     epochs, batch_size, learning_rate : training (the paper: 350, 128, 5e-4).
     norm : "group" (the paper) or "batch" normalisation in the classifier.
+    classifier : "attention" (the paper) or "random-forest" (the cosmir baseline).
+
+    Every seed also scores the test clips with thresholds tuned per instrument
+    on the validation split (scores.json: ``tuned_thresholds``, ``test_tuned``;
+    the summary's ``tuned``), apart from the 0.5 ones; ``airtf-eval
+    --thresholds tuned`` prints them.
     weights : the VGGish of ``norm`` ("official" when None).
     variant : VGGish variant for norm, random and pre-trained backbones.
     feature_seed : seed of a random VGGish.
@@ -113,6 +123,7 @@ class Settings:
     feature_seed: int = 0
     limit: int | None = None
     layer: str | None = None
+    classifier: str = "attention"
 
 
 @dataclasses.dataclass
@@ -191,7 +202,10 @@ def _evaluate(settings, out, cache_dir, overwrite, verbose):
             seed_run.finish()  # a kill after its scores were written may have left the backup
             skipped.append(seed)
             continue
-        train_seed(seed_run, seed, sets, classes, settings, verbose, feature_set.spec)
+        if settings.classifier == "random-forest":
+            forest_seed(seed_run, seed, sets, classes)
+        else:
+            train_seed(seed_run, seed, sets, classes, settings, verbose, feature_set.spec)
         trained.append(seed)
     return Outcome(summarize(out, settings.seeds, classes, feature_set, config["data"]), trained, skipped)
 
@@ -231,41 +245,63 @@ def plan(settings, out, cache_dir=None, measure=True):
     clips = {name: list(getattr(used, name)) for name in ("train", "validation", "test")}
     every = [key for keys in clips.values() for key in keys]
     pending, _ = feature_set.uncomputed(dataset, every, cache_dir)
-    model = _classifier(settings, feature_set, len(dataset.classes))
-    steps = plans.steps_of(len(clips["train"]), settings.batch_size)
     finished = f" ({len(settings.seeds) - len(seeds)} finished already)" if len(seeds) < len(settings.seeds) else ""
     lines = [f"data: OpenMIC-2018 at {display(settings.data)}: {len(clips['train']):,} training, "
              f"{len(clips['validation']):,} validation and {len(clips['test']):,} test clips",
              f"features: {feature_set.describe()}, {feature_set.frame_shape} per clip; " +
              (f"{len(pending):,} of {len(every):,} clips to compute, the others cached" if feature_set.reads_audio
-              else "read from the release, nothing to compute"),
-             f"classifier: {model.count_params():,} parameters; {steps:,} step{'s' * (steps != 1)} of "
-             f"{settings.batch_size} per epoch, "
-             f"{settings.epochs} epochs, seeds {', '.join(map(str, seeds)) or 'none'} to train{finished}"]
+              else "read from the release, nothing to compute")]
+    seeds_text = f"seeds {', '.join(map(str, seeds)) or 'none'} to train{finished}"
+    if settings.classifier == "random-forest":
+        model = None
+        lines.append(f"classifier: a random forest per instrument (max_depth {forest.MAX_DEPTH}, {forest.TREES} "
+                     f"trees) on time-averaged features, {seeds_text}")
+    else:
+        model = _classifier(settings, feature_set, len(dataset.classes))
+        steps = plans.steps_of(len(clips["train"]), settings.batch_size)
+        lines.append(f"classifier: {model.count_params():,} parameters; {steps:,} step{'s' * (steps != 1)} of "
+                     f"{settings.batch_size} per epoch, {settings.epochs} epochs, {seeds_text}")
     seconds = None
     if measure:
         per_clip = feature_set.seconds_per_clip(dataset, pending) if pending else 0.0
-        compile_once, epoch, per_step, per_validation_clip = _classifier_seconds(
-            model, dataset.classes, feature_set.frame_shape, {name: len(keys) for name, keys in clips.items()},
-            settings.batch_size)
-        lines.append(f"measured: {per_clip:.3g} s per clip of features, {per_step:.3g} s per training step, "
-                     f"{per_validation_clip * 1e3:.3g} ms per validation clip, an epoch with its callbacks "
-                     f"{epoch:.3g} s, compiling {compile_once:.3g} s once; one seed about "
-                     f"{plans.duration_text(compile_once + epoch * settings.epochs)}")
-        seconds = len(pending) * per_clip + len(seeds) * (compile_once + settings.epochs * epoch)
+        per_seed, measured = _seed_seconds(settings, model, dataset.classes, feature_set.frame_shape,
+                                           {name: len(keys) for name, keys in clips.items()})
+        lines.append(f"measured: {per_clip:.3g} s per clip of features, {measured}; one seed about "
+                     f"{plans.duration_text(per_seed)}")
+        seconds = len(pending) * per_clip + len(seeds) * per_seed
     command = f"{COMMAND} --features {settings.features}"
     return plans.Plan(command, out, lines, seconds, disk_needs(settings, feature_set, dataset, used, cache_dir, seeds,
                                                                model))
+
+
+def _seed_seconds(settings, model, classes, frame_shape, clips):
+    """Seconds one seed takes, timed on random data of the run's shapes, and what was measured, in words."""
+    if model is None:  # the random forests
+        rng = np.random.default_rng(0)
+        y_true = rng.integers(0, 2, (max(2, clips["train"]), len(classes))).astype(np.float32)
+        x = rng.random((len(y_true), *frame_shape), dtype=np.float32)
+        start = time.perf_counter()
+        forest.probabilities(forest.fit(x, y_true, np.ones_like(y_true)), x[:1])
+        seconds = time.perf_counter() - start
+        return seconds, f"fitting the forests {seconds:.3g} s"
+    compile_once, epoch, per_step, per_validation_clip = _classifier_seconds(model, classes, frame_shape, clips,
+                                                                             settings.batch_size)
+    return compile_once + epoch * settings.epochs, (
+        f"{per_step:.3g} s per training step, {per_validation_clip * 1e3:.3g} ms per validation clip, an epoch "
+        f"with its callbacks {epoch:.3g} s, compiling {compile_once:.3g} s once")
 
 
 def disk_needs(settings, feature_set, dataset, used, cache_dir, seeds, model=None):
     """What a run writes, name -> bytes: the features' cache and each seed's checkpoints, backup and model."""
     every = [*used.train, *used.validation, *used.test]
     _, cache = feature_set.uncomputed(dataset, every, cache_dir)
+    predictions = 4 * len(used.test) * len(dataset.classes)
+    if settings.classifier == "random-forest":  # no model is kept
+        return {**cache, "seed runs": len(seeds) * predictions}
     model = model or _classifier(settings, feature_set, len(dataset.classes))
     weights = plans.weights_bytes(model)
     # best, best-val-loss and last checkpoints, attention.keras, a new best of each kind staged, the backup
-    per_seed = 6 * weights + plans.backup_bytes(model) + 4 * len(used.test) * len(dataset.classes)
+    per_seed = 6 * weights + plans.backup_bytes(model) + predictions
     return {**cache, "seed runs": len(seeds) * per_seed, "best model": weights}
 
 
@@ -343,7 +379,9 @@ def run_config(settings, spec, classes):
         "limit": settings.limit,
         "training": {"epochs": settings.epochs, "batch_size": settings.batch_size,
                      "learning_rate": settings.learning_rate},
-        "model": {"norm": settings.norm, "num_classes": len(classes)},
+        "model": {"norm": settings.norm, "num_classes": len(classes),
+                  # named only when not the attention classifier, so that earlier runs still resume
+                  **({"classifier": settings.classifier} if settings.classifier != "attention" else {})},
         "deterministic": reproducible.enabled(),
     }
 
@@ -440,24 +478,43 @@ def train_seed(run, seed, sets, classes, settings, verbose="auto", spec=None):
     run_directory.load_model_weights(model, run.best_weights)
     with atomic_path(run.path / MODEL_NAME) as temporary:
         model.save(temporary)
-    probabilities = predict(model, test.x)
-    write_npz(run.path / PREDICTIONS_NAME, sample_key=np.array(test.keys, dtype=str), y_prob=probabilities,
-              y_true=np.asarray(test.y_true, np.float32), y_mask=np.asarray(test.y_mask, bool))
-    validation_scores = metrics.instrument_scores(validation.y_true, validation.y_mask,
-                                                  predict(model, validation.x), classes)
-    result = {
-        "seed": seed,
-        "best_epoch": best_epoch(run.history),
-        "epochs": settings.epochs,
-        "validation_f1_macro": validation_scores[metrics.OVERALL]["f1"],
-        "test": metrics.instrument_scores(test.y_true, test.y_mask, probabilities, classes),
-    }
+    result = _write_scores(run, seed, test, predict(model, test.x), predict(model, validation.x), validation,
+                           classes, best_epoch(run.history), settings.epochs)
     summaries.scalars(run.logs / summaries.VALIDATION,
                       {f"test/f1/{name}": scores["f1"] for name, scores in result["test"].items()},
                       result["best_epoch"] or 0)
     write_json(run.path / SCORES_NAME, reporting.json_ready(result))
     run.finish()
     return result
+
+
+def forest_seed(run, seed, sets, classes):
+    """Fit the cosmir baseline's forests (``random_state=seed``) in ``run`` and score them on the test set.
+
+    Returns the dict written to ``run/scores.json``.
+    """
+    train, validation, test = sets["train"], sets["validation"], sets["test"]
+    forests = forest.fit(train.x, train.y_true, train.y_mask, seed)
+    result = _write_scores(run, seed, test, forest.probabilities(forests, test.x),
+                           forest.probabilities(forests, validation.x), validation, classes, None, None)
+    write_json(run.path / SCORES_NAME, reporting.json_ready(result))
+    run.finish()
+    return result
+
+
+def _write_scores(run, seed, test, test_probabilities, validation_probabilities, validation, classes, epoch, epochs):
+    """Write a seed's test predictions; its scores, as scores.json holds them."""
+    write_npz(run.path / PREDICTIONS_NAME, sample_key=np.array(test.keys, dtype=str), y_prob=test_probabilities,
+              y_true=np.asarray(test.y_true, np.float32), y_mask=np.asarray(test.y_mask, bool))
+    validation_scores = metrics.instrument_scores(validation.y_true, validation.y_mask, validation_probabilities,
+                                                  classes)
+    thresholds = metrics.tuned_thresholds(validation.y_true, validation.y_mask, validation_probabilities)
+    return {"seed": seed, "best_epoch": epoch, "epochs": epochs,
+            "validation_f1_macro": validation_scores[metrics.OVERALL]["f1"],
+            "test": metrics.instrument_scores(test.y_true, test.y_mask, test_probabilities, classes),
+            "tuned_thresholds": dict(zip(classes, thresholds.tolist())),
+            "test_tuned": metrics.instrument_scores(test.y_true, test.y_mask, test_probabilities, classes,
+                                                    thresholds)}
 
 
 def hparams(settings, seed, spec=None):
@@ -534,24 +591,34 @@ def summarize(out, seeds, classes, feature_set, data):
     out = Path(out)
     per_seed = {seed: reporting.read_scores(out / f"seed-{seed}" / SCORES_NAME) for seed in seeds}
     names = [*classes, metrics.OVERALL]
-    mean, std = {}, {}
-    for name in names:
-        values = {score: [per_seed[seed]["test"][name][score] for seed in seeds] for score in metrics.COLUMNS}
-        mean[name] = {score: float(np.mean(column)) for score, column in values.items()}
-        std[name] = {score: float(np.std(column)) for score, column in values.items()}
+    mean, std = _over_seeds([per_seed[seed]["test"] for seed in seeds], names)
     best = max(seeds, key=lambda seed: _nan_low(per_seed[seed]["validation_f1_macro"]))
     summary = {"features": feature_set.describe(), "data": data,
                "classes": list(classes), "seeds": {str(seed): per_seed[seed] for seed in seeds},
                "mean": mean, "std": std, "best_seed": best}
+    if all("test_tuned" in per_seed[seed] for seed in seeds):  # seeds scored before tuning existed have none
+        tuned_mean, tuned_std = _over_seeds([per_seed[seed]["test_tuned"] for seed in seeds], names)
+        summary["tuned"] = {"mean": tuned_mean, "std": tuned_std}
     write_json(out / SCORES_NAME, reporting.json_ready(summary))
     reporting.write_csv(out / SCORES_CSV_NAME, reporting.summary_csv_rows(summary))
     # labelled by the run directory's name, as airtf-compare labels runs
     figures.f1_plots(out, names, {out.name: ([mean[name]["f1"] for name in names],
                                              [std[name]["f1"] for name in names],
                                              [per_seed[seed]["test"][metrics.OVERALL]["f1"] for seed in seeds])})
-    with atomic_path(out / MODEL_NAME) as temporary:
-        shutil.copyfile(out / f"seed-{best}" / MODEL_NAME, temporary)
+    if (out / f"seed-{best}" / MODEL_NAME).is_file():  # a random-forest run keeps no model
+        with atomic_path(out / MODEL_NAME) as temporary:
+            shutil.copyfile(out / f"seed-{best}" / MODEL_NAME, temporary)
     return summary
+
+
+def _over_seeds(scores, names):
+    """Mean and std over seeds of every score of every name: two dicts {name: {score: float}}."""
+    mean, std = {}, {}
+    for name in names:
+        values = {score: [seed_scores[name][score] for seed_scores in scores] for score in metrics.COLUMNS}
+        mean[name] = {score: float(np.mean(column)) for score, column in values.items()}
+        std[name] = {score: float(np.std(column)) for score, column in values.items()}
+    return mean, std
 
 
 def _nan_low(value):

@@ -116,8 +116,8 @@ def instrument_scores(y_true, y_mask, y_prob, class_names, threshold=THRESHOLD):
         Predicted probabilities.
     class_names : sequence of str
         C instrument names, in column order.
-    threshold : float
-        Probabilities at or above it are predicted present.
+    threshold : float or array (C,)
+        Probabilities at or above it are predicted present (one per instrument: see :func:`tuned_thresholds`).
 
     Returns
     -------
@@ -134,9 +134,33 @@ def instrument_scores(y_true, y_mask, y_prob, class_names, threshold=THRESHOLD):
     if OVERALL in class_names:
         raise ValueError(f"{OVERALL!r} is reserved for the means; rename that class")
     annotated = y_mask.astype(bool)
-    per_instrument = [_one_instrument(y_true[annotated[:, i], i] >= THRESHOLD, y_prob[annotated[:, i], i], threshold)
-                      for i in range(len(class_names))]
+    thresholds = np.broadcast_to(np.asarray(threshold, np.float64), (len(class_names),))
+    per_instrument = [_one_instrument(y_true[annotated[:, i], i] >= THRESHOLD, y_prob[annotated[:, i], i],
+                                      thresholds[i]) for i in range(len(class_names))]
     return {**dict(zip(class_names, per_instrument)), OVERALL: _overall(per_instrument)}
+
+
+TUNING_GRID = np.round(np.arange(0.05, 1.0, 0.05), 2)
+"""Thresholds tried per instrument: 0.05, 0.10, ..., 0.95."""
+
+
+def tuned_thresholds(y_true, y_mask, y_prob):
+    """Per instrument, the threshold of :data:`TUNING_GRID` with the best F1-macro on these (validation) clips.
+
+    Ties go to the threshold nearest 0.5; an instrument these clips cannot
+    score (annotated all present or all absent) keeps 0.5. Returns (C,) float64.
+    """
+    y_true, y_mask, y_prob = (np.asarray(array) for array in (y_true, y_mask, y_prob))
+    nearest_first = sorted(TUNING_GRID, key=lambda value: (abs(value - THRESHOLD), value))
+    thresholds = np.full(y_true.shape[1], THRESHOLD)
+    for i in range(y_true.shape[1]):
+        annotated = y_mask[:, i].astype(bool)
+        actual, probabilities = y_true[annotated, i] >= THRESHOLD, y_prob[annotated, i]
+        if actual.all() or not actual.any():
+            continue
+        scores = [_macro_scores(actual, probabilities >= value)["f1"] for value in nearest_first]
+        thresholds[i] = nearest_first[int(np.argmax(scores))]
+    return thresholds
 
 
 def _labels(targets):

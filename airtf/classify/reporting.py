@@ -101,6 +101,24 @@ def summary_table(summary):
     return text_table(header, rows)
 
 
+def tuned_text(summary):
+    """The test scores with thresholds tuned on the validation split, with the thresholds, below a title line."""
+    if "tuned" not in summary:
+        return ("thresholds tuned on the validation split: not in this run's scores (seeds scored before airtf "
+                "tuned them); rerun in a new --out to have them")
+    seeds = list(summary["seeds"].values())
+    thresholds = {name: [seed["tuned_thresholds"][name] for seed in seeds] for name in summary["classes"]}
+    header = ["instrument", "threshold", *metrics.SCORES]
+    rows = []
+    mean, std = summary["tuned"]["mean"], summary["tuned"]["std"]
+    for name in mean:
+        chosen = ", ".join(f"{value:.2f}" for value in thresholds[name]) if name in thresholds else ""
+        rows.append([name, chosen, *(mean_std(mean[name][score], std[name][score], len(seeds))
+                                     for score in metrics.SCORES)])
+    return ("test scores with each instrument's threshold tuned on the validation split (one per seed; above: "
+            "0.5 for all)\n" + text_table(header, rows))
+
+
 # ---------------------------------------------------------------- files
 
 def json_ready(value):

@@ -52,6 +52,14 @@ def parse(argv):
                         help="default %(default)s")
     parser.add_argument("--lr", type=positive(float), default=params.CLASSIFIER_LEARNING_RATE, metavar="X",
                         help="Adam's learning rate (default %(default)s)")
+    parser.add_argument("--classifier", choices=("attention", "random-forest"), default="attention",
+                        help="attention (the paper, default) or random-forest: the cosmir baseline, one "
+                             "RandomForestClassifier(max_depth=8, n_estimators=100) per instrument on time-averaged "
+                             "features (random_state = the seed; 0 is the baseline's)")
+    parser.add_argument("--thresholds", choices=("fixed", "tuned"), default="fixed",
+                        help="tuned: also print the test scores with each instrument's threshold tuned on the "
+                             "validation split (0.05 to 0.95; scores.json always holds them), apart from the 0.5 "
+                             "ones (default fixed)")
     parser.add_argument("--norm", choices=params.CLASSIFIER_NORMS, default="group",
                         help="normalisation in the classifier: group (the paper, default) or batch (the original code)")
     parser.add_argument("--limit", type=positive(int), metavar="N",
@@ -87,7 +95,7 @@ def _settings(args):
     return evaluate.Settings(features=args.features, data=args.data, seeds=args.seeds, epochs=args.epochs,
                              batch_size=args.batch_size, learning_rate=args.lr, norm=args.norm,
                              weights=args.weights, variant=args.variant, feature_seed=args.feature_seed,
-                             limit=args.limit, layer=args.layer)
+                             limit=args.limit, layer=args.layer, classifier=args.classifier)
 
 
 def _plan(args):
@@ -108,11 +116,16 @@ def _evaluate(args, argv):
     summary = outcome.summary
     if outcome.skipped:
         print(f"seeds {', '.join(map(str, outcome.skipped))} were finished already and are kept")
-    print(f"{summary['features']}: test scores over seeds {', '.join(summary['seeds'])} "
-          f"(best validation F1-macro: seed {summary['best_seed']})")
+    forests = args.classifier == "random-forest"
+    print(f"{summary['features']}{', random forests' if forests else ''}: test scores over seeds "
+          f"{', '.join(summary['seeds'])} (best validation F1-macro: seed {summary['best_seed']})")
     print(reporting.summary_table(summary))
+    if args.thresholds == "tuned":
+        print(reporting.tuned_text(summary))
+    written = (f"seed-<s>/ (scores and test predictions; forests are not kept)" if forests else
+               f"{layout.MODEL_NAME}, seed-<s>/ (TensorBoard: tensorboard --logdir {args.out})")
     print(f"wrote {args.out}: {layout.SCORES_NAME}, {layout.SCORES_CSV_NAME}, {layout.INSTRUMENT_PLOT}, "
-          f"{layout.SEEDS_PLOT}, {layout.MODEL_NAME}, seed-<s>/ (TensorBoard: tensorboard --logdir {args.out})")
+          f"{layout.SEEDS_PLOT}, {written}")
     return 0
 
 

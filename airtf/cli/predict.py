@@ -40,7 +40,8 @@ def parse(argv):
     add_replaced_weights(parser, "a run directory (an export holds its own)")
     args = parser.parse_args(argv)
     if args.tags and (args.weights or args.variant or args.pca_params):
-        parser.error("--weights, --variant and --pca-params replace a recogniser's VGGish; --tags names its model alone")
+        parser.error("--weights, --variant and --pca-params replace a recogniser's VGGish; --tags names its model "
+                     "alone")
     return args
 
 

@@ -689,7 +689,8 @@ def _seconds_per_clip(openmic, keys, extractor, clips=CLIPS_PER_BATCH):
 
 
 def cached_embeddings(openmic, keys, feature_set, cache_dir=None):
-    """A backbone feature set's raw features of clips, (len(keys), *frame_shape) float32 (see :mod:`airtf.features.engine`).
+    """A backbone feature set's raw features of clips, (len(keys), *frame_shape) float32 (see
+    :mod:`airtf.features.engine`).
 
     Clips already in the cache are read back; the others go through its
     extractor in batches (with a progress bar on a terminal) and are

@@ -6,6 +6,6 @@
     Streaming prediction (airtf-predict, :meth:`airtf.Recognizer.predict`) in
     flat memory.
 
-May import: airtf.params, airtf.errors, airtf.support, airtf.audio, airtf.vggish, airtf.musicnn, airtf.features, airtf.runs,
-airtf.classify.
+May import: airtf.params, airtf.errors, airtf.support, airtf.audio, airtf.vggish, airtf.musicnn, airtf.features,
+airtf.runs, airtf.classify.
 """

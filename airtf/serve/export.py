@@ -66,7 +66,7 @@ from keras import ops
 
 from airtf import params
 from airtf.classify import attention
-from airtf.runs.layout import CLASSES_NAME, FEATURE_SPEC_NAME, MODEL_NAME
+from airtf.runs.layout import CLASSES_NAME, CONFIG_NAME, FEATURE_SPEC_NAME, MODEL_NAME
 from airtf.errors import AirtfError, first_line
 from airtf.features import feature_sets
 from airtf.runs.run_directory import RunError
@@ -246,6 +246,10 @@ def _frames_and_size_per_example(feature_model):
 def _check_run_files(run_dir):
     """Raise RunError naming every file of :data:`RUN_FILES` that ``run_dir`` lacks."""
     missing = [name for name in RUN_FILES if not (run_dir / name).is_file()]
+    config = _read_json(run_dir / CONFIG_NAME) if (run_dir / CONFIG_NAME).is_file() else {}
+    if missing and "classifier" in (config.get("model") or {}):
+        raise RunError(f"{run_dir}: a random-forest run keeps no model to export (scikit-learn saves forests by "
+                       "pickle, which runs code when read); export an airtf-eval run of the attention classifier")
     if missing:
         problem = "not found" if not run_dir.exists() else f"has no {', '.join(missing)}"
         raise RunError(f"{run_dir}: {problem}; pass a run directory written by a finished airtf-eval")
