@@ -235,6 +235,18 @@ def test_feature_set_is_the_layer_per_patch_normalised_on_training_clips(fetched
     feature_sets._embedding_extractor.cache_clear()
     np.testing.assert_array_equal(feature_set.compute(openmic, test, tmp_path), frames)
     assert feature_set.model().input.shape[2:] == (187, 96)
+    # airtf-extract --output normalised computes the same frames from a run directory's feature_spec.json
+    from airtf.features import extract
+    from airtf.support.files import write_json
+
+    write_json(tmp_path / "run" / "feature_spec.json", feature_set.spec)
+    [normalised] = extract.make_extractor("normalised", tmp_path / "run").arrays([openmic.audio_path(test[0])])
+    np.testing.assert_allclose(normalised, frames[0], rtol=0, atol=1e-5)
+    write_json(tmp_path / "random" / "feature_spec.json", feature_sets.parse("random").spec)
+    with pytest.raises(feature_sets.FeatureError, match="the random feature set is not normalised"):
+        extract.make_extractor("normalised", tmp_path / "random")
+    with pytest.raises(feature_sets.FeatureError, match="cannot read the run's feature set"):
+        extract.make_extractor("normalised", tmp_path / "nothing")
 
 
 @pytest.mark.parametrize("arguments, message", [

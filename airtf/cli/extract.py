@@ -24,7 +24,8 @@ def parse(argv):
                         help="audio files or folders (searched recursively)")
     add_out(parser, "output folder (OUT/<output>/NAME.json)")
     parser.add_argument("--output", choices=params.EXTRACT_OUTPUTS, default="embedding",
-                        help="logmel: N x 96 x 64; embedding: N x 128 floats; pca: N x 128 integers 0..255 "
+                        help="logmel: N x 96 x 64; embedding: N x 128 floats; pca: N x 128 integers 0..255; "
+                             "normalised: the frames an airtf-eval run's classifier reads (--weights RUN_DIR) "
                              "(default: %(default)s)")
     parser.add_argument("--format", choices=(*params.FEATURE_FORMATS, "tfrecord"), default="json",
                         help="json or npz per file (default %(default)s); tfrecord (with --runner): sharded "

@@ -9,5 +9,5 @@ May import: airtf.params, airtf.errors, airtf.support, airtf.datasets.
 """
 
 SETS = ("openmic", "nsynth", "freesound")
-DEFAULT_SIZES = {"openmic": 120, "nsynth": 200, "freesound": 200}
+DEFAULT_SIZES = {"openmic": 300, "nsynth": 200, "freesound": 200}
 """Clips, notes and clips of each set (NSynth with 4 notes per instrument)."""

@@ -15,5 +15,6 @@
     Stage two's feature sets for OpenMIC-2018 (released PCA, VGGish of any
     weights, log-mel, musicnn's layers), computed by the engine.
 
-May import: airtf.params, airtf.errors, airtf.support, airtf.audio, airtf.vggish, airtf.musicnn, airtf.datasets.
+May import: airtf.params, airtf.errors, airtf.support, airtf.audio, airtf.vggish, airtf.musicnn, airtf.datasets,
+airtf.runs.layout (the run directory's file names: --output normalised reads an airtf-eval run's feature set).
 """

@@ -117,13 +117,22 @@ def make_extractor(output, weights="official", variant=None, pca_params=None, la
     """An :class:`Extractor` of ``output`` on the model and PCA file that ``--weights``, ``--variant``,
     ``--pca-params`` and ``--layer`` name; ``options`` go to the Extractor.
 
-    ``weights`` names a VGGish (see :func:`airtf.vggish.from_preset`) or a
+    ``weights`` names a VGGish (see :func:`airtf.vggish.from_preset`), a
     musicnn model (a preset such as ``musicnn-mtt``, or a folder of its
     checkpoint: :func:`airtf.musicnn.from_preset`), whose ``layer`` gives the
-    embeddings (default: :data:`airtf.musicnn.DEFAULT_LAYERS`).
+    embeddings (default: :data:`airtf.musicnn.DEFAULT_LAYERS`); for ``normalised``, an
+    airtf-eval run directory, whose feature set (its weights and its statistics
+    fitted on the training clips) the frames are: what its classifier reads.
     """
     from airtf import musicnn
 
+    if output == "normalised":
+        from airtf.features import feature_sets
+
+        if variant is not None or pca_params is not None or layer is not None:
+            raise AirtfError("--output normalised computes an airtf-eval run's own feature set (--weights RUN_DIR): "
+                             "leave out --variant, --pca-params and --layer")
+        return feature_sets.of_run(weights).frames_extractor(**options)
     if musicnn.names_musicnn(weights):
         source = musicnn.MusicnnSource.parse(weights, layer)
         if variant is not None or pca_params is not None or output == "pca":
@@ -173,8 +182,8 @@ class Extractor:
 
     Parameters
     ----------
-    output : {"logmel", "embedding", "pca"}
-        The front end's examples, or the model's outputs of them.
+    output : {"logmel", "embedding", "pca", "normalised"}
+        The front end's examples, or the model's outputs of them (post-processed: pca, normalised).
     backbone : keras.Model or None
         The model of examples (n, *example_shape) to features (n, ...):
         a VGGish, a musicnn layer (needed for embedding and pca).

@@ -117,6 +117,11 @@ def check_settings(settings):
     """Fail here, in one line, where a worker's setup would fail: weights or PCA parameters not on disk."""
     from airtf import musicnn, vggish
 
+    if settings.output == "normalised":
+        from airtf.features import feature_sets
+
+        feature_sets.of_run(settings.weights)  # a run directory with a feature set, else one line here
+        return
     if musicnn.names_musicnn(settings.weights):
         source = musicnn.MusicnnSource.parse(settings.weights, settings.layer)
         if settings.output != "logmel":

@@ -70,6 +70,7 @@ from airtf.errors import AirtfError, AirtfWarning, CheckpointError
 from airtf.features import engine, extract
 from airtf.musicnn import audio_converter
 from airtf.musicnn.backbone import output_shapes as backbone_shapes
+from airtf.runs.layout import FEATURE_SPEC_NAME
 from airtf.support import array_cache
 from airtf.support.files import digest as file_digest
 from airtf.support.files import display, feature_cache, write_json
@@ -188,6 +189,17 @@ def parse(features, weights=None, variant=None, seed=0, layer=None):
     if variant is not None and variant not in vggish.VGGISH_VARIANTS:
         raise FeatureError(f"unknown VGGish variant {variant!r}; choose one of {', '.join(vggish.VGGISH_VARIANTS)}")
     return cls(cls.spec_for(features, weights, variant, seed))
+
+
+def of_run(run_dir):
+    """The feature set of an airtf-eval run directory, with its fitted statistics (its feature_spec.json)."""
+    path = Path(run_dir) / FEATURE_SPEC_NAME
+    try:
+        spec = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise FeatureError(f"{path}: cannot read the run's feature set ({error.__class__.__name__}); pass an "
+                           "airtf-eval run directory (--weights RUN_DIR)") from None
+    return from_spec(spec)
 
 
 def from_spec(spec):
@@ -311,6 +323,11 @@ class FeatureSet(abc.ABC):
     def _postprocess_layers(self, pca_params):
         return []
 
+    def frames_extractor(self, **options):
+        """An Extractor of this feature set's frames from audio (``--output normalised``); options go to it."""
+        raise FeatureError(f"the {self.kind} feature set is not normalised; extract its features with --output "
+                           "embedding, pca or logmel")
+
 
 @register
 class LogMelFrames(FeatureSet):
@@ -415,7 +432,11 @@ class BackboneFeatures(FeatureSet):
 
     def new_extractor(self):
         """A new extractor of the backbone's raw features (:meth:`extractor` keeps the last one)."""
-        return extract.Extractor("embedding", self._backbone(), resampler=RESAMPLER)
+        return extract.Extractor("embedding", self._backbone(), front_end=self.front_end(), resampler=RESAMPLER)
+
+    def front_end(self):
+        """The layer that makes the backbone's examples from audio: VGGish's log-mel examples."""
+        return LogMelExamples(pad=False)
 
     def check_available(self, openmic):
         if self.spec["weights"] == "official":
@@ -494,6 +515,10 @@ class NormalizedFeatures(BackboneFeatures):
         layer = vggish.MinMaxNormalize(embeddings.shape[-1]).adapt(embeddings)
         statistics = {"minimum": _floats(layer.minimum), "maximum": _floats(layer.maximum)}
         return type(self)({**self.spec, "normalization": statistics})
+
+    def frames_extractor(self, **options):
+        return extract.Extractor("normalised", self._backbone(), self._postprocess_layers(None)[0],
+                                 front_end=self.front_end(), **options)
 
     def _postprocess_layers(self, pca_params):
         statistics = self.spec["normalization"]
@@ -620,9 +645,8 @@ class MusicnnFeatures(NormalizedFeatures):
             return model
         return keras.Model(model.input, keras.layers.Flatten(name="patch_features")(model.output), name=model.name)
 
-    def new_extractor(self):
-        return extract.Extractor("embedding", self._backbone(), front_end=musicnn.MusicnnPatches(),
-                                 resampler=RESAMPLER)
+    def front_end(self):
+        return musicnn.MusicnnPatches()
 
     def uncomputed(self, openmic, keys, cache_dir=None):
         clips = _uncached(openmic, keys, self, self.cache_folder(cache_dir, create=False), self.cache_identity())
