@@ -16,15 +16,15 @@ OUTPUTS = params.EXTRACT_OUTPUTS
 
 
 @functools.lru_cache(maxsize=1)
-def _extractor(output, weights, variant, pca_params, layer, pad, resampler):
+def _extractor(output, weights, variant, pca_params, layer, hop, pad, resampler):
     """The Extractor of these settings, kept for the next call (only the last one: memory stays bounded)."""
     from airtf.features import extract
 
-    return extract.make_extractor(output, weights, variant, pca_params, layer, pad=pad, resampler=resampler)
+    return extract.make_extractor(output, weights, variant, pca_params, layer, hop, pad=pad, resampler=resampler)
 
 
 def embed(audio_or_path, sample_rate=None, output="embedding", weights="official", variant=None, pca_params=None,
-          pad=False, resampler="resampy", layer=None):
+          pad=False, resampler="resampy", layer=None, hop=None):
     """VGGish (or musicnn) features of audio, with their time points: what ``airtf-extract`` writes for a file.
 
     Parameters
@@ -54,12 +54,16 @@ def embed(audio_or_path, sample_rate=None, output="embedding", weights="official
         "resampy" gives the official numbers.
     layer : str or None
         A musicnn model's layer (default max_pool for musicnn, pool5 for vgg).
+    hop : float or None
+        Seconds from one example to the next (default the model's: 0.96 for
+        VGGish); shorter ones overlap. A multiple of 10 ms (VGGish) or 16 ms (musicnn).
 
     Returns
     -------
     features : np.ndarray
     time_points : list of float
-        Start of each example in seconds (0.0, 0.96, ...; musicnn's 3 s patches: 0.0, 2.99, ...).
+        Start of each example in seconds (0.0, 0.96, ...; musicnn's 3 s patches: 0.0, 2.99, ...;
+        with ``hop``, k * hop).
 
     Raises
     ------
@@ -74,7 +78,7 @@ def embed(audio_or_path, sample_rate=None, output="embedding", weights="official
         raise ValueError(f"unknown output {output!r}; choose one of {', '.join(OUTPUTS)}")
     source = _source(audio_or_path, sample_rate)
     pca_key = None if pca_params is None else str(pca_params)
-    extractor = _extractor(output, str(weights), variant, pca_key, layer, pad, resampler)
+    extractor = _extractor(output, str(weights), variant, pca_key, layer, hop, pad, resampler)
     [features] = extractor.arrays([source])
     return features, example_time_points(len(features), extractor.hop_seconds)
 

@@ -283,3 +283,37 @@ def test_predict_tags_prints_the_taggers_top_tags(fetched, openmic_clip, tmp_pat
     assert "missing.wav" in captured.err
     document = json.loads(captured.out)
     assert list(document) == [str(chirp_file)] and len(document[str(chirp_file)]) == 50
+
+
+@pytest.mark.slow
+def test_a_recogniser_on_musicnn_features_exports_and_streams_alike(fetched, openmic_clip, tmp_path):
+    import json
+
+    import keras
+
+    from airtf.classify import attention
+    from airtf.features import feature_sets
+    from airtf.serve import export, predict
+
+    feature_set = feature_sets.parse("musicnn-mtt")
+    spec = {**feature_set.spec, "normalization": {"minimum": [0.0] * 753, "maximum": [1.0] * 753}}
+    run = tmp_path / "run"
+    run.mkdir()
+    keras.utils.set_random_seed(0)
+    classifier = attention.AttentionClassifier(num_classes=3)
+    classifier.build((None, None, 753))
+    classifier.save(run / "attention.keras")
+    (run / "feature_spec.json").write_text(json.dumps(spec))
+    (run / "classes.json").write_text(json.dumps(["a", "b", "c"]))
+    pipeline = export.Pipeline.from_run(run)
+    waveform = audio.read(openmic_clip)
+    whole = pipeline(waveform)
+    assert whole["log_mel"].shape == (3, 187, 96) and whole["features"].shape == (3, 753)
+    np.testing.assert_allclose(whole["log_mel"], musicnn.patches_of_waveform(waveform), rtol=0, atol=1e-4)
+    np.testing.assert_allclose(whole["timestamps"], [0.0, 2.992, 5.984], atol=1e-6)
+    exported = export.load(export.export(run, tmp_path / "export").path)
+    assert (exported.example_samples, exported.hop_samples, exported.edge_samples) == (48128, 47872, 256)
+    np.testing.assert_allclose(exported(waveform)["probabilities"], whole["probabilities"], atol=1e-5)
+    streamed, _, _ = predict.score(exported, predict.Clip(exported, audio.waveform(waveform, 16000),
+                                                          block_seconds=1.3))
+    np.testing.assert_allclose(streamed, whole["probabilities"], atol=1e-5)

@@ -11,9 +11,9 @@ and no TensorFlow at module level.
 
 from airtf.audio.decoding import (AUDIO_SUFFIXES, SUPPORTED_FORMATS, AudioInfo, SampleRangeWarning, Waveform,
                                   WaveformError, decode_tf, info, integer_scale, read, stream, to_mono, waveform)
-from airtf.audio.framing import example_segments, mirrored_edges
+from airtf.audio.framing import example_segments, mirrored_edges, segments_for
 from airtf.audio.resampling import RESAMPLERS, resample, resampled_length, single_threaded_blas
 
 __all__ = ["AUDIO_SUFFIXES", "RESAMPLERS", "SUPPORTED_FORMATS", "AudioInfo", "SampleRangeWarning", "Waveform",
            "WaveformError", "decode_tf", "example_segments", "info", "integer_scale", "mirrored_edges", "read",
-           "resample", "resampled_length", "single_threaded_blas", "stream", "to_mono", "waveform"]
+           "resample", "resampled_length", "segments_for", "single_threaded_blas", "stream", "to_mono", "waveform"]

@@ -45,6 +45,18 @@ def example_segments(blocks, pad=False, example_samples=params.EXAMPLE_SAMPLES,
         yield np.pad(buffer, (0, example_samples - len(buffer)))
 
 
+def segments_for(blocks, framing, pad=False):
+    """Segments of whole examples as a front end frames them.
+
+    ``framing`` states ``example_samples``, ``hop_samples`` and
+    ``edge_samples`` (a front end's layer, or a model that carries them):
+    the edges are mirrored first where it has some.
+    """
+    if framing.edge_samples:
+        blocks = mirrored_edges(blocks, framing.edge_samples)
+    return example_segments(blocks, pad, framing.example_samples, framing.hop_samples)
+
+
 def mirrored_edges(blocks, edge_samples):
     """The stream with ``edge_samples`` mirrored at its start and end (numpy's and librosa's "reflect").
 

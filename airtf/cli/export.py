@@ -45,7 +45,7 @@ def _export(args):
     for name, shape in info.output_shapes.items():
         print(f"    {name:<19} {_shape_text(shape, 'n' if name == 'log_mel' else 'T')}")
     print(f"  {export.METADATA_SIGNATURE}: class_names, class_names_file (assets/{export.CLASS_NAMES_ASSET}), "
-          "frame_hop_seconds, sample_rate, statistics_shape, statistics_layers")
+          f"frame_hop_seconds, sample_rate, statistics_shape, statistics_layers, {', '.join(export.FRAMING)}")
     print(f"  for audio of any length in bounded memory (airtf-predict): {', '.join(export.STREAMING_OUTPUTS)}")
     return 0
 

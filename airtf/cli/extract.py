@@ -33,6 +33,10 @@ def parse(argv):
     parser.add_argument("--batch-size", type=positive(int), default=params.EXTRACT_BATCH_SIZE, metavar="N",
                         help="examples per model call (default %(default)s)")
     parser.add_argument("--pad", action="store_true", help="zero-pad audio shorter than 0.96 s to one example")
+    parser.add_argument("--hop", type=positive(float), metavar="SECONDS",
+                        help="seconds from one example to the next (default: the model's, 0.96 for VGGish as the "
+                             "official code, 2.992 for musicnn); shorter ones overlap; time points are the examples' "
+                             "starts")
     parser.add_argument("--resampler", choices=params.RESAMPLERS, default="resampy",
                         help="resampy gives the official numbers (default); soxr is faster, see README")
     add_overwrite(parser, "replace existing outputs")
@@ -79,7 +83,7 @@ def extract_with_beam(args):
     if "://" not in args.out:
         files.check_writable(Path(args.out) / args.output)
     settings = extract_beam.Settings(out=args.out, output=args.output, format=args.format, weights=args.weights,
-                                     variant=args.variant, pca_params=args.pca_params, layer=args.layer,
+                                     variant=args.variant, pca_params=args.pca_params, layer=args.layer, hop=args.hop,
                                      batch_size=args.batch_size,
                                      pad=args.pad, resampler=args.resampler, overwrite=args.overwrite)
     summary = extract_beam.run(jobs, settings, args.runner, args.pipeline_args)
@@ -106,7 +110,7 @@ def extract_all(args):
         warnings.warn(BrokenLinkWarning(f"{files.display(link)}: a broken symbolic link (its target is missing, or "
                                         "links loop); skipped"))
     files.check_writable(Path(args.out) / args.output)
-    extractor = extract.make_extractor(args.output, args.weights, args.variant, args.pca_params, args.layer,
+    extractor = extract.make_extractor(args.output, args.weights, args.variant, args.pca_params, args.layer, args.hop,
                                        batch_size=args.batch_size, pad=args.pad, resampler=args.resampler)
     with tqdm(total=len(plan.jobs), unit="file", disable=args.quiet or not plan.jobs) as bar:
         def done(path, error):

@@ -113,9 +113,9 @@ def plan(inputs, out_dir, output, fmt="json", overwrite=False):
     return Plan(jobs, existing, found.broken_links)
 
 
-def make_extractor(output, weights="official", variant=None, pca_params=None, layer=None, **options):
+def make_extractor(output, weights="official", variant=None, pca_params=None, layer=None, hop=None, **options):
     """An :class:`Extractor` of ``output`` on the model and PCA file that ``--weights``, ``--variant``,
-    ``--pca-params`` and ``--layer`` name; ``options`` go to the Extractor.
+    ``--pca-params`` and ``--layer`` name, examples ``hop`` seconds apart; ``options`` go to the Extractor.
 
     ``weights`` names a VGGish (see :func:`airtf.vggish.from_preset`), a
     musicnn model (a preset such as ``musicnn-mtt``, or a folder of its
@@ -123,25 +123,34 @@ def make_extractor(output, weights="official", variant=None, pca_params=None, la
     embeddings (default: :data:`airtf.musicnn.DEFAULT_LAYERS`); for ``normalised``, an
     airtf-eval run directory, whose feature set (its weights and its statistics
     fitted on the training clips) the frames are: what its classifier reads.
+    ``hop`` (None: the model's own, 0.96 s for VGGish, 2.992 s for musicnn)
+    makes examples overlap where shorter; a multiple of the front end's
+    frame step (10 ms for VGGish, 16 ms for musicnn).
     """
     from airtf import musicnn
 
     if output == "normalised":
         from airtf.features import feature_sets
 
-        if variant is not None or pca_params is not None or layer is not None:
+        if variant is not None or pca_params is not None or layer is not None or hop is not None:
             raise AirtfError("--output normalised computes an airtf-eval run's own feature set (--weights RUN_DIR): "
-                             "leave out --variant, --pca-params and --layer")
+                             "leave out --variant, --pca-params, --layer and --hop")
         return feature_sets.of_run(weights).frames_extractor(**options)
     if musicnn.names_musicnn(weights):
         source = musicnn.MusicnnSource.parse(weights, layer)
         if variant is not None or pca_params is not None or output == "pca":
             raise AirtfError(f"--weights {weights} is a musicnn model: --variant, --pca-params and --output pca "
                              "are VGGish's; leave them out")
+        from airtf.musicnn.audio_converter import HOP_LENGTH
+
+        front_end = musicnn.MusicnnPatches(hop_frames=_hop_frames(hop, HOP_LENGTH))
         backbone = None if output == "logmel" else source.load()
-        return Extractor(output, backbone, front_end=musicnn.MusicnnPatches(), **options)
+        return Extractor(output, backbone, front_end=front_end, **options)
     if layer is not None:
         raise AirtfError("--layer chooses a musicnn model's layer; VGGish gives its embedding (or pca): leave it out")
+    from airtf.vggish.audio_converter import LogMelExamples
+
+    front_end = LogMelExamples(hop_frames=_hop_frames(hop, params.STFT_HOP) or params.EXAMPLE_HOP_FRAMES)
     backbone = postprocess = None
     if output != "logmel":
         from airtf import vggish
@@ -149,7 +158,19 @@ def make_extractor(output, weights="official", variant=None, pca_params=None, la
         backbone = vggish.from_preset(weights, variant)
         if output == "pca":
             postprocess = vggish.PCAQuantize.from_file(pca_params or vggish.presets.official_pca_params())
-    return Extractor(output, backbone, postprocess, **options)
+    return Extractor(output, backbone, postprocess, front_end, **options)
+
+
+def _hop_frames(hop, frame_samples):
+    """``hop`` seconds in frames of ``frame_samples`` at 16 kHz (None for None); an error unless whole and positive."""
+    if hop is None:
+        return None
+    frames = round(hop * params.SAMPLE_RATE / frame_samples)
+    if frames < 1 or abs(frames * frame_samples - hop * params.SAMPLE_RATE) > 1e-6 * params.SAMPLE_RATE:
+        step = frame_samples / params.SAMPLE_RATE
+        raise AirtfError(f"--hop {hop}: examples start on the front end's frames, {step:g} s apart; give a positive "
+                         f"multiple of {step:g} s (e.g. {step * max(1, frames):g})")
+    return frames
 
 
 @dataclasses.dataclass
@@ -341,10 +362,7 @@ class Extractor:
             try:
                 blocks = _watch(audio.stream(state.path, block_seconds=self.block_seconds, resampler=self.resampler),
                                 state)
-                if front_end.edge_samples:
-                    blocks = audio.mirrored_edges(blocks, front_end.edge_samples)
-                for segment in audio.example_segments(blocks, self.pad, front_end.example_samples,
-                                                      front_end.hop_samples):
+                for segment in audio.segments_for(blocks, front_end, self.pad):
                     yield index, segment, SEGMENT
                 yield index, np.zeros(0, np.float32), END
             except Exception as error:  # reported per file, the run goes on

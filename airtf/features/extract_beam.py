@@ -70,6 +70,7 @@ class Settings:
     variant: str | None = None
     pca_params: str | None = None
     layer: str | None = None
+    hop: float | None = None
     batch_size: int = params.EXTRACT_BATCH_SIZE
     pad: bool = False
     resampler: str = "resampy"
@@ -185,7 +186,7 @@ class ExtractFiles:
 
         lean_imports.keras_without_optional_imports()
         self.extractor = extract.make_extractor(self.settings.output, self.settings.weights, self.settings.variant,
-                                                self.settings.pca_params, self.settings.layer,
+                                                self.settings.pca_params, self.settings.layer, self.settings.hop,
                                                 batch_size=self.settings.batch_size,
                                                 pad=self.settings.pad, resampler=self.settings.resampler)
 

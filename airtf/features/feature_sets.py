@@ -323,6 +323,10 @@ class FeatureSet(abc.ABC):
     def _postprocess_layers(self, pca_params):
         return []
 
+    def front_end(self):
+        """The layer that makes the feature model's examples from audio: VGGish's log-mel examples."""
+        return LogMelExamples(pad=False)
+
     def frames_extractor(self, **options):
         """An Extractor of this feature set's frames from audio (``--output normalised``); options go to it."""
         raise FeatureError(f"the {self.kind} feature set is not normalised; extract its features with --output "
@@ -433,10 +437,6 @@ class BackboneFeatures(FeatureSet):
     def new_extractor(self):
         """A new extractor of the backbone's raw features (:meth:`extractor` keeps the last one)."""
         return extract.Extractor("embedding", self._backbone(), front_end=self.front_end(), resampler=RESAMPLER)
-
-    def front_end(self):
-        """The layer that makes the backbone's examples from audio: VGGish's log-mel examples."""
-        return LogMelExamples(pad=False)
 
     def check_available(self, openmic):
         if self.spec["weights"] == "official":

@@ -82,6 +82,9 @@ class MusicnnPatches(keras.layers.Layer):
         trailing partial patch is dropped, as musicnn drops it.
     patch_frames : int
         Frames per patch (187).
+    hop_frames : int or None
+        Frames from one patch to the next (default ``patch_frames``: no
+        overlap, as musicnn's default; 16 ms each).
     **kwargs
         Passed to ``keras.layers.Layer``; ``dtype`` defaults to float32.
 
@@ -92,15 +95,16 @@ class MusicnnPatches(keras.layers.Layer):
         (see :class:`airtf.vggish.LogMelExamples`).
     """
 
-    def __init__(self, pad=False, patch_frames=PATCH_FRAMES, **kwargs):
+    def __init__(self, pad=False, patch_frames=PATCH_FRAMES, hop_frames=None, **kwargs):
         kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
         self.pad = pad
         self.patch_frames = patch_frames
+        self.hop_frames = hop_frames or patch_frames
         self.window = periodic_hann(FFT_LENGTH).astype(np.float32)
         self.mel_weights = mel_filters().astype(np.float32)
         self.example_samples = FFT_LENGTH + (patch_frames - 1) * HOP_LENGTH
-        self.hop_samples = patch_frames * HOP_LENGTH
+        self.hop_samples = self.hop_frames * HOP_LENGTH
         self.edge_samples = FFT_LENGTH // 2
         self.example_shape = (patch_frames, NUM_MEL_BINS)
 
@@ -113,7 +117,7 @@ class MusicnnPatches(keras.layers.Layer):
     def call(self, waveform):
         if self.pad:
             waveform = pad_to(waveform, self.example_samples)
-        return frame(self.log_mel(waveform), self.patch_frames, self.patch_frames, axis=-2)
+        return frame(self.log_mel(waveform), self.patch_frames, self.hop_frames, axis=-2)
 
     def compute_output_shape(self, input_shape):
         samples = input_shape[-1]
@@ -123,7 +127,8 @@ class MusicnnPatches(keras.layers.Layer):
         return (*input_shape[:-1], count, *self.example_shape)
 
     def get_config(self):
-        return {**super().get_config(), "pad": self.pad, "patch_frames": self.patch_frames}
+        return {**super().get_config(), "pad": self.pad, "patch_frames": self.patch_frames,
+                "hop_frames": self.hop_frames}
 
 
 def patches_of_waveform(waveform, pad=False):

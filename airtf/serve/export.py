@@ -2,7 +2,7 @@
 
 :class:`Pipeline` chains what an ``airtf-eval`` run directory holds::
 
-    waveform (samples,) ─ LogMelExamples(pad=True) ─▶ log_mel (n, 96, 64)
+    waveform (samples,) ─ the feature set's front end (pad=True) ─▶ log_mel (n, 96, 64) (musicnn: (n, 187, 96))
         ─ feature model ─▶ features (T, D) ─ AttentionClassifier.frame_outputs ─▶
         probabilities (C,), frame_probabilities (T, C), attention (T, C)
 
@@ -27,12 +27,15 @@ to one) and returns
     The frame features the classifier read (VGGish embeddings, after PCA or
     normalisation when the feature set has them).
 ``log_mel`` (n, 96, 64)
-    The VGGish input examples.
+    The front end's examples: VGGish's log-mel examples, or musicnn's
+    (n, 187, 96) patches for a classifier on musicnn features.
 
 The ``metadata`` signature (no inputs) returns ``class_names`` (C,),
 ``class_names_file`` (the path of ``assets/class_names.csv``, a CSV with
-``index,name`` rows), ``frame_hop_seconds``, ``sample_rate`` and the shape
-of the classifier's clip statistics (below)::
+``index,name`` rows), ``frame_hop_seconds``, ``sample_rate``, the shape
+of the classifier's clip statistics (below) and the front end's framing
+(``example_samples``, ``hop_samples``, ``edge_samples``: how a waveform is
+cut into segments of whole examples for ``frame_features``)::
 
     model = tf.saved_model.load(EXPORT_DIR)
     outputs = model.signatures["serving_default"](waveform=tf.constant(samples))
@@ -65,10 +68,11 @@ import numpy as np
 from keras import ops
 
 from airtf import params
+from airtf.audio.frames import pad_to
 from airtf.classify import attention
-from airtf.runs.layout import CLASSES_NAME, CONFIG_NAME, FEATURE_SPEC_NAME, MODEL_NAME
 from airtf.errors import AirtfError, first_line
 from airtf.features import feature_sets
+from airtf.runs.layout import CLASSES_NAME, CONFIG_NAME, FEATURE_SPEC_NAME, MODEL_NAME
 from airtf.runs.run_directory import RunError
 from airtf.support import locks
 from airtf.support.files import atomic_directory, check_writable, write_json
@@ -85,6 +89,8 @@ OUTPUTS = ("probabilities", "frame_probabilities", "attention", "timestamps", "f
 """Outputs of the serving signature, in the order the module docstring describes them."""
 METADATA_OUTPUTS = ("class_names", "class_names_file", "frame_hop_seconds", "sample_rate", "statistics_shape",
                     "statistics_layers")
+FRAMING = ("example_samples", "hop_samples", "edge_samples")
+"""The front end's framing, also in the metadata (an export without it is VGGish's)."""
 STREAMING_OUTPUTS = {"frame_features": ("features",), "group_moments": ("mean", "variance"),
                      "chunk_scores": ("attention_weights", "frame_probabilities")}
 """The signatures that run an export over audio of any length in bounded memory, and their outputs."""
@@ -103,7 +109,7 @@ class Pipeline:
     Parameters
     ----------
     feature_model : keras.Model
-        Log-mel examples of clips (batch, n, 96, 64) to frame features
+        Examples of clips (batch, n, *example_shape) to frame features
         (batch, T, D), each example giving its own T / n frames (as every
         feature set of :mod:`airtf.features.feature_sets` does). The pipeline feeds it
         the n examples of a waveform as n clips of one example and
@@ -111,23 +117,32 @@ class Pipeline:
     classifier : airtf.classify.attention.AttentionClassifier
     class_names : list of str
         The C instrument names, in the classifier's order.
+    front_end : keras.layers.Layer or None
+        The feature set's front end (default VGGish's
+        :class:`~airtf.vggish.LogMelExamples`); used with ``pad=True``.
 
     Attributes
     ----------
     frame_hop_seconds : float
-        Seconds from one feature frame to the next: 0.96 s divided by the
-        frames the feature model makes of one example.
+        Seconds from one feature frame to the next: the front end's hop
+        (0.96 s for VGGish) divided by the frames the feature model makes of
+        one example.
     feature_size : int
         D, the size of a frame's features.
+    example_samples, hop_samples, edge_samples : int
+        The front end's framing (see :func:`airtf.audio.segments_for`).
     """
 
-    def __init__(self, feature_model, classifier, class_names):
-        self.examples = LogMelExamples(pad=True)
+    def __init__(self, feature_model, classifier, class_names, front_end=None):
+        front_end = front_end or LogMelExamples()
+        self.examples = type(front_end).from_config({**front_end.get_config(), "pad": True})
+        self.example_samples, self.hop_samples = front_end.example_samples, front_end.hop_samples
+        self.edge_samples = front_end.edge_samples
         self.feature_model = feature_model
         self.classifier = classifier
         self.class_names = list(class_names)
-        frames, self.feature_size = _frames_and_size_per_example(feature_model)
-        self.frame_hop_seconds = params.EXAMPLE_HOP_SECONDS / frames
+        frames, self.feature_size = _frames_and_size_per_example(feature_model, front_end.example_shape)
+        self.frame_hop_seconds = front_end.hop_samples / params.SAMPLE_RATE / frames
 
     @classmethod
     def from_run(cls, run_dir, weights=None, variant=None, pca_params=None):
@@ -168,11 +183,15 @@ class Pipeline:
             raise RunError(f"{run_dir / CLASSES_NAME}: {len(class_names)} class names for a classifier of "
                            f"{classifier.num_classes} classes; the run directory mixes two runs")
         feature_set = feature_sets.from_spec(spec)
-        if feature_set.example_shape != LogMelExamples().example_shape:
-            raise RunError(f"{run_dir}: its classifier reads {feature_set.describe()}, computed by musicnn's front "
-                           "end, which airtf-export and airtf-predict do not build in yet; score it with airtf-eval")
         feature_model = feature_set.model(weights=weights, variant=variant, pca_params=pca_params)
-        return cls(feature_model, classifier, class_names)
+        return cls(feature_model, classifier, class_names, feature_set.front_end())
+
+    def _mirrored(self, waveform):
+        """The whole waveform with the front end's edges mirrored (a segment of :meth:`frame_features` has them)."""
+        if not self.edge_samples:
+            return waveform
+        waveform = pad_to(waveform, self.edge_samples + 1)  # reflection needs more samples than it mirrors
+        return ops.pad(waveform, [[self.edge_samples, self.edge_samples]], mode="reflect")
 
     def _log_mel_and_features(self, waveform):
         log_mel = self.examples(waveform)
@@ -192,7 +211,7 @@ class Pipeline:
         dict
             The tensors named in :data:`OUTPUTS`.
         """
-        log_mel, features = self._log_mel_and_features(waveform)
+        log_mel, features = self._log_mel_and_features(self._mirrored(waveform))
         frames = self.classifier.frame_outputs(ops.expand_dims(features, 0), training=False)
         timestamps = ops.arange(ops.shape(features)[0], dtype="float32") * self.frame_hop_seconds
         return {
@@ -236,9 +255,9 @@ class Pipeline:
             np.asarray(features, np.float32), np.asarray(statistics, np.float32)))
 
 
-def _frames_and_size_per_example(feature_model):
-    """Frames the feature model makes of one log-mel example (1 for VGGish, 96 for log-mel), and their size D."""
-    probe = np.zeros((1, 1, params.EXAMPLE_FRAMES, params.NUM_MEL_BINS), np.float32)
+def _frames_and_size_per_example(feature_model, example_shape):
+    """Frames the feature model makes of one example (1 for VGGish, 96 for log-mel), and their size D."""
+    probe = np.zeros((1, 1, *example_shape), np.float32)
     _, frames, size = ops.shape(feature_model(probe, training=False))
     return int(frames), int(size)
 
@@ -400,7 +419,8 @@ def _serving_module(pipeline, class_names_csv):
                  "frame_hop_seconds": tf.constant(pipeline.frame_hop_seconds, tf.float32),
                  "sample_rate": tf.constant(params.SAMPLE_RATE, tf.int32),
                  "statistics_shape": tf.constant(pipeline.statistics_shape, tf.int32),
-                 "statistics_layers": tf.constant(pipeline.statistics_layers, tf.int32)}
+                 "statistics_layers": tf.constant(pipeline.statistics_layers, tf.int32),
+                 **{name: tf.constant(getattr(pipeline, name), tf.int32) for name in FRAMING}}
 
     @tf.function(input_signature=[])
     def metadata():
@@ -480,6 +500,9 @@ class ExportedModel:
         self.frame_hop_seconds = float(metadata["frame_hop_seconds"].numpy())
         self.statistics_shape = tuple(int(size) for size in metadata["statistics_shape"].numpy())
         self.statistics_layers = int(metadata["statistics_layers"].numpy())
+        framing = LogMelExamples()  # exports written before the framing was stated are VGGish's
+        for name in FRAMING:
+            setattr(self, name, int(metadata[name].numpy()) if name in metadata else getattr(framing, name))
 
     def __call__(self, waveform):
         """The serving outputs of a numpy waveform (samples,), as numpy arrays."""

@@ -235,9 +235,10 @@ class Clip:
         else:
             described = audio.info(self.source)
             frames, sample_rate = described.frames, described.sample_rate
-        samples = audio.resampled_length(frames, sample_rate)
-        examples = max(1, 1 + (samples - params.EXAMPLE_SAMPLES) // params.EXAMPLE_HOP_SAMPLES)
-        return examples * round(params.EXAMPLE_HOP_SECONDS / self.model.frame_hop_seconds) * width * 4
+        samples = audio.resampled_length(frames, sample_rate) + 2 * self.model.edge_samples
+        examples = max(1, 1 + (samples - self.model.example_samples) // self.model.hop_samples)
+        hop_seconds = self.model.hop_samples / params.SAMPLE_RATE
+        return examples * round(hop_seconds / self.model.frame_hop_seconds) * width * 4
 
     def _frames(self):
         """Frame features segment by segment, computed from the audio; records its length in samples."""
@@ -252,7 +253,7 @@ class Clip:
                 yield block
 
         blocks = counted(audio.stream(self.source, block_seconds=self.block_seconds))
-        for segment in audio.example_segments(blocks, pad=True):
+        for segment in audio.segments_for(blocks, self.model, pad=True):
             interrupts.raise_if_interrupted()
             yield self.model.frame_features(segment)
         self.samples = samples
@@ -447,9 +448,11 @@ def predict_file(model, path, threshold=THRESHOLD, block_seconds=BLOCK_SECONDS):
     """
     clip = Clip(model, path, block_seconds)
     probabilities, runs, _ = score(model, clip, threshold)
-    if clip.samples < params.EXAMPLE_SAMPLES:
-        warnings.warn(AudioTooShortWarning(f"{printable(str(path))}: {AudioTooShortWarning.describe(clip.samples)}; "
-                                           "it was zero-padded to one"), stacklevel=2)
+    needed = model.example_samples - 2 * model.edge_samples
+    if clip.samples < needed:
+        described = AudioTooShortWarning.describe(clip.samples, None if needed == params.EXAMPLE_SAMPLES else needed)
+        warnings.warn(AudioTooShortWarning(f"{printable(str(path))}: {described}; it was zero-padded to one"),
+                      stacklevel=2)
     return _prediction(model, probabilities, runs, clip.samples, threshold)
 
 
