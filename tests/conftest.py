@@ -2,6 +2,7 @@
 
 import gc
 import os
+import sys
 import threading
 from pathlib import Path
 
@@ -36,6 +37,26 @@ def shared_data():
 def openmic_clip(shared_data):
     """The real OpenMIC-2018 clip: 10 s, OGG Vorbis, 44.1 kHz stereo."""
     return shared_data / "openmic" / "audio" / "000" / "000046_3840.ogg"
+
+
+WHEEL_NAME = "musicnn-0.1.0-py3-none-any.whl"
+
+
+@pytest.fixture(scope="session")
+def musicnn_wheel():
+    """musicnn's published wheel, downloaded by scripts/test into the environment's wheels/ folder."""
+    wheel = Path(sys.prefix) / "wheels" / WHEEL_NAME
+    if not wheel.is_file():
+        pytest.skip(f"{wheel} is absent: scripts/test downloads musicnn's wheel there")
+    return wheel
+
+
+@pytest.fixture
+def fetched(musicnn_wheel):
+    """musicnn's checkpoints fetched into the test's models folder."""
+    from airtf import musicnn
+
+    return musicnn.fetch(source=musicnn_wheel)
 
 
 @pytest.fixture(autouse=True)

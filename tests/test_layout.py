@@ -7,7 +7,7 @@ from pathlib import Path
 import airtf
 
 PACKAGE = Path(airtf.__file__).parent
-TOP_MODULES = {"__init__", "api", "errors", "params"}
+TOP_MODULES = {"__init__", "api", "errors", "hear", "params"}
 """The only modules outside a stage package."""
 
 

@@ -14,18 +14,9 @@ from airtf import audio, musicnn
 from airtf.errors import CheckpointError, WeightsNotFoundError
 from airtf.musicnn import audio_converter, backbone, checkpoint, presets
 
-WHEEL_NAME = "musicnn-0.1.0-py3-none-any.whl"
+from conftest import WHEEL_NAME
 TOLERANCE = 1e-4
 """Largest difference allowed between the port and musicnn's graph, relative to the layer's largest value."""
-
-
-@pytest.fixture(scope="session")
-def musicnn_wheel():
-    """The published wheel, downloaded by scripts/test into the environment's wheels/ folder."""
-    wheel = Path(sys.prefix) / "wheels" / WHEEL_NAME
-    if not wheel.is_file():
-        pytest.skip(f"{wheel} is absent: scripts/test downloads musicnn's wheel there")
-    return wheel
 
 
 @pytest.fixture(scope="session")
@@ -35,12 +26,6 @@ def musicnn_package():
     if spec is None:
         pytest.skip("musicnn is not installed: scripts/test installs its wheel with --no-deps")
     return Path(spec.submodule_search_locations[0])
-
-
-@pytest.fixture
-def fetched(musicnn_wheel):
-    """musicnn's checkpoints fetched into the test's models folder."""
-    return musicnn.fetch(source=musicnn_wheel)
 
 
 def chirp(seconds=7.0, rate=16000):
