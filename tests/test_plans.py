@@ -89,6 +89,7 @@ def test_reproduce_paper_dry_run_on_a_release_shaped_set(tmp_path):
     lines = result.stdout.splitlines()
     assert any(line.startswith("plan of airtf-eval --features pca") for line in lines), result.stdout + result.stderr
     assert any(line.startswith("== plan: about") and "fits" in line for line in lines)
-    assert "== done: planned 1 (fig2/pca), skipped 7" in lines
+    assert "== done: planned 1 (fig2/pca), skipped 8" in lines
     assert any("skipped fig2/random" in line and "audio file not found" in line for line in lines)
+    assert any("skipped musicnn/musicnn" in line and "airtf-weights fetch musicnn" in line for line in lines)
     assert not (tmp_path / "out").exists()
