@@ -10,9 +10,8 @@ from pathlib import Path
 
 from airtf.errors import CheckpointError, first_line
 from airtf.musicnn.backbone import CHECKPOINT_NAMES
+from airtf.musicnn.presets import CHECKPOINT_FILES
 
-INDEX_NAME = ".index"
-DATA_NAME = ".data-00000-of-00001"
 WEIGHT_NAMES = {"Conv2D": ("kernel", "bias"), "Dense": ("kernel", "bias"),
                 "BatchNormalization": ("gamma", "beta", "moving_mean", "moving_variance")}
 """Keras layer class -> the TF1 variable names of its weights, in Keras's order."""
@@ -21,7 +20,7 @@ WEIGHT_NAMES = {"Conv2D": ("kernel", "bias"), "Dense": ("kernel", "bias"),
 def checkpoint_prefix(folder):
     """The V2 prefix of the checkpoint in ``folder``; a CheckpointError when its files are not there."""
     folder = Path(folder)
-    missing = [name for name in (INDEX_NAME, DATA_NAME) if not (folder / name).is_file()]
+    missing = [name for name in CHECKPOINT_FILES if not (folder / name).is_file()]
     if missing:
         raise CheckpointError(f"{folder}: no musicnn checkpoint here ({', '.join(missing)} missing); pass a folder "
                               "of musicnn's wheel such as MTT_musicnn/, or run `airtf-weights fetch musicnn`")

@@ -25,9 +25,12 @@ from airtf.errors import CheckpointError, WeightsNotFoundError
 from airtf.support.files import atomic_path, digest, display, models_dir
 
 PRESETS_FILE = Path(__file__).with_name("presets.json")
+CHECKPOINT_FILES = (".index", ".data-00000-of-00001")
+"""A checkpoint folder's two files, as musicnn's wheel names them."""
+DATA_NAME = CHECKPOINT_FILES[1]
+"""The file whose sha256 identifies a checkpoint."""
 FOLDER = "musicnn"
 """The models folder's subfolder of the checkpoints."""
-CHECKPOINT_FILES = (".index", ".data-00000-of-00001")
 DEFAULT_PRESET = "musicnn-mtt"
 DEFAULT_LAYERS = {"musicnn": "max_pool", "vgg": "pool5"}
 """Architecture -> the layer whose outputs are its embeddings unless ``--layer`` says otherwise: the last
@@ -213,7 +216,7 @@ class MusicnnSource:
 
     def identity(self):
         """What the features depend on, for cache keys and run configs: preset, checkpoint sha256, layer."""
-        sha256 = manifest()["checkpoints"][self.checkpoint][CHECKPOINT_FILES[1]]["sha256"]
+        sha256 = manifest()["checkpoints"][self.checkpoint][DATA_NAME]["sha256"]
         return {"weights": self.preset, "sha256": sha256, "layer": self.layer}
 
     def describe(self):
@@ -238,9 +241,9 @@ def _preset_of_folder(folder):
     from airtf.musicnn.checkpoint import checkpoint_prefix
 
     checkpoint_prefix(folder)  # both files there, else a CheckpointError
-    found = digest(folder / CHECKPOINT_FILES[1], "sha256")
+    found = digest(folder / DATA_NAME, "sha256")
     for name, entry in presets().items():
-        if manifest()["checkpoints"][entry["checkpoint"]][CHECKPOINT_FILES[1]]["sha256"] == found:
+        if manifest()["checkpoints"][entry["checkpoint"]][DATA_NAME]["sha256"] == found:
             return name
     raise CheckpointError(f"{folder}: not one of musicnn's released checkpoints (sha256 {found[:12]}...); pass a "
                           f"folder of musicnn 0.1.0's wheel ({', '.join(manifest()['checkpoints'])}) or a preset")
