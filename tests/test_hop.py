@@ -43,3 +43,44 @@ def test_extract_writes_the_hop_in_its_time_points(openmic_clip, tmp_path):
     written = json.loads((tmp_path / "logmel" / f"{openmic_clip.stem}.json").read_text())
     frames = 1 + (10 * 16000 - 400) // 160  # 998 frames of 10 ms
     assert len(written["features"]) == 1 + (frames - 96) // 24 and written["time_points"][:3] == [0.0, 0.24, 0.48]
+
+
+def test_feature_sets_take_a_hop_where_a_backbone_reads_audio(tmp_path):
+    from airtf.datasets.openmic import OpenMIC
+    from airtf.demo import sets as demo
+    from airtf.features import feature_sets
+
+    halved = feature_sets.parse("random", hop=0.48)
+    assert halved.frame_shape == (19, 128) and halved.spec["frontend"]["hop_frames"] == 48
+    assert feature_sets.parse("random").frame_shape == (10, 128)
+    assert feature_sets.parse("musicnn-mtt", hop=1.504).frame_shape == (5, 753)
+    for features, reason in (("logmel", "would repeat its frames"), ("pca", "the release's features")):
+        message = f"--hop does not apply to --features {features}: .*{reason}"
+        with pytest.raises(feature_sets.FeatureError, match=message):
+            feature_sets.parse(features, hop=0.48)
+    demo.render_openmic(tmp_path / "openmic", clips=4, seed=5)
+    openmic = OpenMIC(tmp_path / "openmic")
+    key = openmic.partitions["train"][0]
+    frames = halved.compute(openmic, [key], tmp_path / "cache")
+    expected, _ = airtf.embed(openmic.audio_path(key), weights="random", hop=0.48)
+    assert frames.shape == (1, 19, 128)
+    np.testing.assert_allclose(frames[0], expected[:19], rtol=0, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_a_run_directory_predicts_at_another_hop_and_an_export_keeps_its_own(tmp_path, shared_data, openmic_clip):
+    from airtf import audio
+    from airtf.serve import export
+    from test_export import make_run, openmic_class_names
+
+    run_dir = make_run(tmp_path / "run", "random", openmic_class_names(shared_data))
+    default, halved = export.load(run_dir), export.load(run_dir, hop=0.48)
+    assert (default.frame_hop_seconds, halved.frame_hop_seconds) == (0.96, 0.48)
+    waveform = audio.read(openmic_clip)
+    ours, theirs = halved(waveform), default(waveform)
+    assert len(ours["timestamps"]) == 19 and ours["timestamps"][1] == pytest.approx(0.48)
+    np.testing.assert_allclose(ours["features"][::2], theirs["features"], rtol=0, atol=1e-5)
+    exported = export.export(run_dir, tmp_path / "export", hop=0.48).path
+    assert export.load(exported).frame_hop_seconds == pytest.approx(0.48)
+    with pytest.raises(export.ExportError, match="an export holds its own features model, so --hop does not apply"):
+        export.load(exported, hop=0.96)

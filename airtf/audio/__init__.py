@@ -6,7 +6,7 @@ resampling.py is resampy's kaiser_best filter in polyphase form.
 The names below are the package's API.
 
 May import: airtf.params, airtf.errors, airtf.support. Imports no model code
-and no TensorFlow at module level.
+and no TensorFlow at module level (frames.py, Keras operations for the front ends, is imported by them only).
 """
 
 from airtf.audio.decoding import (AUDIO_SUFFIXES, SUPPORTED_FORMATS, AudioInfo, SampleRangeWarning, Waveform,

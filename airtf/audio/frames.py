@@ -8,6 +8,9 @@ JAX. Imported by the front ends only, so that ``import airtf.audio`` loads no Ke
 import numpy as np
 from keras import ops
 
+from airtf import params
+from airtf.errors import AirtfError
+
 
 def periodic_hann(length):
     """The periodic Hann window ``0.5 - 0.5 cos(2 pi n / length)``, float64."""
@@ -48,3 +51,20 @@ def pad_to(x, length):
     shortfall = nonnegative(length - ops.shape(x)[-1])
     no_padding = [[0, 0]] * (len(ops.shape(x)) - 1)
     return ops.pad(x, no_padding + [[0, shortfall]])
+
+
+def with_hop(front_end, seconds):
+    """A copy of a front end's layer whose examples start ``seconds`` apart (itself for None).
+
+    ``seconds`` must be a whole number of the front end's frames
+    (``front_end.frame_samples`` at 16 kHz: 10 ms for VGGish, 16 ms for musicnn);
+    otherwise an :class:`~airtf.errors.AirtfError` says which multiples would do.
+    """
+    if seconds is None:
+        return front_end
+    step = front_end.frame_samples / params.SAMPLE_RATE
+    frames = round(seconds / step)
+    if frames < 1 or abs(frames * step - seconds) > 1e-6:
+        raise AirtfError(f"--hop {seconds}: examples start on the front end's frames, {step:g} s apart; give a "
+                         f"positive multiple of {step:g} s (e.g. {step * max(1, frames):g})")
+    return type(front_end).from_config({**front_end.get_config(), "hop_frames": frames})

@@ -107,6 +107,7 @@ class Settings:
     variant : VGGish variant for norm, random and pre-trained backbones.
     feature_seed : seed of a random VGGish.
     layer : the layer of a musicnn feature set (default: its model's, max_pool for musicnn).
+    hop : seconds from one example to the next (default: the model's own; see :func:`feature_sets.parse`).
     limit : use at most this many clips of each of train, validation and
         test (the first in split order), for smoke runs.
     """
@@ -124,6 +125,7 @@ class Settings:
     limit: int | None = None
     layer: str | None = None
     classifier: str = "attention"
+    hop: float | None = None
 
 
 @dataclasses.dataclass
@@ -217,7 +219,7 @@ def _prepare(settings, out, keep_split=True):
     """
     dataset = OpenMIC(settings.data)
     feature_set = feature_sets.parse(settings.features, settings.weights, settings.variant, settings.feature_seed,
-                                     settings.layer)
+                                     settings.layer, settings.hop)
     feature_set.check_available(dataset)
     kept = keep_split and (out / openmic.SPLIT_NAME).is_file()
     split = openmic.read_split(out) if kept else dataset.draw_split()

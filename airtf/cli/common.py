@@ -193,6 +193,14 @@ def add_layer(group):
                             "pool5 for vgg)")
 
 
+def add_hop(parser, default):
+    """--hop SECONDS: examples closer than the model's own hop (``default`` says whose hop is the default)."""
+    parser.add_argument("--hop", type=positive(float), metavar="SECONDS",
+                        help=f"seconds from one example to the next, instead of {default} (0.96 for VGGish, "
+                             "2.992 for musicnn); shorter ones overlap, a multiple of the front end's frame step "
+                             "(10 ms; musicnn 16 ms)")
+
+
 def add_replaced_weights(parser, applies_to):
     """:func:`add_weights` for the commands that replace a trained model's VGGish (export, predict)."""
     return add_weights(parser, f"compute the features with this VGGish instead of {applies_to}'s, e.g. random where "

@@ -18,9 +18,9 @@ weights file (its VGGish, normalised like norm), or a musicnn model
 import argparse
 import sys
 
-from airtf.cli.common import (add_deterministic, add_dry_run, add_layer, add_out, add_overwrite, add_quiet, add_weights,
-                              command_parser, deterministic_if_asked, naming_the_resume, one_line_warnings, positive,
-                              reports_errors, seed)
+from airtf.cli.common import (add_deterministic, add_dry_run, add_hop, add_layer, add_out, add_overwrite, add_quiet,
+                              add_weights, command_parser, deterministic_if_asked, naming_the_resume, one_line_warnings,
+                              positive, reports_errors, seed)
 
 
 def _seeds(text):
@@ -74,6 +74,7 @@ def parse(argv):
     weights.add_argument("--feature-seed", type=seed, default=0, metavar="N",
                          help="seed of a random VGGish (default %(default)s)")
     add_layer(weights)
+    add_hop(weights, "the model's (more frames per clip for the classifier)")
     return parser.parse_args(argv)
 
 
@@ -95,7 +96,7 @@ def _settings(args):
     return evaluate.Settings(features=args.features, data=args.data, seeds=args.seeds, epochs=args.epochs,
                              batch_size=args.batch_size, learning_rate=args.lr, norm=args.norm,
                              weights=args.weights, variant=args.variant, feature_seed=args.feature_seed,
-                             limit=args.limit, layer=args.layer, classifier=args.classifier)
+                             limit=args.limit, layer=args.layer, classifier=args.classifier, hop=args.hop)
 
 
 def _plan(args):

@@ -12,8 +12,8 @@ memory. See airtf/export.py.
 """
 
 
-from airtf.cli.common import (add_out, add_overwrite, add_replaced_weights, command_parser, one_line_warnings,
-                              reports_errors)
+from airtf.cli.common import (add_hop, add_out, add_overwrite, add_replaced_weights, command_parser,
+                              one_line_warnings, reports_errors)
 
 
 def parse(argv):
@@ -22,6 +22,7 @@ def parse(argv):
     add_out(parser, "the SavedModel directory to write", metavar="EXPORT_DIR")
     add_overwrite(parser, "replace EXPORT_DIR if it holds an earlier export (never other files)")
     add_replaced_weights(parser, "the run")
+    add_hop(parser, "the run's feature set's")
     return parser.parse_args(argv)
 
 
@@ -39,7 +40,7 @@ def _export(args):
 
     with one_line_warnings("airtf-export"):
         info = export.export(args.run_dir, args.out, overwrite=args.overwrite, weights=args.weights,
-                             variant=args.variant, pca_params=args.pca_params)
+                             variant=args.variant, pca_params=args.pca_params, hop=args.hop)
     print(f"wrote {info.path}: {len(info.class_names)} instruments ({', '.join(info.class_names)})")
     print(f"  {export.SERVING_SIGNATURE}: waveform (samples,) float32, 16 kHz ->")
     for name, shape in info.output_shapes.items():

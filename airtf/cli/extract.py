@@ -11,7 +11,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from airtf.cli.common import (add_layer, add_out, add_overwrite, add_quiet, add_weights, command_parser,
+from airtf.cli.common import (add_hop, add_layer, add_out, add_overwrite, add_quiet, add_weights, command_parser,
                               one_line_warnings, positive, reports_errors)
 
 
@@ -33,10 +33,7 @@ def parse(argv):
     parser.add_argument("--batch-size", type=positive(int), default=params.EXTRACT_BATCH_SIZE, metavar="N",
                         help="examples per model call (default %(default)s)")
     parser.add_argument("--pad", action="store_true", help="zero-pad audio shorter than 0.96 s to one example")
-    parser.add_argument("--hop", type=positive(float), metavar="SECONDS",
-                        help="seconds from one example to the next (default: the model's, 0.96 for VGGish as the "
-                             "official code, 2.992 for musicnn); shorter ones overlap; time points are the examples' "
-                             "starts")
+    add_hop(parser, "the model's (time points are the examples' starts)")
     parser.add_argument("--resampler", choices=params.RESAMPLERS, default="resampy",
                         help="resampy gives the official numbers (default); soxr is faster, see README")
     add_overwrite(parser, "replace existing outputs")

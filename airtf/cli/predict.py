@@ -14,8 +14,8 @@ file's 3 s patches, the --top most probable); with --json, {file: {tag: p}}.
 
 import sys
 
-from airtf.cli.common import (add_quiet, add_replaced_weights, command_parser, one_line_warnings, positive,
-                              probability, reports_errors)
+from airtf.cli.common import (add_hop, add_quiet, add_replaced_weights, command_parser, one_line_warnings,
+                              positive, probability, reports_errors)
 
 
 def parse(argv):
@@ -38,10 +38,11 @@ def parse(argv):
     parser.add_argument("--json", action="store_true", help="print one JSON document for machines")
     add_quiet(parser)
     add_replaced_weights(parser, "a run directory (an export holds its own)")
+    add_hop(parser, "a run directory's feature set's (an export holds its own)")
     args = parser.parse_args(argv)
-    if args.tags and (args.weights or args.variant or args.pca_params):
-        parser.error("--weights, --variant and --pca-params replace a recogniser's VGGish; --tags names its model "
-                     "alone")
+    if args.tags and (args.weights or args.variant or args.pca_params or args.hop):
+        parser.error("--weights, --variant, --pca-params and --hop replace a recogniser's features; --tags names its "
+                     "model alone")
     return args
 
 
@@ -89,7 +90,8 @@ def predict_all(args):
     from airtf.serve import export, predict
     from airtf.support.files import printable
 
-    model = export.load(args.model, weights=args.weights, variant=args.variant, pca_params=args.pca_params)
+    model = export.load(args.model, weights=args.weights, variant=args.variant, pca_params=args.pca_params,
+                        hop=args.hop)
     name_width = max(map(len, model.class_names))
     failed, members = 0, 0
     if args.json:  # one document, each file's member written as it is predicted

@@ -128,6 +128,7 @@ def make_extractor(output, weights="official", variant=None, pca_params=None, la
     frame step (10 ms for VGGish, 16 ms for musicnn).
     """
     from airtf import musicnn
+    from airtf.audio.frames import with_hop
 
     if output == "normalised":
         from airtf.features import feature_sets
@@ -141,16 +142,14 @@ def make_extractor(output, weights="official", variant=None, pca_params=None, la
         if variant is not None or pca_params is not None or output == "pca":
             raise AirtfError(f"--weights {weights} is a musicnn model: --variant, --pca-params and --output pca "
                              "are VGGish's; leave them out")
-        from airtf.musicnn.audio_converter import HOP_LENGTH
-
-        front_end = musicnn.MusicnnPatches(hop_frames=_hop_frames(hop, HOP_LENGTH))
+        front_end = with_hop(musicnn.MusicnnPatches(), hop)
         backbone = None if output == "logmel" else source.load()
         return Extractor(output, backbone, front_end=front_end, **options)
     if layer is not None:
         raise AirtfError("--layer chooses a musicnn model's layer; VGGish gives its embedding (or pca): leave it out")
     from airtf.vggish.audio_converter import LogMelExamples
 
-    front_end = LogMelExamples(hop_frames=_hop_frames(hop, params.STFT_HOP) or params.EXAMPLE_HOP_FRAMES)
+    front_end = with_hop(LogMelExamples(), hop)
     backbone = postprocess = None
     if output != "logmel":
         from airtf import vggish
@@ -159,18 +158,6 @@ def make_extractor(output, weights="official", variant=None, pca_params=None, la
         if output == "pca":
             postprocess = vggish.PCAQuantize.from_file(pca_params or vggish.presets.official_pca_params())
     return Extractor(output, backbone, postprocess, front_end, **options)
-
-
-def _hop_frames(hop, frame_samples):
-    """``hop`` seconds in frames of ``frame_samples`` at 16 kHz (None for None); an error unless whole and positive."""
-    if hop is None:
-        return None
-    frames = round(hop * params.SAMPLE_RATE / frame_samples)
-    if frames < 1 or abs(frames * frame_samples - hop * params.SAMPLE_RATE) > 1e-6 * params.SAMPLE_RATE:
-        step = frame_samples / params.SAMPLE_RATE
-        raise AirtfError(f"--hop {hop}: examples start on the front end's frames, {step:g} s apart; give a positive "
-                         f"multiple of {step:g} s (e.g. {step * max(1, frames):g})")
-    return frames
 
 
 @dataclasses.dataclass

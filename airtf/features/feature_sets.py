@@ -64,6 +64,7 @@ import keras
 import numpy as np
 
 from airtf import musicnn, params, vggish
+from airtf.audio.frames import with_hop
 from airtf.datasets.openmic import CLIP_SECONDS, EXAMPLES_PER_CLIP, FEATURE_MAX
 from airtf.datasets.pipeline import DatasetError, missing_files
 from airtf.errors import AirtfError, AirtfWarning, CheckpointError
@@ -142,9 +143,9 @@ def register(cls):
     return cls
 
 
-def parse(features, weights=None, variant=None, seed=0, layer=None):
+def parse(features, weights=None, variant=None, seed=0, layer=None, hop=None):
     """The feature set that a ``--features`` value names (with ``--weights``, ``--variant``, ``--feature-seed``,
-    ``--layer``).
+    ``--layer``, ``--hop``).
 
     Parameters
     ----------
@@ -160,6 +161,10 @@ def parse(features, weights=None, variant=None, seed=0, layer=None):
         Seed of a random VGGish.
     layer : str or None
         The layer of a musicnn model (``--features musicnn-mtt`` ...); refused elsewhere.
+    hop : float or None
+        Seconds from one example to the next (None: the model's own); for the
+        sets computed from audio by a backbone (overlapping examples, more
+        frames per clip), refused for pca and logmel.
 
     Returns
     -------
@@ -171,7 +176,7 @@ def parse(features, weights=None, variant=None, seed=0, layer=None):
         if weights is not None or variant is not None:
             raise FeatureError(f"--weights and --variant are VGGish's; --features {features} is a musicnn model: "
                                "leave them out")
-        return MusicnnFeatures(MusicnnFeatures.spec_of(features, layer))
+        return MusicnnFeatures(MusicnnFeatures.with_hop(MusicnnFeatures.spec_of(features, layer), hop))
     if layer is not None:
         raise FeatureError("--layer chooses the layer of a musicnn model (--features musicnn-mtt, ...); leave it out")
     named = {kind: cls for kind, cls in FEATURE_SETS.items() if cls.named}
@@ -188,7 +193,7 @@ def parse(features, weights=None, variant=None, seed=0, layer=None):
                            "pca is the 2017 VGGish of the release, logmel has no VGGish")
     if variant is not None and variant not in vggish.VGGISH_VARIANTS:
         raise FeatureError(f"unknown VGGish variant {variant!r}; choose one of {', '.join(vggish.VGGISH_VARIANTS)}")
-    return cls(cls.spec_for(features, weights, variant, seed))
+    return cls(cls.with_hop(cls.spec_for(features, weights, variant, seed), hop))
 
 
 def of_run(run_dir):
@@ -325,7 +330,19 @@ class FeatureSet(abc.ABC):
 
     def front_end(self):
         """The layer that makes the feature model's examples from audio: VGGish's log-mel examples."""
-        return LogMelExamples(pad=False)
+        return LogMelExamples(hop_frames=self.spec["frontend"].get("hop_frames", params.EXAMPLE_HOP_FRAMES))
+
+    @classmethod
+    def with_hop(cls, spec, hop):
+        """``spec`` with examples ``hop`` seconds apart (itself for None); refused where no backbone reads audio."""
+        if hop is None:
+            return spec
+        if not issubclass(cls, BackboneFeatures) or not cls.reads_audio:
+            raise FeatureError(f"--hop does not apply to --features {spec['kind']}: "
+                               + ("pca is the release's features" if spec["kind"] == "pca" else
+                                  "overlapping examples would repeat its frames"))
+        front_end = with_hop(cls(spec).front_end(), hop)
+        return FeatureSpec(**{**spec, "frontend": {**spec["frontend"], "hop_frames": front_end.hop_frames}})
 
     def frames_extractor(self, **options):
         """An Extractor of this feature set's frames from audio (``--output normalised``); options go to it."""
@@ -402,6 +419,11 @@ class BackboneFeatures(FeatureSet):
         """One example's features before post-processing."""
         return self.frame_shape[1:]
 
+    @property
+    def frame_shape(self):
+        """(examples of a 10 s clip at the spec's hop, 128)."""
+        return clip_examples(self.front_end()), params.EMBEDDING_SIZE
+
     def _backbone(self, weights=None, variant=None):
         """The spec's VGGish, its weights checked against the spec's sha256, or the one that replaces it."""
         spec = self.spec
@@ -450,7 +472,7 @@ class BackboneFeatures(FeatureSet):
 
     def uncomputed(self, openmic, keys, cache_dir=None):
         clips = _uncached(openmic, keys, self, self.cache_folder(cache_dir, create=False), self.cache_identity())
-        return clips, {"embedding cache": len(clips) * EMBEDDING_CLIP_BYTES}
+        return clips, {"embedding cache": len(clips) * (int(np.prod(self.frame_shape)) * 4 + NPY_HEADER_BYTES)}
 
     def seconds_per_clip(self, openmic, keys):
         return _seconds_per_clip(openmic, keys, self.extractor())
@@ -629,9 +651,9 @@ class MusicnnFeatures(NormalizedFeatures):
 
     @property
     def frame_shape(self):
-        source, front_end = self._source(), musicnn.MusicnnPatches()
-        patches = front_end.compute_output_shape((int(CLIP_SECONDS * params.SAMPLE_RATE) + 2 * front_end.edge_samples,))
-        return patches[0], int(np.prod(backbone_shapes(source.architecture, len(source.tags()))[source.layer]))
+        source = self._source()
+        return clip_examples(self.front_end()), int(np.prod(backbone_shapes(source.architecture,
+                                                                             len(source.tags()))[source.layer]))
 
     def check_available(self, openmic):
         self._source().checkpoint_folder()
@@ -646,7 +668,7 @@ class MusicnnFeatures(NormalizedFeatures):
         return keras.Model(model.input, keras.layers.Flatten(name="patch_features")(model.output), name=model.name)
 
     def front_end(self):
-        return musicnn.MusicnnPatches()
+        return musicnn.MusicnnPatches(hop_frames=self.spec["frontend"].get("hop_frames"))
 
     def uncomputed(self, openmic, keys, cache_dir=None):
         clips = _uncached(openmic, keys, self, self.cache_folder(cache_dir, create=False), self.cache_identity())
@@ -661,6 +683,11 @@ class MusicnnFeatures(NormalizedFeatures):
 
     def _source_text(self):
         return self._source().describe()
+
+
+def clip_examples(front_end):
+    """The examples ``front_end`` makes of an OpenMIC clip (10 s): 10 for VGGish, 3 for musicnn."""
+    return front_end.compute_output_shape((int(CLIP_SECONDS * params.SAMPLE_RATE) + 2 * front_end.edge_samples,))[0]
 
 
 def _frame_layers(source):

@@ -90,7 +90,7 @@ class MusicnnPatches(keras.layers.Layer):
 
     Attributes
     ----------
-    example_samples, hop_samples, edge_samples, example_shape
+    example_samples, hop_samples, edge_samples, example_shape, frame_samples
         The framing, as every front end of the feature engine states it
         (see :class:`airtf.vggish.LogMelExamples`).
     """
@@ -106,6 +106,7 @@ class MusicnnPatches(keras.layers.Layer):
         self.example_samples = FFT_LENGTH + (patch_frames - 1) * HOP_LENGTH
         self.hop_samples = self.hop_frames * HOP_LENGTH
         self.edge_samples = FFT_LENGTH // 2
+        self.frame_samples = HOP_LENGTH
         self.example_shape = (patch_frames, NUM_MEL_BINS)
 
     def log_mel(self, waveform):

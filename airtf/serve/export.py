@@ -68,7 +68,7 @@ import numpy as np
 from keras import ops
 
 from airtf import params
-from airtf.audio.frames import pad_to
+from airtf.audio.frames import pad_to, with_hop
 from airtf.classify import attention
 from airtf.errors import AirtfError, first_line
 from airtf.features import feature_sets
@@ -145,7 +145,7 @@ class Pipeline:
         self.frame_hop_seconds = front_end.hop_samples / params.SAMPLE_RATE / frames
 
     @classmethod
-    def from_run(cls, run_dir, weights=None, variant=None, pca_params=None):
+    def from_run(cls, run_dir, weights=None, variant=None, pca_params=None, hop=None):
         """The pipeline of an ``airtf-eval`` run directory.
 
         Reads ``attention.keras`` (the classifier), ``feature_spec.json``
@@ -158,6 +158,9 @@ class Pipeline:
         weights, variant, pca_params
             Replace the feature set's VGGish and PCA file (see
             :meth:`airtf.features.feature_sets.FeatureSet.model`).
+        hop : float or None
+            Seconds from one example to the next, instead of the feature
+            set's own (finer time ranges; the classifier sees more frames).
 
         Raises
         ------
@@ -184,7 +187,7 @@ class Pipeline:
                            f"{classifier.num_classes} classes; the run directory mixes two runs")
         feature_set = feature_sets.from_spec(spec)
         feature_model = feature_set.model(weights=weights, variant=variant, pca_params=pca_params)
-        return cls(feature_model, classifier, class_names, feature_set.front_end())
+        return cls(feature_model, classifier, class_names, with_hop(feature_set.front_end(), hop))
 
     def _mirrored(self, waveform):
         """The whole waveform with the front end's edges mirrored (a segment of :meth:`frame_features` has them)."""
@@ -322,7 +325,7 @@ def check_target(out, run_dir, overwrite=False):
                           "--overwrite does not replace it; choose another --out")
 
 
-def export(run_dir, out, overwrite=False, weights=None, variant=None, pca_params=None):
+def export(run_dir, out, overwrite=False, weights=None, variant=None, pca_params=None, hop=None):
     """Export the pipeline of a run directory as a SavedModel (see the module docstring).
 
     The SavedModel is written into a temporary directory beside ``out`` and
@@ -336,9 +339,8 @@ def export(run_dir, out, overwrite=False, weights=None, variant=None, pca_params
         The export directory to create.
     overwrite : bool
         Replace ``out`` if it holds an earlier export (see :func:`check_target`).
-    weights, variant, pca_params
-        Replace the feature set's VGGish and PCA file (see
-        :meth:`airtf.features.feature_sets.FeatureSet.model`).
+    weights, variant, pca_params, hop
+        Replace the feature set's VGGish, PCA file and hop (see :meth:`Pipeline.from_run`).
 
     Returns
     -------
@@ -355,19 +357,20 @@ def export(run_dir, out, overwrite=False, weights=None, variant=None, pca_params
     """
     out = Path(out)
     with locks.holding(out, COMMAND, beside=True):
-        return _export(run_dir, out, overwrite, weights, variant, pca_params)
+        return _export(run_dir, out, overwrite, weights, variant, pca_params, hop)
 
 
-def _export(run_dir, out, overwrite, weights, variant, pca_params):
+def _export(run_dir, out, overwrite, weights, variant, pca_params, hop):
     """:func:`export`, holding the lock of ``out``."""
     check_target(out, run_dir, overwrite)
     check_writable(out.parent)
-    pipeline = Pipeline.from_run(run_dir, weights=weights, variant=variant, pca_params=pca_params)
+    pipeline = Pipeline.from_run(run_dir, weights=weights, variant=variant, pca_params=pca_params, hop=hop)
     with atomic_directory(out) as temporary:
         output_shapes = write_saved_model(pipeline, temporary)
         write_json(temporary / EXPORT_MARKER, {
             "airtf": params.VERSION, "run_dir": str(Path(run_dir).resolve()), "class_names": pipeline.class_names,
-            "weights": weights, "variant": variant, "pca_params": None if pca_params is None else str(pca_params)})
+            "weights": weights, "variant": variant, "pca_params": None if pca_params is None else str(pca_params),
+            "hop": hop})
     return ExportInfo(out, pipeline.class_names, output_shapes)
 
 
@@ -540,16 +543,15 @@ def _check_signatures(path, signatures):
                               "directory written by this version of airtf-export (export it again)")
 
 
-def load(path, weights=None, variant=None, pca_params=None):
+def load(path, weights=None, variant=None, pca_params=None, hop=None):
     """The recogniser in an export directory or an ``airtf-eval`` run directory.
 
     Parameters
     ----------
     path : str or Path
-    weights, variant, pca_params
-        For a run directory: replace its feature set's VGGish and PCA file
-        (see :meth:`airtf.features.feature_sets.FeatureSet.model`). An export holds
-        its own.
+    weights, variant, pca_params, hop
+        For a run directory: replace its feature set's VGGish, PCA file and
+        hop (see :meth:`Pipeline.from_run`). An export holds its own.
 
     Returns
     -------
@@ -565,7 +567,7 @@ def load(path, weights=None, variant=None, pca_params=None):
         When ``path`` is neither, or a file in it is damaged.
     """
     path = Path(path)
-    replaced = {"--weights": weights, "--variant": variant, "--pca-params": pca_params}
+    replaced = {"--weights": weights, "--variant": variant, "--pca-params": pca_params, "--hop": hop}
     if (path / "saved_model.pb").is_file():
         given = [flag for flag, value in replaced.items() if value is not None]
         if given:
@@ -573,7 +575,7 @@ def load(path, weights=None, variant=None, pca_params=None):
                               "apply; leave it out, or pass the airtf-eval run directory instead")
         return ExportedModel(path)
     if (path / MODEL_NAME).is_file():
-        return Pipeline.from_run(path, weights=weights, variant=variant, pca_params=pca_params)
+        return Pipeline.from_run(path, weights=weights, variant=variant, pca_params=pca_params, hop=hop)
     problem = "not found" if not path.exists() else "neither an export directory nor a run directory"
     raise ExportError(f"{path}: {problem}; pass a directory written by airtf-export, "
                       "or a run directory written by a finished airtf-eval")

@@ -252,10 +252,11 @@ class LogMelExamples(LogMel):
 
     Attributes
     ----------
-    example_samples, hop_samples, edge_samples, example_shape
+    example_samples, hop_samples, edge_samples, example_shape, frame_samples
         The framing, as every front end of the feature engine states it:
         samples per example and between examples, samples mirrored at each
-        end (none here), and one example's shape.
+        end (none here), one example's shape, and the samples from one
+        frame to the next (a hop is a whole number of them).
     """
 
     def __init__(
@@ -268,6 +269,7 @@ class LogMelExamples(LogMel):
         self.example_samples = self.window_length + (example_frames - 1) * self.hop_length
         self.hop_samples = hop_frames * self.hop_length
         self.edge_samples = 0  # frames are not centred: the waveform is framed as it is
+        self.frame_samples = self.hop_length
         self.example_shape = (example_frames, self.num_mel_bins)
 
     def call(self, waveform):
