@@ -5,7 +5,7 @@ set -euo pipefail
 AIRTF_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VENV=${AIRTF_VENV:-$AIRTF_ROOT/.venv}
 CONSTRAINTS=$AIRTF_ROOT/${AIRTF_CONSTRAINTS:-constraints.txt}
-EXTRAS=${AIRTF_EXTRAS:-test}
+EXTRAS=${AIRTF_EXTRAS:-test,litert,onnx}
 
 pick_python() {
     for candidate in python3.11 python3.12 python3.13 python3.10 python3; do

@@ -5,6 +5,10 @@
 ``predict``
     Streaming prediction (airtf-predict, :meth:`airtf.Recognizer.predict`) in
     flat memory.
+``portable``
+    LiteRT and ONNX embedders (airtf-export --format litert|onnx), builtin operations only.
+``tags``
+    A music tagger's own tags for files (airtf-predict --tags).
 
 May import: airtf.params, airtf.errors, airtf.support, airtf.audio, airtf.vggish, airtf.musicnn, airtf.features,
 airtf.runs, airtf.classify.
