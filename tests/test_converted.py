@@ -85,6 +85,7 @@ def test_a_damaged_copy_is_written_again(written, examples):
     assert data.stat().st_size > 280e6
 
 
+@pytest.mark.slow
 def test_an_unwritable_models_folder_reads_the_checkpoint_with_one_warning(tmp_path, originals, examples,
                                                                           monkeypatch):
     path, expected = originals["V2", 1]

@@ -314,6 +314,7 @@ def test_material_stays_in_key_and_register():
 
 # ---------------------------------------------------------------- determinism and bad input
 
+@pytest.mark.slow
 def test_same_seed_gives_identical_sets(rendered, tmp_path):
     """A second render, in another process with other string hashing, through the command line."""
     command = [sys.executable, "-m", "airtf.cli.data", "demo", "--out", str(tmp_path), "--seed", "3", "--quiet",
@@ -382,6 +383,7 @@ def test_cli(tmp_path, capsys):
         data_cli.main(["demo", "--out", str(tmp_path), "--sets", "openmic,mirex"])
 
 
+@pytest.mark.slow
 def test_check_reads_every_demo_set_back(tmp_path, capsys):
     from airtf.cli import data as data_cli
 

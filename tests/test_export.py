@@ -179,6 +179,7 @@ def test_cli_writes_and_describes_the_export(class_names, tmp_path, capsys):
     assert sorted(os.listdir(tmp_path)) == ["export", "run"]
 
 
+@pytest.mark.slow
 def test_cli_replaces_only_an_earlier_export_and_only_with_the_flag(class_names, tmp_path, capsys):
     run_dir = make_run(tmp_path / "run", "logmel", class_names)
     assert export_cli.main([str(run_dir), "--out", str(tmp_path / "export")]) == 0

@@ -475,6 +475,7 @@ def test_a_non_finite_validation_loss_is_never_the_best(tmp_path):
 
 # ---------------------------------------------------------------- 10. damaged checkpoints and exports
 
+@pytest.mark.slow
 def test_a_truncated_v2_checkpoint_is_one_line(tmp_path, shared_data, capsys):
     import tf1_vggish
 
@@ -524,6 +525,7 @@ def test_check_exits_1_on_problems_and_0_for_released_features_without_audio(tmp
 
 # ---------------------------------------------------------------- 12. export without the official checkpoint
 
+@pytest.mark.slow
 def test_a_pca_run_exports_with_other_weights_when_asked(class_names, tmp_path, shared_data, capsys):
     run_dir = make_run(tmp_path / "run", "random", class_names)
     spec = json.loads((run_dir / layout.FEATURE_SPEC_NAME).read_text())

@@ -45,6 +45,7 @@ def test_extract_writes_the_hop_in_its_time_points(openmic_clip, tmp_path):
     assert len(written["features"]) == 1 + (frames - 96) // 24 and written["time_points"][:3] == [0.0, 0.24, 0.48]
 
 
+@pytest.mark.slow
 def test_feature_sets_take_a_hop_where_a_backbone_reads_audio(tmp_path):
     from airtf.datasets.openmic import OpenMIC
     from airtf.demo import sets as demo

@@ -122,6 +122,7 @@ def event_tags(log_dir):
             for event in tf.compat.v1.train.summary_iterator(str(path)) for value in event.summary.value}
 
 
+@pytest.mark.slow
 def test_validation_feeds_the_logs_checkpoints_and_tensorboard(tmp_path):
     keras.utils.set_random_seed(0)
     classes = NAMES[:4]

@@ -200,6 +200,7 @@ def openmic(tmp_path_factory):
     return OpenMIC(folder)
 
 
+@pytest.mark.slow
 def test_feature_set_is_the_layer_per_patch_normalised_on_training_clips(fetched, openmic, tmp_path, monkeypatch):
     from airtf.features import feature_sets
 
@@ -246,6 +247,7 @@ def test_feature_set_refuses_what_does_not_apply(arguments, message):
         feature_sets.parse(*arguments)
 
 
+@pytest.mark.slow
 def test_predict_tags_prints_the_taggers_top_tags(fetched, openmic_clip, tmp_path, capsys):
     import json
 

@@ -54,6 +54,7 @@ def test_the_statistic_is_both_conventions_averaged_over_seeds():
     np.testing.assert_allclose(statistics.statistic(clips), expected, rtol=1e-12)
 
 
+@pytest.mark.slow
 def test_the_bootstrap_interval_is_the_percentiles_of_resampled_scores():
     clips = fixed_clips(30, seeds=2, skill=0.3, seed=2)
     rng = np.random.default_rng(0)
@@ -70,6 +71,7 @@ def test_the_bootstrap_interval_is_the_percentiles_of_resampled_scores():
         assert intervals[score][0] < statistics.statistic(clips)[column] < intervals[score][1]
 
 
+@pytest.mark.slow
 def test_the_paired_test_approaches_the_exact_permutation_p_value():
     first, second = fixed_clips(10, skill=0.35, seed=3), fixed_clips(10, skill=0.15, seed=3)
     observed = statistics.statistic(first) - statistics.statistic(second)

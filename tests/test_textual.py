@@ -173,6 +173,7 @@ def test_datasets_give_log_mel_and_qualities(demo_nsynth, stand_in_vectors):
     assert epoch(0) == first  # in an order of the seed and the epoch alone, as a resumed run needs
 
 
+@pytest.mark.slow
 def test_training_lowers_the_validation_loss(demo_nsynth):
     try:
         vectors = wordvectors.load("en_core_web_md")

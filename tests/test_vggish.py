@@ -56,6 +56,7 @@ def test_checkpoint_round_trip_matches_tf1_graph(checkpoint, examples, variant):
     np.testing.assert_allclose(embeddings, expected[variant], rtol=1e-5, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_variants_differ_only_by_fc2_relu(checkpoint, examples):
     path, expected = checkpoint
     linear = expected["audioset-2020"]

@@ -191,6 +191,7 @@ def test_a_warning_while_loading_h5_is_no_error(random_h5, monkeypatch):
         np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
 
 
+@pytest.mark.slow
 def test_h5_missing_a_layer_is_one_line_and_a_kernel_left_unloaded_is_named(random_h5, tmp_path):
     import h5py
     path, _ = random_h5

@@ -62,6 +62,7 @@ def test_the_installed_package_runs_outside_the_checkout(installed, shared_data)
     assert (installed["cwd"] / "features" / "embedding" / "000046_3840.json").is_file()
 
 
+@pytest.mark.slow
 def test_models_go_to_the_user_cache_outside_a_checkout(installed):
     folder = run([str(installed["bin"] / "python"), "-c",
                   "from airtf.vggish import presets; print(presets.models_dir())"], cwd=installed["cwd"],
