@@ -6,6 +6,7 @@ import pytest
 from airtf import audio, vggish
 from airtf.cli import export as export_cli
 from airtf.serve import portable
+from airtf.musicnn.audio_converter import MusicnnPatches
 from airtf.vggish.audio_converter import LogMelExamples
 
 
@@ -16,12 +17,25 @@ def long_waveform(seconds=95.0):
     return (0.2 * np.sin(2 * np.pi * 440 * t) + 0.05 * rng.standard_normal(len(t))).astype(np.float32)
 
 
-def test_matmul_front_end_equals_the_exact_one(openmic_clip):
+@pytest.mark.parametrize("method", ["matmul", "matmul-runtime"])
+def test_matmul_front_ends_equal_the_exact_one(openmic_clip, method):
     for waveform in (audio.read(openmic_clip), long_waveform(3.0), long_waveform(0.4)):
         expected = np.asarray(LogMelExamples(pad=True)(waveform))
-        got = np.asarray(portable.MatmulLogMelExamples()(waveform))
+        got = np.asarray(LogMelExamples(pad=True, dft=method)(waveform))
         assert got.shape == expected.shape
         np.testing.assert_allclose(got, expected, rtol=0, atol=1e-4)
+
+
+def test_musicnn_matmul_front_end_equals_the_exact_one(openmic_clip):
+    waveform = np.pad(audio.read(openmic_clip), 256, mode="reflect")
+    expected = np.asarray(MusicnnPatches()(waveform))
+    got = np.asarray(MusicnnPatches(dft="matmul")(waveform))
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-4 * np.abs(expected).max())
+
+
+def test_an_unknown_dft_method_is_refused():
+    with pytest.raises(ValueError, match="unknown DFT method 'fft'; choose one of rfft, matmul"):
+        LogMelExamples(dft="fft")
 
 
 def run_litert(path, waveform):
@@ -74,7 +88,7 @@ def small_backbone():
 @pytest.mark.slow
 def test_onnx_embedder_equals_keras_at_any_length(openmic_clip, tmp_path):
     pytest.importorskip("onnxruntime")
-    model = portable.embedder(small_backbone())
+    model = portable.embedder(small_backbone(), "onnx")
     path = portable.export(model, tmp_path / "embedder.onnx", "onnx")
     for waveform in (audio.read(openmic_clip), long_waveform(), long_waveform(0.5)):
         expected = np.asarray(model(waveform[np.newaxis]))
@@ -84,8 +98,8 @@ def test_onnx_embedder_equals_keras_at_any_length(openmic_clip, tmp_path):
 
 
 @pytest.mark.parametrize("arguments, message", [
-    (["RUN", "--format", "litert", "--out", "x.tflite"], "takes no RUN_DIR"),
     (["--format", "savedmodel", "--out", "x"], "exports RUN_DIR's recogniser"),
+    (["RUN", "--format", "onnx", "--quantize", "float16", "--out", "x.onnx"], "--format litert only"),
     (["--format", "onnx", "--hop", "0.48", "--out", "x.onnx"], "VGGish's embeddings every 0.96 s"),
 ])
 def test_bad_combinations_are_one_line_errors(arguments, message, capsys):

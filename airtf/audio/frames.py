@@ -17,6 +17,55 @@ def periodic_hann(length):
     return 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(length) / length)
 
 
+class WindowedDFT:
+    """The power spectrum of windowed frames, by TensorFlow's RFFT or by the DFT as two matrix products.
+
+    ``method="matmul"`` uses builtin LiteRT and ONNX operations only (as
+    YAMNet's TFLite path does): frames times the windowed cosines and sines of
+    the ``fft_length // 2 + 1`` bins, built in float64 then cast; equal to the
+    RFFT to float32 rounding. ``"matmul-runtime"`` (LiteRT only: ONNX has no
+    bit cast) computes the same matrices at each call from their int32 bit
+    patterns (:meth:`matrix`), so that LiteRT's post-training quantisation,
+    which rewrites constant weights, leaves the front end exact.
+    """
+
+    METHODS = ("rfft", "matmul", "matmul-runtime")
+
+    def __init__(self, window, fft_length, method="rfft"):
+        if method not in self.METHODS:
+            raise ValueError(f"unknown DFT method {method!r}; choose one of {', '.join(self.METHODS)}")
+        self.method = method
+        self.fft_length = fft_length
+        self.window = np.asarray(window, np.float32)
+        if method != "rfft":
+            angle = 2.0 * np.pi * np.outer(np.arange(len(window)), np.arange(fft_length // 2 + 1)) / fft_length
+            self.cosine = (np.asarray(window)[:, None] * np.cos(angle)).astype(np.float32)
+            self.sine = (np.asarray(window)[:, None] * np.sin(angle)).astype(np.float32)
+
+    def matrix(self, values, frames):
+        """The float32 array ``values`` as the computation on ``frames`` (..., n, size) uses it.
+
+        A constant, except with ``"matmul-runtime"``: its bit patterns as int32
+        times a one that depends on the number of frames (unknown until run
+        time, so the converter cannot fold it), cast back bit for bit.
+        """
+        if self.method != "matmul-runtime":
+            return values
+        one = ops.cast(ops.shape(frames)[-2] >= 0, "int32")
+        return ops.view(values.view(np.int32) * one, "float32")
+
+    def power(self, frames):
+        """(..., n, window) frames -> (..., n, fft_length // 2 + 1) squared magnitudes."""
+        if self.method == "rfft":
+            # Padding here rather than through rfft's fft_length: TensorFlow's eager
+            # RFFT rejects fft_length > frame length when there are no frames.
+            real, imaginary = ops.rfft(pad_to(frames * self.window, self.fft_length))
+        else:
+            real = ops.matmul(frames, self.matrix(self.cosine, frames))
+            imaginary = ops.matmul(frames, self.matrix(self.sine, frames))
+        return real * real + imaginary * imaginary
+
+
 def nonnegative(count):
     """``max(count, 0)`` for a Python int or a scalar tensor."""
     return max(count, 0) if isinstance(count, int) else ops.maximum(count, 0)

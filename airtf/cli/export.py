@@ -10,9 +10,12 @@ memory. See airtf/export.py.
 --overwrite replaces only a folder that holds an earlier export
 (airtf-export.json), never the current folder or the run directory.
 
---format litert or onnx (without RUN_DIR) writes an embedder for devices:
-a waveform (1, samples) at 16 kHz in, VGGish embeddings (n, 128) out, built
-from builtin operations only (airtf/serve/portable.py); --weights and
+--format litert or onnx writes the recogniser as one .tflite or .onnx file
+that runs without TensorFlow (ai-edge-litert, ONNX Runtime): the same
+outputs from builtin operations only, PCA in float32 (airtf/serve/portable.py);
+airtf-predict --model runs it. --quantize float16 or dynamic-int8 shrinks a
+LiteRT file. Without RUN_DIR, litert or onnx write a VGGish embedder: a
+waveform (1, samples) at 16 kHz in, embeddings (n, 128) out; --weights and
 --variant name the VGGish. The ONNX conversion (tf2onnx) takes about 16 GB
 of memory for VGGish's 72 M weights.
 """
@@ -24,22 +27,25 @@ from airtf.cli.common import (add_hop, add_out, add_overwrite, add_replaced_weig
 
 def parse(argv):
     parser = command_parser("airtf-export", __doc__)
-    parser.add_argument("run_dir", metavar="RUN_DIR", nargs="?",
-                        help="a run directory written by airtf-eval (for --format savedmodel)")
+    parser.add_argument("run_dir", metavar="RUN_DIR", nargs="?", help="a run directory written by airtf-eval")
     add_out(parser, "the SavedModel directory to write, or the .tflite / .onnx file", metavar="EXPORT_DIR_OR_FILE")
     parser.add_argument("--format", choices=("savedmodel", "litert", "onnx"), default="savedmodel",
-                        help="savedmodel: the recogniser of RUN_DIR (default); litert, onnx: a VGGish embedder "
-                             "(no RUN_DIR; pip install 'airtf[litert]' or 'airtf[onnx]' to run it)")
+                        help="savedmodel (default), or a file that runs without TensorFlow: litert, onnx (pip "
+                             "install 'airtf[litert]' or 'airtf[onnx]' to run it); without RUN_DIR a VGGish embedder")
+    parser.add_argument("--quantize", choices=("float16", "dynamic-int8"),
+                        help="litert only: store the weights as float16, or as int8 with float computation")
     add_overwrite(parser, "replace EXPORT_DIR if it holds an earlier export, or the file (never other files)")
     add_replaced_weights(parser, "the run")
     add_hop(parser, "the run's feature set's")
     args = parser.parse_args(argv)
-    if (args.format == "savedmodel") != (args.run_dir is not None):
-        parser.error("--format savedmodel exports RUN_DIR's recogniser; --format litert or onnx exports a VGGish "
-                     "embedder and takes no RUN_DIR (recognisers export as SavedModels only, so far)")
-    if args.format != "savedmodel" and (args.hop is not None or args.pca_params is not None):
+    if args.format == "savedmodel" and args.run_dir is None:
+        parser.error("--format savedmodel exports RUN_DIR's recogniser; give RUN_DIR, or --format litert or onnx "
+                     "for a VGGish embedder")
+    if args.run_dir is None and (args.hop is not None or args.pca_params is not None):
         parser.error("--hop and --pca-params apply to a recogniser's export; the litert/onnx embedder gives "
                      "VGGish's embeddings every 0.96 s")
+    if args.quantize and args.format != "litert":
+        parser.error("--quantize applies to --format litert only")
     return args
 
 
@@ -49,27 +55,55 @@ def main(argv=None):
     from airtf.support import locks
 
     with locks.holding(args.out, "airtf-export", beside=True):  # before TensorFlow loads: refused at once
-        return _export(args) if args.format == "savedmodel" else _export_embedder(args)
+        if args.format == "savedmodel":
+            return _export(args)
+        return _export_file(args, _write_recognizer if args.run_dir else _write_embedder)
 
 
-def _export_embedder(args):
+def _export_file(args, write):
+    """Write a LiteRT or ONNX file with ``write(args, path)`` atomically; print what it holds."""
     from pathlib import Path
 
-    from airtf import vggish
     from airtf.errors import AirtfError
-    from airtf.serve import portable
     from airtf.support.files import atomic_path, display
 
     out = Path(args.out)
     if out.exists() and not args.overwrite:
         raise AirtfError(f"{out}: exists; pass --overwrite to replace it, or another --out")
-    with one_line_warnings("airtf-export"):
-        model = portable.embedder(vggish.from_preset(args.weights or "official", args.variant))
-        with atomic_path(out) as temporary:
-            portable.export(model, temporary, args.format)
-    print(f"wrote {display(out)}: {args.format}, {out.stat().st_size / 1e6:.1f} MB; waveform (1, samples) float32, "
-          f"16 kHz -> embeddings (n, 128) float32")
+    with one_line_warnings("airtf-export"), atomic_path(out) as temporary:
+        lines = write(args, temporary)
+    quantized = f" ({args.quantize} weights)" if args.quantize else ""
+    print(f"wrote {display(out)}: {args.format}{quantized}, {out.stat().st_size / 1e6:.1f} MB; {lines[0]}")
+    for line in lines[1:]:
+        print(f"  {line}")
     return 0
+
+
+def _write_embedder(args, path):
+    from airtf import vggish
+    from airtf.serve import portable
+
+    model = portable.embedder(vggish.from_preset(args.weights or "official", args.variant), args.format)
+    portable.export(model, path, args.format, args.quantize)
+    return ["waveform (1, samples) float32, 16 kHz -> embeddings (n, 128) float32"]
+
+
+def _write_recognizer(args, path):
+    from airtf.serve import export, portable
+
+    pipeline = export.Pipeline.from_run(args.run_dir, weights=args.weights, variant=args.variant,
+                                        pca_params=args.pca_params, hop=args.hop)
+    written = portable.write_recognizer(pipeline, path, args.format, args.quantize)
+    classes, size = len(written["class_names"]), written["feature_size"]
+    layers, groups, _ = written["statistics_shape"]
+    return [f"{classes} instruments ({', '.join(written['class_names'])})",
+            f"{portable.SERVING_SIGNATURE}: waveform (samples,) float32, 16 kHz -> probabilities ({classes},), "
+            f"frame_probabilities, attention (T, {classes}), timestamps (T,), "
+            f"features (T, {size}), log_mel",
+            f"{portable.CHUNK_SIGNATURE}: chunk (t, {size}), statistics ({layers}, {groups}, 2) -> chunk_mean, "
+            f"chunk_variance ({layers}, {groups}), chunk_attention_weights, chunk_frame_probabilities (t, {classes})",
+            f"metadata {portable.METADATA_NAME!r} (JSON): class names, frame_hop_seconds "
+            f"{written['frame_hop_seconds']:g}, framing; airtf-predict --model runs it"]
 
 
 def _export(args):

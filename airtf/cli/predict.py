@@ -24,9 +24,10 @@ def parse(argv):
     parser = command_parser("airtf-predict", __doc__)
     parser.add_argument("inputs", nargs="+", metavar="AUDIO", help="audio files")
     which = parser.add_mutually_exclusive_group(required=True)
-    which.add_argument("--model", metavar="EXPORT_DIR_OR_RUN_DIR",
+    which.add_argument("--model", metavar="EXPORT_OR_RUN_DIR",
                        help="a SavedModel written by airtf-export (loading one runs the TensorFlow operations it "
-                            "holds: load only exports you trust), or a run directory written by airtf-eval")
+                            "holds: load only exports you trust), a .tflite or .onnx file written by airtf-export "
+                            "--format, or a run directory written by airtf-eval")
     which.add_argument("--tags", metavar="MUSICNN_MODEL",
                        help="print this tagger's own tags: musicnn-mtt, musicnn-msd, vgg-mtt, vgg-msd, or a folder "
                             "of its checkpoint")

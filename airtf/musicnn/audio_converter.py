@@ -17,7 +17,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from airtf.audio.frames import frame, pad_to, periodic_hann, window_count
+from airtf.audio.frames import WindowedDFT, frame, pad_to, periodic_hann, window_count
 
 SAMPLE_RATE = 16000
 FFT_LENGTH = 512
@@ -85,6 +85,9 @@ class MusicnnPatches(keras.layers.Layer):
     hop_frames : int or None
         Frames from one patch to the next (default ``patch_frames``: no
         overlap, as musicnn's default; 16 ms each).
+    dft : str
+        "rfft", or "matmul" and "matmul-runtime" for ONNX and LiteRT files
+        (see :class:`airtf.audio.frames.WindowedDFT`).
     **kwargs
         Passed to ``keras.layers.Layer``; ``dtype`` defaults to float32.
 
@@ -95,13 +98,14 @@ class MusicnnPatches(keras.layers.Layer):
         (see :class:`airtf.vggish.LogMelExamples`).
     """
 
-    def __init__(self, pad=False, patch_frames=PATCH_FRAMES, hop_frames=None, **kwargs):
+    def __init__(self, pad=False, patch_frames=PATCH_FRAMES, hop_frames=None, dft="rfft", **kwargs):
         kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
         self.pad = pad
         self.patch_frames = patch_frames
         self.hop_frames = hop_frames or patch_frames
-        self.window = periodic_hann(FFT_LENGTH).astype(np.float32)
+        self.dft = dft
+        self.spectrum = WindowedDFT(periodic_hann(FFT_LENGTH), FFT_LENGTH, dft)
         self.mel_weights = mel_filters().astype(np.float32)
         self.example_samples = FFT_LENGTH + (patch_frames - 1) * HOP_LENGTH
         self.hop_samples = self.hop_frames * HOP_LENGTH
@@ -111,9 +115,8 @@ class MusicnnPatches(keras.layers.Layer):
 
     def log_mel(self, waveform):
         """(..., samples) mirrored waveform -> (..., frames, 96) log-compressed mel power."""
-        real, imag = ops.rfft(frame(waveform, FFT_LENGTH, HOP_LENGTH, axis=-1) * self.window)
-        power = real * real + imag * imag
-        return ops.log10(LOG_SCALE * ops.matmul(power, self.mel_weights) + 1.0)
+        power = self.spectrum.power(frame(waveform, FFT_LENGTH, HOP_LENGTH, axis=-1))
+        return ops.log10(LOG_SCALE * ops.matmul(power, self.spectrum.matrix(self.mel_weights, power)) + 1.0)
 
     def call(self, waveform):
         if self.pad:
@@ -129,7 +132,7 @@ class MusicnnPatches(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "pad": self.pad, "patch_frames": self.patch_frames,
-                "hop_frames": self.hop_frames}
+                "hop_frames": self.hop_frames, "dft": self.dft}
 
 
 def patches_of_waveform(waveform, pad=False):

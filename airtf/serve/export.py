@@ -544,7 +544,7 @@ def _check_signatures(path, signatures):
 
 
 def load(path, weights=None, variant=None, pca_params=None, hop=None):
-    """The recogniser in an export directory or an ``airtf-eval`` run directory.
+    """The recogniser in an export directory, a LiteRT or ONNX file, or an ``airtf-eval`` run directory.
 
     Parameters
     ----------
@@ -555,8 +555,8 @@ def load(path, weights=None, variant=None, pca_params=None, hop=None):
 
     Returns
     -------
-    ExportedModel or Pipeline
-        Either is called on a numpy waveform (mono, 16 kHz, any length) and
+    ExportedModel, Pipeline or airtf.serve.runtimes.PortableRecognizer
+        Each is called on a numpy waveform (mono, 16 kHz, any length) and
         returns the outputs of :data:`OUTPUTS` as numpy arrays, and has the
         streaming methods that :func:`airtf.serve.predict.classify` drives; both
         have ``class_names`` and ``frame_hop_seconds``.
@@ -566,14 +566,17 @@ def load(path, weights=None, variant=None, pca_params=None, hop=None):
     ExportError, RunError
         When ``path`` is neither, or a file in it is damaged.
     """
+    from airtf.serve import runtimes
+
     path = Path(path)
     replaced = {"--weights": weights, "--variant": variant, "--pca-params": pca_params, "--hop": hop}
-    if (path / "saved_model.pb").is_file():
+    portable = runtimes.format_of(path) is not None
+    if portable or (path / "saved_model.pb").is_file():
         given = [flag for flag, value in replaced.items() if value is not None]
         if given:
             raise ExportError(f"{path}: an export holds its own features model, so {', '.join(given)} does not "
                               "apply; leave it out, or pass the airtf-eval run directory instead")
-        return ExportedModel(path)
+        return runtimes.load(path) if portable else ExportedModel(path)
     if (path / MODEL_NAME).is_file():
         return Pipeline.from_run(path, weights=weights, variant=variant, pca_params=pca_params, hop=hop)
     problem = "not found" if not path.exists() else "neither an export directory nor a run directory"

@@ -1,83 +1,256 @@
-"""Embedders for devices: a waveform in, VGGish embeddings or PCA features out, as LiteRT or ONNX files.
+"""LiteRT and ONNX files: recognisers and embedders that run without TensorFlow.
 
-The SavedModel's front end frames with ``take`` and transforms with an
-RFFT, which LiteRT runs only with TensorFlow's own kernels (Flex).
-:class:`MatmulLogMelExamples` computes the same log-mel examples with
-builtin operations only, as YAMNet's TFLite path does: frames gathered by
-index, the windowed DFT of each frame as two matrix products (the cosine
-and sine parts of its 257 bins), the magnitude, the mel matrix, the log,
-then 96-frame examples gathered by index. It equals
-:class:`~airtf.vggish.LogMelExamples` to about 1e-5.
+A recogniser file holds what the SavedModel of :mod:`airtf.serve.export`
+holds, computed with operations LiteRT runs as builtins and ONNX Runtime
+runs natively:
 
-:func:`embedder` builds the Keras model, (1, samples) float32 at 16 kHz of
-any length (a waveform shorter than one example is zero-padded to one) to
-(n, 128) float32 embeddings. :func:`export` writes it with Keras's
-``model.export``: ``litert`` (a ``.tflite`` file) or ``onnx`` (tf2onnx,
-which took 15.7 GB of memory for VGGish's 72 M weights; LiteRT 3.3 GB).
+- the front end with the DFT as two matrix products and frames gathered by
+  index (:class:`airtf.audio.frames.WindowedDFT`, as YAMNet's TFLite path),
+  kept float32 in a quantised LiteRT file;
+- the backbone, and min-max normalisation or PCA as the run had them; PCA in
+  float32 (LiteRT has no float64 kernels; the SavedModel projects in float64
+  as the official post-processor does, so a quantised value near a step can
+  land one step, 1/255, away);
+- the classifier with GroupNormalization's statistics taken over the whole
+  waveform, and its attention pooling.
+
+Two entry points, a LiteRT signature each (ONNX: one graph, named inputs):
+
+``serving_default``: ``waveform`` (samples,) float32 at 16 kHz, any length
+    -> the outputs of :data:`airtf.serve.export.OUTPUTS`.
+``chunk_scores``: ``chunk`` (t, D) frame features of a clip and the clip's
+    ``statistics`` (layers, groups, 2) -> ``chunk_mean`` and
+    ``chunk_variance`` (layers, groups) of every GroupNormalization layer
+    given the statistics of the layers before it, and
+    ``chunk_attention_weights`` and ``chunk_frame_probabilities`` (t, C):
+    what :mod:`airtf.serve.predict` needs to go over audio of any length in
+    bounded memory.
+
+In an ONNX file ``chunk`` and ``statistics`` default to one zero frame and
+zero statistics, and ``waveform`` to one example of silence, so a caller
+feeds only the inputs it uses. What the file was made from (class names,
+framing, statistics' shape) is a JSON document, :data:`METADATA_NAME`, in
+the LiteRT file's metadata or the ONNX file's ``metadata_props``.
+
+:func:`embedder` is the VGGish embedder: (1, samples) -> (n, 128).
 """
+
+import json
+import tempfile
+import warnings
+from pathlib import Path
 
 import keras
 import numpy as np
 from keras import ops
 
 from airtf import params
-from airtf.audio.frames import pad_to, periodic_hann
 from airtf.errors import AirtfError
+from airtf.vggish.audio_converter import LogMelExamples
+from airtf.vggish.postprocess import PCAQuantize
 
 FORMATS = {"litert": ".tflite", "onnx": ".onnx"}
 """Format -> the file suffix its runtime expects."""
+DFT_METHODS = {"litert": "matmul-runtime", "onnx": "matmul"}
+"""Format -> how its front end computes the DFT (see :class:`airtf.audio.frames.WindowedDFT`)."""
+QUANTIZATIONS = ("float16", "dynamic-int8")
+"""LiteRT's post-training quantisations: float16 weights, or int8 weights with float activations."""
+METADATA_NAME = "airtf"
+SERVING_SIGNATURE = "serving_default"
+CHUNK_SIGNATURE = "chunk_scores"
+CHUNK_INPUTS = ("chunk", "statistics")
+CHUNK_OUTPUTS = ("chunk_mean", "chunk_variance", "chunk_attention_weights", "chunk_frame_probabilities")
+ONNX_OPSET = 17
 
 
-def _gather_windows(x, window, hop):
-    """Complete windows of ``window`` rows, ``hop`` apart, along axis 0 (gathered by index)."""
-    count = (ops.shape(x)[0] - window) // hop + 1
-    indices = ops.arange(count)[:, None] * hop + ops.arange(window)[None, :]
-    return ops.take(x, indices, axis=0)
+def portable_front_end(front_end, format):
+    """A copy of a front end's layer that computes its DFT as matrix products, as ``format`` needs."""
+    return type(front_end).from_config({**front_end.get_config(), "dft": DFT_METHODS[format]})
 
 
-@keras.saving.register_keras_serializable(package="airtf")
-class MatmulLogMelExamples(keras.layers.Layer):
-    """VGGish's log-mel examples of one waveform (samples,) with builtin LiteRT operations: (n, 96, 64)."""
+def float32_pca(feature_model):
+    """``feature_model`` with its PCA projected in float32 instead of float64 (itself when it has no PCA)."""
+    def float32_copy(layer):
+        if not isinstance(layer, PCAQuantize):
+            return layer
+        copy = PCAQuantize.from_config({**layer.get_config(), "dtype": "float32"})
+        copy.means.assign(ops.cast(layer.means, "float32"))
+        copy.eigen_vectors.assign(ops.cast(layer.eigen_vectors, "float32"))
+        return copy
 
-    def __init__(self, **kwargs):
-        kwargs.setdefault("dtype", "float32")
-        super().__init__(**kwargs)
-        samples = np.arange(params.STFT_WINDOW)[:, None]
-        bins = np.arange(params.NUM_SPECTROGRAM_BINS)[None, :]
-        window = periodic_hann(params.STFT_WINDOW)[:, None]
-        angle = 2.0 * np.pi * samples * bins / params.FFT_LENGTH
-        self.cosine = (window * np.cos(angle)).astype(np.float32)
-        self.sine = (window * np.sin(angle)).astype(np.float32)
-        from airtf.vggish.audio_converter import mel_matrix
-
-        self.mel_weights = mel_matrix().astype(np.float32)
-
-    def call(self, waveform):
-        waveform = pad_to(waveform, params.EXAMPLE_SAMPLES)
-        frames = _gather_windows(waveform, params.STFT_WINDOW, params.STFT_HOP)
-        real, imaginary = ops.matmul(frames, self.cosine), ops.matmul(frames, self.sine)
-        magnitude = ops.sqrt(real * real + imaginary * imaginary)
-        log_mel = ops.log(ops.matmul(magnitude, self.mel_weights) + params.LOG_OFFSET)
-        return _gather_windows(log_mel, params.EXAMPLE_FRAMES, params.EXAMPLE_HOP_FRAMES)
-
-    def compute_output_shape(self, input_shape):
-        return (None, params.EXAMPLE_FRAMES, params.NUM_MEL_BINS)
+    if not any(isinstance(layer, PCAQuantize) for layer in feature_model.layers):
+        return feature_model
+    return keras.models.clone_model(feature_model, clone_function=float32_copy)
 
 
-def embedder(backbone):
-    """The Keras model of a waveform (1, samples) to ``backbone``'s embeddings of its examples, (n, 128)."""
-    waveform = keras.Input((None,), batch_size=1, name="waveform")
-    samples = keras.layers.Reshape((-1,), name="samples")(waveform)  # (1, samples): one waveform
-    examples = MatmulLogMelExamples(name="log_mel_examples")(samples[0])
-    return keras.Model(waveform, backbone(examples), name="airtf_embedder")
+def portable_pipeline(pipeline, format):
+    """The :class:`~airtf.serve.export.Pipeline` ``pipeline`` with builtin operations of ``format`` only."""
+    from airtf.serve.export import ExportError, Pipeline
+
+    if pipeline.edge_samples:
+        raise ExportError("a recogniser whose front end mirrors the audio's edges (musicnn features) exports as a "
+                          "SavedModel only, so far; leave --format out")
+    return Pipeline(float32_pca(pipeline.feature_model), pipeline.classifier, pipeline.class_names,
+                    portable_front_end(pipeline.examples, format))
 
 
-def export(model, path, format):
-    """Write ``model`` as ``format`` ("litert" or "onnx") at ``path`` (which must carry the format's suffix)."""
+def chunk_outputs(pipeline, chunk, statistics):
+    """The :data:`CHUNK_OUTPUTS` of a chunk of a clip's frame features, as backend tensors."""
+    classifier = pipeline.classifier
+    if pipeline.statistics_layers:
+        moments = [classifier.group_moments(chunk, statistics, layer) for layer in range(pipeline.statistics_layers)]
+        mean, variance = ops.stack([m for m, _ in moments]), ops.stack([v for _, v in moments])
+    else:  # BatchNormalization: nothing to gather
+        mean = variance = ops.zeros(pipeline.statistics_shape[:2])
+    weights, probabilities = classifier.chunk_scores(chunk, statistics)
+    return dict(zip(CHUNK_OUTPUTS, (mean, variance, weights, probabilities)))
+
+
+def metadata(pipeline, format, quantize=None):
+    """What a recogniser file says about itself (see :mod:`airtf.serve.runtimes`)."""
+    return {"airtf": params.VERSION, "format": format, "quantize": quantize, "class_names": pipeline.class_names,
+            "frame_hop_seconds": pipeline.frame_hop_seconds, "sample_rate": params.SAMPLE_RATE,
+            "statistics_shape": list(pipeline.statistics_shape), "statistics_layers": pipeline.statistics_layers,
+            "feature_size": pipeline.feature_size, "example_samples": pipeline.example_samples,
+            "hop_samples": pipeline.hop_samples, "edge_samples": pipeline.edge_samples}
+
+
+def _specs(pipeline):
+    import tensorflow as tf
+
+    return (tf.TensorSpec([None], tf.float32, name="waveform"),
+            tf.TensorSpec([None, pipeline.feature_size], tf.float32, name="chunk"),
+            tf.TensorSpec(pipeline.statistics_shape, tf.float32, name="statistics"))
+
+
+def _litert_bytes(pipeline, quantize):
+    """The recogniser as a LiteRT flatbuffer with its two signatures, builtin operations only.
+
+    Through Keras's ExportArchive, as ``model.export(format="litert")`` goes:
+    it tracks the Keras variables so that the converter reads their values
+    (a ``tf.Module`` holding the models gave LiteRT their initial values).
+    """
+    import tensorflow as tf
+
+    waveform, chunk, statistics = _specs(pipeline)
+    archive = keras.export.ExportArchive()
+    archive.track(pipeline.feature_model)
+    archive.track(pipeline.classifier)
+    archive.add_endpoint(SERVING_SIGNATURE, pipeline.outputs, input_signature=[waveform])
+    archive.add_endpoint(CHUNK_SIGNATURE, lambda chunk, statistics: chunk_outputs(pipeline, chunk, statistics),
+                         input_signature=[chunk, statistics])
+    with tempfile.TemporaryDirectory() as scratch:
+        archive.write_out(scratch, verbose=False)
+        converter = tf.lite.TFLiteConverter.from_saved_model(scratch, signature_keys=[SERVING_SIGNATURE,
+                                                                                      CHUNK_SIGNATURE])
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+        if quantize:
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        if quantize == "float16":
+            converter.target_spec.supported_types = [tf.float16]
+        return converter.convert()
+
+
+def _with_litert_metadata(flatbuffer, document):
+    """The LiteRT flatbuffer with ``document`` as JSON in its metadata, named :data:`METADATA_NAME`."""
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.convert_bytearray_to_object(flatbuffer)
+    buffer = schema.BufferT()
+    buffer.data = np.frombuffer(json.dumps(document).encode(), np.uint8)
+    model.buffers.append(buffer)
+    entry = schema.MetadataT()
+    entry.name, entry.buffer = METADATA_NAME, len(model.buffers) - 1
+    model.metadata = [*(model.metadata or []), entry]
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+
+
+def _onnx_model(pipeline, document):
+    """The recogniser as one ONNX graph: inputs waveform, chunk and statistics (the last two with defaults)."""
+    import tensorflow as tf
+    import tf2onnx
+    from keras.src.export.tf2onnx_lib import patch_tf2onnx  # numpy 2 for tf2onnx, as model.export(format="onnx")
+    from onnx import numpy_helper
+
+    specs = _specs(pipeline)
+
+    @tf.function(input_signature=list(specs))
+    def recognize(waveform, chunk, statistics):
+        return {**pipeline.outputs(waveform), **chunk_outputs(pipeline, chunk, statistics)}
+
+    with warnings.catch_warnings():  # the patch asks numpy for np.object, which warns
+        warnings.simplefilter("ignore", FutureWarning)
+        patch_tf2onnx()
+    model, _ = tf2onnx.convert.from_function(recognize, input_signature=specs, opset=ONNX_OPSET)
+    defaults = {"waveform": np.zeros(pipeline.example_samples, np.float32),
+                "chunk": np.zeros((1, pipeline.feature_size), np.float32),
+                "statistics": np.zeros(pipeline.statistics_shape, np.float32)}
+    inputs = {graph_input.name for graph_input in model.graph.input}
+    for name, value in defaults.items():
+        if name in inputs:  # an input the outputs do not read is dropped by the converter
+            model.graph.initializer.append(numpy_helper.from_array(value, name))
+    entry = model.metadata_props.add()
+    entry.key, entry.value = METADATA_NAME, json.dumps(document)
+    return model
+
+
+def write_recognizer(pipeline, path, format, quantize=None):
+    """Write the recogniser ``pipeline`` (made portable here) as ``format`` at ``path``, not atomically.
+
+    Returns
+    -------
+    dict
+        The metadata written into the file.
+    """
+    check_format(path, format, quantize)
+    pipeline = portable_pipeline(pipeline, format)
+    pipeline.outputs(np.zeros(pipeline.example_samples, np.float32))  # builds every layer before tracing
+    document = metadata(pipeline, format, quantize)
+    if format == "litert":
+        Path(path).write_bytes(_with_litert_metadata(_litert_bytes(pipeline, quantize), document))
+    else:
+        import onnx
+
+        onnx.save(_onnx_model(pipeline, document), str(path))
+    return document
+
+
+def check_format(path, format, quantize=None):
+    """Raise AirtfError unless ``format`` is known, ``path`` has its suffix and ``quantize`` applies."""
     if format not in FORMATS:
         raise AirtfError(f"unknown format {format!r}; choose one of {', '.join(FORMATS)}")
     if not str(path).endswith(FORMATS[format]):
         raise AirtfError(f"{path}: a {format} file must end in {FORMATS[format]}; name it so")
+    if quantize is not None and (format != "litert" or quantize not in QUANTIZATIONS):
+        raise AirtfError(f"--quantize {quantize}: LiteRT files only, one of {', '.join(QUANTIZATIONS)}")
+
+
+def embedder(backbone, format="litert"):
+    """The Keras model of a waveform (1, samples) to ``backbone``'s embeddings of its examples, (n, 128).
+
+    A waveform shorter than one example is zero-padded to one; the front end
+    computes its DFT as ``format`` needs.
+    """
+    waveform = keras.Input((None,), batch_size=1, name="waveform")
+    samples = keras.layers.Reshape((-1,), name="samples")(waveform)  # (1, samples): one waveform
+    examples = LogMelExamples(pad=True, dft=DFT_METHODS[format], name="log_mel_examples")(samples[0])
+    return keras.Model(waveform, backbone(examples), name="airtf_embedder")
+
+
+def export(model, path, format, quantize=None):
+    """Write the Keras model ``model`` (an :func:`embedder`) as ``format`` at ``path``.
+
+    Keras's ``model.export`` writes it (tf2onnx for ONNX, which took 15.7 GB of
+    memory for VGGish's 72 M weights; LiteRT 3.3 GB).
+    """
+    check_format(path, format, quantize)
     model(np.zeros((1, params.EXAMPLE_SAMPLES), np.float32))  # the ONNX exporter traces a model that has run
-    model.export(str(path), format=format, verbose=False)
+    options = {}
+    if quantize:
+        import tensorflow as tf
+
+        options["optimizations"] = [tf.lite.Optimize.DEFAULT]
+        options.update({"target_spec": {"supported_types": [tf.float16]}} if quantize == "float16" else {})
+    model.export(str(path), format=format, verbose=False, **options)
     return path

@@ -20,7 +20,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from airtf.audio.frames import frame, pad_to, periodic_hann, window_count
+from airtf.audio.frames import WindowedDFT, frame, pad_to, periodic_hann, window_count
 from airtf.errors import AudioTooShortWarning
 from airtf.params import (
     EXAMPLE_FRAMES,
@@ -159,6 +159,9 @@ class LogMel(keras.layers.Layer):
         Frequency range of the mel bands, in Hz (125 and 7500).
     log_offset : float
         Added to the mel spectrogram before the log (0.01).
+    dft : str
+        "rfft" (TensorFlow's RFFT), or "matmul" and "matmul-runtime" for ONNX
+        and LiteRT files (see :class:`airtf.audio.frames.WindowedDFT`).
     **kwargs
         Passed to ``keras.layers.Layer``; ``dtype`` defaults to ``"float32"``
         so that a mixed-precision policy does not lower the front end's
@@ -175,6 +178,7 @@ class LogMel(keras.layers.Layer):
         lower_hz=MEL_MIN_HZ,
         upper_hz=MEL_MAX_HZ,
         log_offset=LOG_OFFSET,
+        dft="rfft",
         **kwargs,
     ):
         kwargs.setdefault("dtype", "float32")
@@ -191,18 +195,16 @@ class LogMel(keras.layers.Layer):
         self.lower_hz = lower_hz
         self.upper_hz = upper_hz
         self.log_offset = log_offset
-        self.window = periodic_hann(window_length).astype(np.float32)
+        self.dft = dft
+        self.spectrum = WindowedDFT(periodic_hann(window_length), fft_length, dft)
         self.mel_weights = mel_matrix(
             fft_length // 2 + 1, num_mel_bins, sample_rate, lower_hz, upper_hz
         ).astype(np.float32)
 
     def call(self, waveform):
         frames = frame(waveform, self.window_length, self.hop_length, axis=-1)
-        # Padding here rather than through rfft's fft_length: TensorFlow's eager
-        # RFFT rejects fft_length > frame length when there are no frames.
-        real, imag = ops.rfft(pad_to(frames * self.window, self.fft_length))
-        magnitude = ops.sqrt(real * real + imag * imag)
-        return ops.log(ops.matmul(magnitude, self.mel_weights) + self.log_offset)
+        magnitude = ops.sqrt(self.spectrum.power(frames))
+        return ops.log(ops.matmul(magnitude, self.spectrum.matrix(self.mel_weights, magnitude)) + self.log_offset)
 
     def compute_output_shape(self, input_shape):
         samples = input_shape[-1]
@@ -224,6 +226,7 @@ class LogMel(keras.layers.Layer):
             lower_hz=self.lower_hz,
             upper_hz=self.upper_hz,
             log_offset=self.log_offset,
+            dft=self.dft,
         )
         return config
 
