@@ -8,11 +8,9 @@ import pytest
 import soundfile
 
 from airtf import audio, params
-from airtf.classify import attention
 from airtf.cli import export as export_cli
 from airtf.cli import predict as predict_cli
 from airtf.errors import AirtfError
-from airtf.musicnn.audio_converter import MusicnnPatches
 from airtf.serve import export, portable, predict, runtimes
 from airtf.vggish.postprocess import PCAQuantize
 from test_export import make_run, openmic_class_names
@@ -131,15 +129,6 @@ def test_pca_in_float32_lands_at_most_one_step_from_float64(shared_data):
     assert portable.float32_pca(plain) is plain
 
 
-def test_a_musicnn_recognizer_is_refused_in_one_line(tmp_path):
-    patches = keras.Input((None, 187, 96))
-    features = keras.layers.TimeDistributed(keras.layers.GlobalAveragePooling1D())(patches)
-    classifier = attention.AttentionClassifier(num_classes=2)
-    pipeline = export.Pipeline(keras.Model(patches, features), classifier, ["a", "b"], MusicnnPatches())
-    with pytest.raises(export.ExportError, match="mirrors the audio's edges .* SavedModel only"):
-        portable.write_recognizer(pipeline, tmp_path / "musicnn.tflite", "litert")
-
-
 def write_bytes(path, data):
     path.write_bytes(data)
     return path
@@ -183,3 +172,33 @@ def test_an_existing_file_is_replaced_only_with_overwrite(runs, tmp_path, capsys
     path = write_bytes(tmp_path / "kept.onnx", b"mine")
     assert export_cli.main([str(runs["logmel"]), "--format", "onnx", "--out", str(path)]) == 2
     assert "exists; pass --overwrite" in capsys.readouterr().err and path.read_bytes() == b"mine"
+
+
+def mirrored_edges_pipeline():
+    """A small recogniser on musicnn's front end, whose frames are centred (the waveform's edges mirrored)."""
+    from airtf.classify import attention
+    from airtf.musicnn.audio_converter import MusicnnPatches
+
+    keras.utils.set_random_seed(2)
+    patches = keras.Input((None, 187, 96))
+    pooled = keras.layers.TimeDistributed(keras.layers.GlobalAveragePooling1D())(patches)
+    features = keras.layers.Dense(8, activation="tanh")(pooled)
+    classifier = attention.AttentionClassifier(num_classes=3)
+    classifier.build((None, None, 8))
+    return export.Pipeline(keras.Model(patches, features), classifier, ["a", "b", "c"], MusicnnPatches())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("format", ["litert", "onnx"])
+def test_a_front_end_with_mirrored_edges_streams_like_the_keras_pipeline(format, tmp_path, long_file):
+    pipeline = mirrored_edges_pipeline()
+    path = tmp_path / f"musicnn{SUFFIXES[format]}"
+    portable.write_recognizer(pipeline, path, format)
+    model = runtimes.load(path)
+    assert model.edge_samples == 256 and model.frame_hop_seconds == pytest.approx(187 * 256 / 16000)
+    whole = pipeline(audio.read(long_file))
+    assert_outputs_close(model(audio.read(long_file)), whole)
+    clip = predict.Clip(model, long_file, block_seconds=7.0, chunk_frames=4, memory_bytes=0)
+    probabilities, _, frames = predict.score(model, clip, keep_frames=True)
+    np.testing.assert_allclose(probabilities, whole["probabilities"], rtol=0, atol=1e-4)
+    np.testing.assert_allclose(frames["frame_probabilities"], whole["frame_probabilities"], rtol=0, atol=1e-4)

@@ -100,6 +100,7 @@ def _write_recognizer(args, path):
             f"{portable.SERVING_SIGNATURE}: waveform (samples,) float32, 16 kHz -> probabilities ({classes},), "
             f"frame_probabilities, attention (T, {classes}), timestamps (T,), "
             f"features (T, {size}), log_mel",
+            f"{portable.SEGMENT_SIGNATURE}: segment (samples,) of whole examples -> segment_features (t, {size})",
             f"{portable.CHUNK_SIGNATURE}: chunk (t, {size}), statistics ({layers}, {groups}, 2) -> chunk_mean, "
             f"chunk_variance ({layers}, {groups}), chunk_attention_weights, chunk_frame_probabilities (t, {classes})",
             f"metadata {portable.METADATA_NAME!r} (JSON): class names, frame_hop_seconds "

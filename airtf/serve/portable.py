@@ -14,23 +14,26 @@ runs natively:
 - the classifier with GroupNormalization's statistics taken over the whole
   waveform, and its attention pooling.
 
-Two entry points, a LiteRT signature each (ONNX: one graph, named inputs):
+Three entry points, a LiteRT signature each (ONNX: one graph whose inputs
+all have defaults, so that a caller feeds only those it uses: one example of
+silence for ``waveform`` and ``segment``, one zero frame for ``chunk``, zero
+``statistics``; ONNX Runtime computes every output at each call):
 
 ``serving_default``: ``waveform`` (samples,) float32 at 16 kHz, any length
     -> the outputs of :data:`airtf.serve.export.OUTPUTS`.
+``frame_features``: ``segment``, a piece of a waveform of whole examples
+    with its edges mirrored as :func:`airtf.audio.segments_for` cuts them ->
+    ``segment_features`` (t, D).
 ``chunk_scores``: ``chunk`` (t, D) frame features of a clip and the clip's
     ``statistics`` (layers, groups, 2) -> ``chunk_mean`` and
     ``chunk_variance`` (layers, groups) of every GroupNormalization layer
     given the statistics of the layers before it, and
-    ``chunk_attention_weights`` and ``chunk_frame_probabilities`` (t, C):
-    what :mod:`airtf.serve.predict` needs to go over audio of any length in
-    bounded memory.
+    ``chunk_attention_weights`` and ``chunk_frame_probabilities`` (t, C).
 
-In an ONNX file ``chunk`` and ``statistics`` default to one zero frame and
-zero statistics, and ``waveform`` to one example of silence, so a caller
-feeds only the inputs it uses. What the file was made from (class names,
-framing, statistics' shape) is a JSON document, :data:`METADATA_NAME`, in
-the LiteRT file's metadata or the ONNX file's ``metadata_props``.
+The last two let :mod:`airtf.serve.predict` go over audio of any length in
+bounded memory. What the file was made from (class names, framing,
+statistics' shape) is a JSON document, :data:`METADATA_NAME`, in the LiteRT
+file's metadata or the ONNX file's ``metadata_props``.
 
 :func:`embedder` is the VGGish embedder: (1, samples) -> (n, 128).
 """
@@ -58,6 +61,7 @@ QUANTIZATIONS = ("float16", "dynamic-int8")
 METADATA_NAME = "airtf"
 SERVING_SIGNATURE = "serving_default"
 CHUNK_SIGNATURE = "chunk_scores"
+SEGMENT_SIGNATURE = "frame_features"
 CHUNK_INPUTS = ("chunk", "statistics")
 CHUNK_OUTPUTS = ("chunk_mean", "chunk_variance", "chunk_attention_weights", "chunk_frame_probabilities")
 ONNX_OPSET = 17
@@ -85,11 +89,8 @@ def float32_pca(feature_model):
 
 def portable_pipeline(pipeline, format):
     """The :class:`~airtf.serve.export.Pipeline` ``pipeline`` with builtin operations of ``format`` only."""
-    from airtf.serve.export import ExportError, Pipeline
+    from airtf.serve.export import Pipeline
 
-    if pipeline.edge_samples:
-        raise ExportError("a recogniser whose front end mirrors the audio's edges (musicnn features) exports as a "
-                          "SavedModel only, so far; leave --format out")
     return Pipeline(float32_pca(pipeline.feature_model), pipeline.classifier, pipeline.class_names,
                     portable_front_end(pipeline.examples, format))
 
@@ -115,10 +116,16 @@ def metadata(pipeline, format, quantize=None):
             "hop_samples": pipeline.hop_samples, "edge_samples": pipeline.edge_samples}
 
 
+def segment_outputs(pipeline, segment):
+    """``segment_features`` (t, D) of a waveform segment of whole examples, its edges already mirrored."""
+    return {"segment_features": pipeline._log_mel_and_features(segment)[1]}
+
+
 def _specs(pipeline):
+    """The inputs: waveform, segment, chunk, statistics."""
     import tensorflow as tf
 
-    return (tf.TensorSpec([None], tf.float32, name="waveform"),
+    return (tf.TensorSpec([None], tf.float32, name="waveform"), tf.TensorSpec([None], tf.float32, name="segment"),
             tf.TensorSpec([None, pipeline.feature_size], tf.float32, name="chunk"),
             tf.TensorSpec(pipeline.statistics_shape, tf.float32, name="statistics"))
 
@@ -132,17 +139,19 @@ def _litert_bytes(pipeline, quantize):
     """
     import tensorflow as tf
 
-    waveform, chunk, statistics = _specs(pipeline)
+    waveform, segment, chunk, statistics = _specs(pipeline)
     archive = keras.export.ExportArchive()
     archive.track(pipeline.feature_model)
     archive.track(pipeline.classifier)
     archive.add_endpoint(SERVING_SIGNATURE, pipeline.outputs, input_signature=[waveform])
+    archive.add_endpoint(SEGMENT_SIGNATURE, lambda segment: segment_outputs(pipeline, segment),
+                         input_signature=[segment])
     archive.add_endpoint(CHUNK_SIGNATURE, lambda chunk, statistics: chunk_outputs(pipeline, chunk, statistics),
                          input_signature=[chunk, statistics])
-    with tempfile.TemporaryDirectory() as scratch:
+    with tempfile.TemporaryDirectory() as scratch:  # the signatures share the weights: one copy in the file
         archive.write_out(scratch, verbose=False)
-        converter = tf.lite.TFLiteConverter.from_saved_model(scratch, signature_keys=[SERVING_SIGNATURE,
-                                                                                      CHUNK_SIGNATURE])
+        converter = tf.lite.TFLiteConverter.from_saved_model(
+            scratch, signature_keys=[SERVING_SIGNATURE, SEGMENT_SIGNATURE, CHUNK_SIGNATURE])
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
         if quantize:
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -167,7 +176,7 @@ def _with_litert_metadata(flatbuffer, document):
 
 
 def _onnx_model(pipeline, document):
-    """The recogniser as one ONNX graph: inputs waveform, chunk and statistics (the last two with defaults)."""
+    """The recogniser as one ONNX graph: inputs waveform, segment, chunk and statistics, each with a default."""
     import tensorflow as tf
     import tf2onnx
     from keras.src.export.tf2onnx_lib import patch_tf2onnx  # numpy 2 for tf2onnx, as model.export(format="onnx")
@@ -176,14 +185,16 @@ def _onnx_model(pipeline, document):
     specs = _specs(pipeline)
 
     @tf.function(input_signature=list(specs))
-    def recognize(waveform, chunk, statistics):
-        return {**pipeline.outputs(waveform), **chunk_outputs(pipeline, chunk, statistics)}
+    def recognize(waveform, segment, chunk, statistics):
+        return {**pipeline.outputs(waveform), **segment_outputs(pipeline, segment),
+                **chunk_outputs(pipeline, chunk, statistics)}
 
     with warnings.catch_warnings():  # the patch asks numpy for np.object, which warns
         warnings.simplefilter("ignore", FutureWarning)
         patch_tf2onnx()
     model, _ = tf2onnx.convert.from_function(recognize, input_signature=specs, opset=ONNX_OPSET)
     defaults = {"waveform": np.zeros(pipeline.example_samples, np.float32),
+                "segment": np.zeros(pipeline.example_samples, np.float32),
                 "chunk": np.zeros((1, pipeline.feature_size), np.float32),
                 "statistics": np.zeros(pipeline.statistics_shape, np.float32)}
     inputs = {graph_input.name for graph_input in model.graph.input}

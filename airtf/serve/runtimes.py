@@ -4,8 +4,8 @@
 :class:`airtf.serve.export.ExportedModel`: called on a waveform it gives
 the serving outputs, and its streaming methods let
 :func:`airtf.serve.predict.predict_file` go over audio of any length in
-bounded memory (frame features from ``serving_default`` segment by segment,
-the classifier's moments and scores from ``chunk_scores``; see
+bounded memory (``frame_features`` segment by segment, the classifier's
+moments and scores from ``chunk_scores``; see
 :mod:`airtf.serve.portable`).
 """
 
@@ -19,7 +19,8 @@ import numpy as np
 
 from airtf.errors import AirtfError, first_line
 from airtf.serve.export import OUTPUTS
-from airtf.serve.portable import CHUNK_OUTPUTS, CHUNK_SIGNATURE, FORMATS, METADATA_NAME, SERVING_SIGNATURE
+from airtf.serve.portable import (CHUNK_OUTPUTS, CHUNK_SIGNATURE, FORMATS, METADATA_NAME, SEGMENT_SIGNATURE,
+                                  SERVING_SIGNATURE)
 
 METADATA_FIELDS = ("class_names", "frame_hop_seconds", "statistics_shape", "statistics_layers", "example_samples",
                    "hop_samples", "edge_samples")
@@ -36,7 +37,7 @@ def format_of(path):
 
 
 class PortableRecognizer:
-    """A recogniser file, run by its runtime; subclasses give :meth:`_serve` and :meth:`_chunk`.
+    """A recogniser file, run by its runtime; subclasses give ``_serve``, ``_segment_features`` and ``_run_chunk``.
 
     Attributes
     ----------
@@ -67,8 +68,8 @@ class PortableRecognizer:
         return {name: outputs[name] for name in OUTPUTS}
 
     def frame_features(self, segment):
-        """Frame features (t, D) of a waveform segment of whole examples."""
-        return self._serve(np.asarray(segment, np.float32))["features"]
+        """Frame features (t, D) of a waveform segment of whole examples, its edges mirrored."""
+        return self._segment_features(np.asarray(segment, np.float32))
 
     def group_moments(self, features, statistics, layer):
         """Per-group mean and variance of a chunk of frames for layer ``layer`` (see :class:`Pipeline`)."""
@@ -94,6 +95,7 @@ class LiteRTRecognizer(PortableRecognizer):
         try:
             interpreter = Interpreter(model_path=str(path), num_threads=os.cpu_count())
             self._serving = interpreter.get_signature_runner(SERVING_SIGNATURE)
+            self._segments = interpreter.get_signature_runner(SEGMENT_SIGNATURE)
             self._chunks = interpreter.get_signature_runner(CHUNK_SIGNATURE)
         except (ValueError, RuntimeError) as error:
             raise PortableModelError(f"{path}: LiteRT cannot run it ({first_line(error)}); export it again with "
@@ -102,6 +104,9 @@ class LiteRTRecognizer(PortableRecognizer):
 
     def _serve(self, waveform):
         return self._serving(waveform=waveform)
+
+    def _segment_features(self, segment):
+        return self._segments(segment=segment)["segment_features"]
 
     def _run_chunk(self, features, statistics):
         return self._chunks(chunk=features, statistics=statistics)
@@ -126,6 +131,9 @@ class OnnxRecognizer(PortableRecognizer):
 
     def _serve(self, waveform):
         return dict(zip(OUTPUTS, self._session.run(list(OUTPUTS), {"waveform": waveform})))
+
+    def _segment_features(self, segment):
+        return self._session.run(["segment_features"], {"segment": segment})[0]
 
     def _run_chunk(self, features, statistics):
         values = self._session.run(list(CHUNK_OUTPUTS), {"chunk": features, "statistics": statistics})
