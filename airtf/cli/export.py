@@ -96,13 +96,17 @@ def _write_recognizer(args, path):
     written = portable.write_recognizer(pipeline, path, args.format, args.quantize)
     classes, size = len(written["class_names"]), written["feature_size"]
     layers, groups, _ = written["statistics_shape"]
-    return [f"{classes} instruments ({', '.join(written['class_names'])})",
-            f"{portable.SERVING_SIGNATURE}: waveform (samples,) float32, 16 kHz -> probabilities ({classes},), "
-            f"frame_probabilities, attention (T, {classes}), timestamps (T,), "
-            f"features (T, {size}), log_mel",
-            f"{portable.SEGMENT_SIGNATURE}: segment (samples,) of whole examples -> segment_features (t, {size})",
-            f"{portable.CHUNK_SIGNATURE}: chunk (t, {size}), statistics ({layers}, {groups}, 2) -> chunk_mean, "
-            f"chunk_variance ({layers}, {groups}), chunk_attention_weights, chunk_frame_probabilities (t, {classes})",
+    entries = [f"waveform (samples,) float32, 16 kHz -> probabilities ({classes},), frame_probabilities, attention "
+               f"(T, {classes}), timestamps (T,), features (T, {size}), log_mel",
+               f"segment (samples,) of whole examples -> segment_features (t, {size})",
+               f"chunk (t, {size}), statistics ({layers}, {groups}, 2) -> chunk_mean, chunk_variance ({layers}, "
+               f"{groups}), chunk_attention_weights, chunk_frame_probabilities (t, {classes})"]
+    if args.format == "litert":
+        signatures = (portable.SERVING_SIGNATURE, portable.SEGMENT_SIGNATURE, portable.CHUNK_SIGNATURE)
+        entries = [f"{signature}: {entry}" for signature, entry in zip(signatures, entries)]
+    else:
+        entries.insert(0, "one graph, every input with a default: feed those whose outputs you ask for")
+    return [f"{classes} instruments ({', '.join(written['class_names'])})", *entries,
             f"metadata {portable.METADATA_NAME!r} (JSON): class names, frame_hop_seconds "
             f"{written['frame_hop_seconds']:g}, framing; airtf-predict --model runs it"]
 
