@@ -97,10 +97,25 @@ def test_onnx_embedder_equals_keras_at_any_length(openmic_clip, tmp_path):
         np.testing.assert_allclose(got, expected, rtol=0, atol=1e-4 * np.abs(expected).max())
 
 
+def test_onnx_embedder_gives_pca_features_at_a_shorter_hop(openmic_clip, shared_data, tmp_path):
+    pytest.importorskip("onnxruntime")
+    pca_file = shared_data / "vggish" / "vggish_pca_params.npz"
+    backbone = small_backbone()
+    path = portable.export(portable.embedder(backbone, "onnx", pca_file, hop=0.48), tmp_path / "pca.onnx", "onnx")
+    waveform = audio.read(openmic_clip)
+    got = run_onnx(path, waveform)
+    embeddings = np.asarray(backbone(LogMelExamples(pad=True, hop_frames=48)(waveform)))
+    expected = np.asarray(vggish.PCAQuantize.from_file(pca_file)(embeddings))  # float64, as the official
+    assert got.dtype == np.uint8 and got.shape == (19, 128)  # twice the examples of 0.96 s, less one
+    steps = np.abs(got.astype(np.int16) - expected)
+    assert steps.max() <= 1 and (steps > 0).mean() < 1e-2
+
+
 @pytest.mark.parametrize("arguments, message", [
     (["--format", "savedmodel", "--out", "x"], "exports RUN_DIR's recogniser"),
     (["RUN", "--format", "onnx", "--quantize", "float16", "--out", "x.onnx"], "--format litert only"),
-    (["--format", "onnx", "--hop", "0.48", "--out", "x.onnx"], "VGGish's embeddings every 0.96 s"),
+    (["--format", "onnx", "--pca-params", "p.npz", "--out", "x.onnx"], "--pca-params goes with --output pca"),
+    (["RUN", "--format", "onnx", "--output", "pca", "--out", "x.onnx"], "--output chooses an embedder's output"),
 ])
 def test_bad_combinations_are_one_line_errors(arguments, message, capsys):
     with pytest.raises(SystemExit):

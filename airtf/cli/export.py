@@ -15,8 +15,9 @@ that runs without TensorFlow (ai-edge-litert, ONNX Runtime): the same
 outputs from builtin operations only, PCA in float32 (airtf/serve/portable.py);
 airtf-predict --model runs it. --quantize float16 or dynamic-int8 shrinks a
 LiteRT file. Without RUN_DIR, litert or onnx write a VGGish embedder: a
-waveform (1, samples) at 16 kHz in, embeddings (n, 128) out; --weights and
---variant name the VGGish. The ONNX conversion (tf2onnx) takes about 16 GB
+waveform (1, samples) at 16 kHz in, embeddings (n, 128) out (--output pca:
+the official post-processing's uint8 features); --weights and --variant
+name the VGGish, --hop spaces its examples. The ONNX conversion (tf2onnx) takes about 16 GB
 of memory for VGGish's 72 M weights.
 """
 
@@ -34,6 +35,9 @@ def parse(argv):
                              "install 'airtf[litert]' or 'airtf[onnx]' to run it); without RUN_DIR a VGGish embedder")
     parser.add_argument("--quantize", choices=("float16", "dynamic-int8"),
                         help="litert only: store the weights as float16, or as int8 with float computation")
+    parser.add_argument("--output", choices=("embedding", "pca"),
+                        help="the embedder's output (no RUN_DIR): VGGish's embedding (default), or the official "
+                             "post-processing's uint8 PCA features (--pca-params, default the official file)")
     add_overwrite(parser, "replace EXPORT_DIR if it holds an earlier export, or the file (never other files)")
     add_replaced_weights(parser, "the run")
     add_hop(parser, "the run's feature set's")
@@ -41,9 +45,11 @@ def parse(argv):
     if args.format == "savedmodel" and args.run_dir is None:
         parser.error("--format savedmodel exports RUN_DIR's recogniser; give RUN_DIR, or --format litert or onnx "
                      "for a VGGish embedder")
-    if args.run_dir is None and (args.hop is not None or args.pca_params is not None):
-        parser.error("--hop and --pca-params apply to a recogniser's export; the litert/onnx embedder gives "
-                     "VGGish's embeddings every 0.96 s")
+    if args.run_dir is not None and args.output is not None:
+        parser.error("--output chooses an embedder's output; a recogniser's export gives its outputs (leave out "
+                     "RUN_DIR for an embedder)")
+    if args.run_dir is None and args.pca_params is not None and args.output != "pca":
+        parser.error("--pca-params goes with --output pca for an embedder")
     if args.quantize and args.format != "litert":
         parser.error("--quantize applies to --format litert only")
     return args
@@ -82,10 +88,15 @@ def _export_file(args, write):
 def _write_embedder(args, path):
     from airtf import vggish
     from airtf.serve import portable
+    from airtf.vggish import presets
 
-    model = portable.embedder(vggish.from_preset(args.weights or "official", args.variant), args.format)
+    pca_params = (args.pca_params or presets.official_pca_params()) if args.output == "pca" else None
+    model = portable.embedder(vggish.from_preset(args.weights or "official", args.variant), args.format, pca_params,
+                              args.hop)
     portable.export(model, path, args.format, args.quantize)
-    return ["waveform (1, samples) float32, 16 kHz -> embeddings (n, 128) float32"]
+    output = "PCA features (n, 128) uint8" if pca_params else "embeddings (n, 128) float32"
+    hop = f", an example every {args.hop:g} s" if args.hop else ""
+    return [f"waveform (1, samples) float32, 16 kHz -> {output}{hop}"]
 
 
 def _write_recognizer(args, path):

@@ -35,7 +35,8 @@ bounded memory. What the file was made from (class names, framing,
 statistics' shape) is a JSON document, :data:`METADATA_NAME`, in the LiteRT
 file's metadata or the ONNX file's ``metadata_props``.
 
-:func:`embedder` is the VGGish embedder: (1, samples) -> (n, 128).
+:func:`embedder` is the VGGish embedder: (1, samples) -> (n, 128), embeddings or
+PCA features.
 """
 
 import json
@@ -48,6 +49,7 @@ import numpy as np
 from keras import ops
 
 from airtf import params
+from airtf.audio.frames import with_hop
 from airtf.errors import AirtfError
 from airtf.vggish.audio_converter import LogMelExamples
 from airtf.vggish.postprocess import PCAQuantize
@@ -175,11 +177,19 @@ def _with_litert_metadata(flatbuffer, document):
     return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
 
 
+def _patch_tf2onnx():
+    """Keras's patch that lets tf2onnx run on numpy 2 (applied once), without the FutureWarning it raises."""
+    from keras.src.export.tf2onnx_lib import patch_tf2onnx
+
+    with warnings.catch_warnings():  # the patch asks numpy for np.object
+        warnings.simplefilter("ignore", FutureWarning)
+        patch_tf2onnx()
+
+
 def _onnx_model(pipeline, document):
     """The recogniser as one ONNX graph: inputs waveform, segment, chunk and statistics, each with a default."""
     import tensorflow as tf
     import tf2onnx
-    from keras.src.export.tf2onnx_lib import patch_tf2onnx  # numpy 2 for tf2onnx, as model.export(format="onnx")
     from onnx import numpy_helper
 
     specs = _specs(pipeline)
@@ -189,9 +199,7 @@ def _onnx_model(pipeline, document):
         return {**pipeline.outputs(waveform), **segment_outputs(pipeline, segment),
                 **chunk_outputs(pipeline, chunk, statistics)}
 
-    with warnings.catch_warnings():  # the patch asks numpy for np.object, which warns
-        warnings.simplefilter("ignore", FutureWarning)
-        patch_tf2onnx()
+    _patch_tf2onnx()
     model, _ = tf2onnx.convert.from_function(recognize, input_signature=specs, opset=ONNX_OPSET)
     defaults = {"waveform": np.zeros(pipeline.example_samples, np.float32),
                 "segment": np.zeros(pipeline.example_samples, np.float32),
@@ -237,16 +245,22 @@ def check_format(path, format, quantize=None):
         raise AirtfError(f"--quantize {quantize}: LiteRT files only, one of {', '.join(QUANTIZATIONS)}")
 
 
-def embedder(backbone, format="litert"):
+def embedder(backbone, format="litert", pca_params=None, hop=None):
     """The Keras model of a waveform (1, samples) to ``backbone``'s embeddings of its examples, (n, 128).
 
     A waveform shorter than one example is zero-padded to one; the front end
-    computes its DFT as ``format`` needs.
+    computes its DFT as ``format`` needs and starts an example every ``hop``
+    seconds (default 0.96). With ``pca_params`` (an official-format PCA file)
+    the output is the post-processed embedding, (n, 128) uint8, projected in
+    float32 (see :func:`float32_pca`).
     """
     waveform = keras.Input((None,), batch_size=1, name="waveform")
     samples = keras.layers.Reshape((-1,), name="samples")(waveform)  # (1, samples): one waveform
-    examples = LogMelExamples(pad=True, dft=DFT_METHODS[format], name="log_mel_examples")(samples[0])
-    return keras.Model(waveform, backbone(examples), name="airtf_embedder")
+    front_end = with_hop(LogMelExamples(pad=True, dft=DFT_METHODS[format], name="log_mel_examples"), hop)
+    embeddings = backbone(front_end(samples[0]))
+    if pca_params is not None:
+        embeddings = ops.cast(PCAQuantize.from_file(pca_params, dtype="float32", name="pca")(embeddings), "uint8")
+    return keras.Model(waveform, embeddings, name="airtf_embedder")
 
 
 def export(model, path, format, quantize=None):
@@ -263,5 +277,7 @@ def export(model, path, format, quantize=None):
 
         options["optimizations"] = [tf.lite.Optimize.DEFAULT]
         options.update({"target_spec": {"supported_types": [tf.float16]}} if quantize == "float16" else {})
+    if format == "onnx":
+        _patch_tf2onnx()  # before model.export applies it, warning
     model.export(str(path), format=format, verbose=False, **options)
     return path
