@@ -116,7 +116,7 @@ def _write_recognizer(args, path):
         signatures = (portable.SERVING_SIGNATURE, portable.SEGMENT_SIGNATURE, portable.CHUNK_SIGNATURE)
         entries = [f"{signature}: {entry}" for signature, entry in zip(signatures, entries)]
     else:
-        entries.insert(0, "one graph, every input with a default: feed those whose outputs you ask for")
+        entries.insert(0, "one graph: a waveform always; segment, chunk and statistics have defaults")
     return [f"{classes} instruments ({', '.join(written['class_names'])})", *entries,
             f"metadata {portable.METADATA_NAME!r} (JSON): class names, frame_hop_seconds "
             f"{written['frame_hop_seconds']:g}, framing; airtf-predict --model runs it"]

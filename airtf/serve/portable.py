@@ -14,10 +14,10 @@ runs natively:
 - the classifier with GroupNormalization's statistics taken over the whole
   waveform, and its attention pooling.
 
-Three entry points, a LiteRT signature each (ONNX: one graph whose inputs
-all have defaults, so that a caller feeds only those it uses: one example of
-silence for ``waveform`` and ``segment``, one zero frame for ``chunk``, zero
-``statistics``; ONNX Runtime computes every output at each call):
+Three entry points, a LiteRT signature each (ONNX: one graph, its input
+``waveform`` and three more with defaults, so that a caller feeds those it
+uses: one example of silence for ``segment``, one zero frame for ``chunk``,
+zero ``statistics``; ONNX Runtime computes every output at each call):
 
 ``serving_default``: ``waveform`` (samples,) float32 at 16 kHz, any length
     -> the outputs of :data:`airtf.serve.export.OUTPUTS`.
@@ -177,37 +177,37 @@ def _with_litert_metadata(flatbuffer, document):
     return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
 
 
-def _patch_tf2onnx():
-    """Keras's patch that lets tf2onnx run on numpy 2 (applied once), without the FutureWarning it raises."""
-    from keras.src.export.tf2onnx_lib import patch_tf2onnx
+class _Recognizer(keras.Model):
+    """The pipeline's every output of (waveform, segment, chunk, statistics), for Keras's ONNX export."""
 
-    with warnings.catch_warnings():  # the patch asks numpy for np.object
-        warnings.simplefilter("ignore", FutureWarning)
-        patch_tf2onnx()
+    def __init__(self, pipeline):
+        super().__init__(name="airtf_recognizer")
+        self.pipeline = pipeline
+        self.feature_model, self.classifier = pipeline.feature_model, pipeline.classifier
+
+    def call(self, waveform, segment, chunk, statistics):
+        return {**self.pipeline.outputs(waveform), **segment_outputs(self.pipeline, segment),
+                **chunk_outputs(self.pipeline, chunk, statistics)}
 
 
 def _onnx_model(pipeline, document):
-    """The recogniser as one ONNX graph: inputs waveform, segment, chunk and statistics, each with a default."""
-    import tensorflow as tf
-    import tf2onnx
+    """The recogniser as one ONNX graph: inputs waveform, and segment, chunk and statistics with defaults."""
+    import onnx
     from onnx import numpy_helper
 
-    specs = _specs(pipeline)
-
-    @tf.function(input_signature=list(specs))
-    def recognize(waveform, segment, chunk, statistics):
-        return {**pipeline.outputs(waveform), **segment_outputs(pipeline, segment),
-                **chunk_outputs(pipeline, chunk, statistics)}
-
-    _patch_tf2onnx()
-    model, _ = tf2onnx.convert.from_function(recognize, input_signature=specs, opset=ONNX_OPSET)
     defaults = {"waveform": np.zeros(pipeline.example_samples, np.float32),
                 "segment": np.zeros(pipeline.example_samples, np.float32),
                 "chunk": np.zeros((1, pipeline.feature_size), np.float32),
                 "statistics": np.zeros(pipeline.statistics_shape, np.float32)}
+    recognizer = _Recognizer(pipeline)
+    recognizer(*defaults.values())
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / "recognizer.onnx"
+        _keras_export(recognizer, path, "onnx", input_signature=list(_specs(pipeline)))
+        model = onnx.load(str(path))
     inputs = {graph_input.name for graph_input in model.graph.input}
     for name, value in defaults.items():
-        if name in inputs:  # an input the outputs do not read is dropped by the converter
+        if name != "waveform" and name in inputs:  # the converter drops an input no output reads
             model.graph.initializer.append(numpy_helper.from_array(value, name))
     entry = model.metadata_props.add()
     entry.key, entry.value = METADATA_NAME, json.dumps(document)
@@ -277,7 +277,12 @@ def export(model, path, format, quantize=None):
 
         options["optimizations"] = [tf.lite.Optimize.DEFAULT]
         options.update({"target_spec": {"supported_types": [tf.float16]}} if quantize == "float16" else {})
-    if format == "onnx":
-        _patch_tf2onnx()  # before model.export applies it, warning
-    model.export(str(path), format=format, verbose=False, **options)
+    _keras_export(model, path, format, **options)
     return path
+
+
+def _keras_export(model, path, format, **options):
+    """``model.export``, quiet about the numpy alias that Keras's tf2onnx patch looks up (a FutureWarning)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"In the future `np\.object`", category=FutureWarning)
+        model.export(str(path), format=format, verbose=False, **options)

@@ -113,7 +113,7 @@ class LiteRTRecognizer(PortableRecognizer):
 
 
 class OnnxRecognizer(PortableRecognizer):
-    """An ``.onnx`` recogniser run by ONNX Runtime (one graph; its unused inputs take their defaults)."""
+    """An ``.onnx`` recogniser run by ONNX Runtime (one graph; a waveform always, the other inputs when used)."""
 
     def __init__(self, path):
         import onnxruntime
@@ -128,16 +128,17 @@ class OnnxRecognizer(PortableRecognizer):
         document = session.get_modelmeta().custom_metadata_map.get(METADATA_NAME)
         super().__init__(path, _parsed(path, document))
         self._session = session
+        self._silence = np.zeros(self.example_samples, np.float32)  # the waveform the graph always takes
 
     def _serve(self, waveform):
         return dict(zip(OUTPUTS, self._session.run(list(OUTPUTS), {"waveform": waveform})))
 
     def _segment_features(self, segment):
-        return self._session.run(["segment_features"], {"segment": segment})[0]
+        return self._session.run(["segment_features"], {"waveform": self._silence, "segment": segment})[0]
 
     def _run_chunk(self, features, statistics):
-        values = self._session.run(list(CHUNK_OUTPUTS), {"chunk": features, "statistics": statistics})
-        return dict(zip(CHUNK_OUTPUTS, values))
+        feed = {"waveform": self._silence, "chunk": features, "statistics": statistics}
+        return dict(zip(CHUNK_OUTPUTS, self._session.run(list(CHUNK_OUTPUTS), feed)))
 
 
 def _parsed(path, document):
