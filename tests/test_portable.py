@@ -126,3 +126,17 @@ def test_bad_combinations_are_one_line_errors(arguments, message, capsys):
 def test_a_file_without_the_formats_suffix_is_refused(tmp_path):
     with pytest.raises(Exception, match=r"a litert file must end in \.tflite"):
         portable.export(None, tmp_path / "embedder.bin", "litert")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("quantize", ["float16", "dynamic-int8"])
+def test_a_quantised_litert_embedder_is_smaller_and_close(quantize, openmic_clip, tmp_path):
+    pytest.importorskip("ai_edge_litert")
+    model = portable.embedder(small_backbone(), "litert")
+    plain = portable.export(model, tmp_path / "plain.tflite", "litert")
+    quantised = portable.export(model, tmp_path / f"{quantize}.tflite", "litert", quantize)
+    waveform = audio.read(openmic_clip)
+    expected = np.asarray(model(waveform[np.newaxis]))
+    np.testing.assert_allclose(run_litert(plain, waveform), expected, rtol=0, atol=1e-4 * np.abs(expected).max())
+    np.testing.assert_allclose(run_litert(quantised, waveform), expected, rtol=0, atol=5e-2 * np.abs(expected).max())
+    assert quantised.stat().st_size < plain.stat().st_size
