@@ -1,6 +1,8 @@
 """LiteRT and ONNX recognisers: the SavedModel's numbers from builtin operations, whole or streamed, via airtf-predict."""
 
 import json
+import subprocess
+import sys
 
 import keras
 import numpy as np
@@ -167,7 +169,7 @@ def test_a_missing_runtime_names_the_extra(tmp_path, monkeypatch):
 
 def test_replacing_features_of_a_file_is_refused(tmp_path):
     path = write_bytes(tmp_path / "model.tflite", b"refused before the file is read")
-    with pytest.raises(export.ExportError, match="holds its own features model, so --hop does not apply"):
+    with pytest.raises(AirtfError, match="holds its own features model, so --hop does not apply"):
         export.load(path, hop=0.48)
 
 
@@ -205,3 +207,22 @@ def test_a_front_end_with_mirrored_edges_streams_like_the_keras_pipeline(format,
     probabilities, _, frames = predict.score(model, clip, keep_frames=True)
     np.testing.assert_allclose(probabilities, whole["probabilities"], rtol=0, atol=1e-4)
     np.testing.assert_allclose(frames["frame_probabilities"], whole["frame_probabilities"], rtol=0, atol=1e-4)
+
+
+LOADED_FRAMEWORKS = "import sys; print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))"
+
+
+def test_running_a_device_file_imports_neither_keras_nor_tensorflow():
+    code = f"import airtf.cli.predict, airtf.serve.runtimes, airtf.serve.predict, airtf.audio; {LOADED_FRAMEWORKS}"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("format", ["litert", "onnx"])
+def test_airtf_predict_on_a_device_file_runs_without_tensorflow(format, written, openmic_clip):
+    code = ("import sys; from airtf.cli import predict; "
+            f"assert predict.main([{str(openmic_clip)!r}, '--model', {str(written('logmel', format))!r}]) == 0; "
+            f"{LOADED_FRAMEWORKS}")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "guitar" in result.stdout and result.stdout.strip().endswith("[]")  # FAVOURED by make_run

@@ -88,11 +88,10 @@ def predict_all(args):
     from tqdm import tqdm
 
     from airtf.errors import AudioError
-    from airtf.serve import export, predict
+    from airtf.serve import predict
     from airtf.support.files import printable
 
-    model = export.load(args.model, weights=args.weights, variant=args.variant, pca_params=args.pca_params,
-                        hop=args.hop)
+    model = load_model(args)
     name_width = max(map(len, model.class_names))
     failed, members = 0, 0
     if args.json:  # one document, each file's member written as it is predicted
@@ -117,6 +116,20 @@ def predict_all(args):
         print(f"airtf-predict: {failed} of {len(args.inputs)} files failed", file=sys.stderr)
         return 1
     return 0
+
+
+def load_model(args):
+    """The recogniser that --model names; a LiteRT or ONNX file without loading TensorFlow."""
+    from airtf.serve import runtimes
+
+    replaced = {"--weights": args.weights, "--variant": args.variant, "--pca-params": args.pca_params,
+                "--hop": args.hop}
+    if runtimes.format_of(args.model) is not None:
+        return runtimes.load(args.model, replaced)
+    from airtf.serve import export
+
+    return export.load(args.model, weights=args.weights, variant=args.variant, pca_params=args.pca_params,
+                       hop=args.hop)
 
 
 if __name__ == "__main__":

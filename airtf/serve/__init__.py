@@ -6,7 +6,11 @@
     Streaming prediction (airtf-predict, :meth:`airtf.Recognizer.predict`) in
     flat memory.
 ``portable``
-    LiteRT and ONNX embedders (airtf-export --format litert|onnx), builtin operations only.
+    LiteRT and ONNX recognisers and embedders (airtf-export --format litert|onnx), builtin operations only.
+``runtimes``
+    Running those recognisers (airtf-predict --model FILE.tflite|FILE.onnx) without TensorFlow.
+``signatures``
+    The names of the exports' entry points and outputs, shared by the writers and the runners.
 ``tags``
     A music tagger's own tags for files (airtf-predict --tags).
 

@@ -74,6 +74,7 @@ from airtf.errors import AirtfError, first_line
 from airtf.features import feature_sets
 from airtf.runs.layout import CLASSES_NAME, CONFIG_NAME, FEATURE_SPEC_NAME, MODEL_NAME
 from airtf.runs.run_directory import RunError
+from airtf.serve.signatures import OUTPUTS, SERVING_SIGNATURE
 from airtf.support import locks
 from airtf.support.files import atomic_directory, check_writable, write_json
 from airtf.vggish.audio_converter import LogMelExamples
@@ -83,10 +84,7 @@ RUN_FILES = (MODEL_NAME, FEATURE_SPEC_NAME, CLASSES_NAME)
 CLASS_NAMES_ASSET = "class_names.csv"
 EXPORT_MARKER = "airtf-export.json"
 """Written into every export: what made it; only a folder holding it is replaced by ``overwrite``."""
-SERVING_SIGNATURE = "serving_default"
 METADATA_SIGNATURE = "metadata"
-OUTPUTS = ("probabilities", "frame_probabilities", "attention", "timestamps", "features", "log_mel")
-"""Outputs of the serving signature, in the order the module docstring describes them."""
 METADATA_OUTPUTS = ("class_names", "class_names_file", "frame_hop_seconds", "sample_rate", "statistics_shape",
                     "statistics_layers")
 FRAMING = ("example_samples", "hop_samples", "edge_samples")
@@ -570,13 +568,13 @@ def load(path, weights=None, variant=None, pca_params=None, hop=None):
 
     path = Path(path)
     replaced = {"--weights": weights, "--variant": variant, "--pca-params": pca_params, "--hop": hop}
-    portable = runtimes.format_of(path) is not None
-    if portable or (path / "saved_model.pb").is_file():
-        given = [flag for flag, value in replaced.items() if value is not None]
-        if given:
-            raise ExportError(f"{path}: an export holds its own features model, so {', '.join(given)} does not "
-                              "apply; leave it out, or pass the airtf-eval run directory instead")
-        return runtimes.load(path) if portable else ExportedModel(path)
+    if runtimes.format_of(path) is not None:
+        return runtimes.load(path, replaced)
+    if (path / "saved_model.pb").is_file():
+        refused = runtimes.replacements_refused(path, replaced)
+        if refused:
+            raise ExportError(refused)
+        return ExportedModel(path)
     if (path / MODEL_NAME).is_file():
         return Pipeline.from_run(path, weights=weights, variant=variant, pca_params=pca_params, hop=hop)
     problem = "not found" if not path.exists() else "neither an export directory nor a run directory"

@@ -51,21 +51,15 @@ from keras import ops
 from airtf import params
 from airtf.audio.frames import with_hop
 from airtf.errors import AirtfError
+from airtf.serve.signatures import (CHUNK_OUTPUTS, CHUNK_SIGNATURE, FORMATS, METADATA_NAME, SEGMENT_SIGNATURE,
+                                    SERVING_SIGNATURE)
 from airtf.vggish.audio_converter import LogMelExamples
 from airtf.vggish.postprocess import PCAQuantize
 
-FORMATS = {"litert": ".tflite", "onnx": ".onnx"}
-"""Format -> the file suffix its runtime expects."""
 DFT_METHODS = {"litert": "matmul-runtime", "onnx": "matmul"}
 """Format -> how its front end computes the DFT (see :class:`airtf.audio.frames.WindowedDFT`)."""
 QUANTIZATIONS = ("float16", "dynamic-int8")
 """LiteRT's post-training quantisations: float16 weights, or int8 weights with float activations."""
-METADATA_NAME = "airtf"
-SERVING_SIGNATURE = "serving_default"
-CHUNK_SIGNATURE = "chunk_scores"
-SEGMENT_SIGNATURE = "frame_features"
-CHUNK_INPUTS = ("chunk", "statistics")
-CHUNK_OUTPUTS = ("chunk_mean", "chunk_variance", "chunk_attention_weights", "chunk_frame_probabilities")
 ONNX_OPSET = 17
 
 

@@ -1,5 +1,8 @@
 """Recogniser files of ``airtf-export --format litert|onnx``, run by ai-edge-litert or ONNX Runtime.
 
+Loads neither Keras nor TensorFlow: ``airtf-predict --model FILE.tflite``
+runs without them.
+
 :func:`load` opens one behind the interface of
 :class:`airtf.serve.export.ExportedModel`: called on a waveform it gives
 the serving outputs, and its streaming methods let
@@ -18,9 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from airtf.errors import AirtfError, first_line
-from airtf.serve.export import OUTPUTS
-from airtf.serve.portable import (CHUNK_OUTPUTS, CHUNK_SIGNATURE, FORMATS, METADATA_NAME, SEGMENT_SIGNATURE,
-                                  SERVING_SIGNATURE)
+from airtf.serve.signatures import (CHUNK_OUTPUTS, CHUNK_SIGNATURE, FORMATS, METADATA_NAME, OUTPUTS,
+                                    SEGMENT_SIGNATURE, SERVING_SIGNATURE)
 
 METADATA_FIELDS = ("class_names", "frame_hop_seconds", "statistics_shape", "statistics_layers", "example_samples",
                    "hop_samples", "edge_samples")
@@ -177,18 +179,36 @@ def _litert_metadata(path):
     return _parsed(path, None)
 
 
-def load(path):
+def replacements_refused(path, replaced):
+    """The one-line message for flags (name -> value) that would replace an export's own features model."""
+    given = [flag for flag, value in replaced.items() if value is not None]
+    return (f"{path}: an export holds its own features model, so {', '.join(given)} does not apply; leave it out, "
+            "or pass the airtf-eval run directory instead") if given else None
+
+
+def load(path, replaced=None):
     """The recogniser in a ``.tflite`` or ``.onnx`` file written by ``airtf-export``.
+
+    Parameters
+    ----------
+    path : str or Path
+    replaced : dict or None
+        Flags that would replace its features model (``{"--hop": 0.48}``);
+        any value but None is refused.
 
     Raises
     ------
     PortableModelError
-        When the file is missing, damaged or not a recogniser, or its runtime is not installed.
+        When the file is missing, damaged or not a recogniser, its runtime is
+        not installed, or ``replaced`` gives a value.
     """
     path = Path(path)
     format = format_of(path)
     if format is None:
         raise PortableModelError(f"{path}: neither .tflite nor .onnx; pass a file written by airtf-export --format")
+    refused = replacements_refused(path, replaced or {})
+    if refused:
+        raise PortableModelError(refused)
     if not path.is_file():
         raise PortableModelError(f"{path}: not found; pass a file written by airtf-export --format {format}")
     module, extra = EXTRAS[format]
