@@ -241,9 +241,13 @@ class Pipeline:
         """Layers whose statistics come from the clip: all with GroupNormalization, none with BatchNormalization."""
         return self.classifier.num_layers if self.classifier.norm == "group" else 0
 
+    def segment_features(self, segment):
+        """Frame features (t, D) of a waveform segment of whole examples (its edges mirrored), as a backend tensor."""
+        return self._log_mel_and_features(segment)[1]
+
     def frame_features(self, segment):
-        """Frame features (t, D) of a waveform segment of whole examples, numpy in and out."""
-        return ops.convert_to_numpy(self._log_mel_and_features(np.asarray(segment, np.float32))[1])
+        """:meth:`segment_features`, numpy in and out."""
+        return ops.convert_to_numpy(self.segment_features(np.asarray(segment, np.float32)))
 
     def group_moments(self, features, statistics, layer):
         """:meth:`AttentionClassifier.group_moments` of a chunk of frames, numpy in and out."""
@@ -443,7 +447,7 @@ def _add_streaming_functions(module, pipeline, waveform):
 
     @tf.function(input_signature=[waveform])
     def frame_features(waveform):
-        return {"features": pipeline._log_mel_and_features(waveform)[1]}
+        return {"features": pipeline.segment_features(waveform)}
 
     @tf.function(input_signature=[frames, statistics, layer])
     def group_moments(features, statistics, layer):

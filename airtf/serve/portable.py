@@ -60,7 +60,6 @@ DFT_METHODS = {"litert": "matmul-runtime", "onnx": "matmul"}
 """Format -> how its front end computes the DFT (see :class:`airtf.audio.frames.WindowedDFT`)."""
 QUANTIZATIONS = ("float16", "dynamic-int8")
 """LiteRT's post-training quantisations: float16 weights, or int8 weights with float activations."""
-ONNX_OPSET = 17
 
 
 def portable_front_end(front_end, format):
@@ -114,7 +113,7 @@ def metadata(pipeline, format, quantize=None):
 
 def segment_outputs(pipeline, segment):
     """``segment_features`` (t, D) of a waveform segment of whole examples, its edges already mirrored."""
-    return {"segment_features": pipeline._log_mel_and_features(segment)[1]}
+    return {"segment_features": pipeline.segment_features(segment)}
 
 
 def _specs(pipeline):
@@ -127,7 +126,7 @@ def _specs(pipeline):
 
 
 def _litert_bytes(pipeline, quantize):
-    """The recogniser as a LiteRT flatbuffer with its two signatures, builtin operations only.
+    """The recogniser as a LiteRT flatbuffer with its three signatures, builtin operations only.
 
     Through Keras's ExportArchive, as ``model.export(format="litert")`` goes:
     it tracks the Keras variables so that the converter reads their values
