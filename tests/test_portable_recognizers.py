@@ -226,3 +226,30 @@ def test_airtf_predict_on_a_device_file_runs_without_tensorflow(format, written,
             f"{LOADED_FRAMEWORKS}")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "guitar" in result.stdout and result.stdout.strip().endswith("[]")  # FAVOURED by make_run
+
+
+def identity_onnx(path, metadata):
+    """A one-node ONNX file carrying ``metadata`` as its airtf document."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    tensor = helper.make_tensor_value_info("waveform", TensorProto.FLOAT, [None])
+    output = helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, [None])
+    graph = helper.make_graph([helper.make_node("Identity", ["waveform"], ["probabilities"])], "g", [tensor], [output])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    entry = model.metadata_props.add()
+    entry.key, entry.value = "airtf", metadata
+    onnx.save(model, str(path))
+    return path
+
+
+@pytest.mark.parametrize("metadata, message", [
+    ("[1, 2]", "its airtf metadata is not a JSON object"),
+    ("{not json", "its airtf metadata is not JSON"),
+    ('{"class_names": ["a"]}', "its airtf metadata lacks frame_hop_seconds"),
+])
+def test_malformed_metadata_is_named_in_one_line(metadata, message, tmp_path):
+    path = identity_onnx(tmp_path / "crafted.onnx", metadata)
+    with pytest.raises(AirtfError, match=message) as raised:
+        runtimes.load(path)
+    assert str(path) in str(raised.value) and "\n" not in str(raised.value)

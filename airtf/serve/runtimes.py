@@ -148,9 +148,12 @@ def _parsed(path, document):
         raise PortableModelError(f"{path}: has no airtf metadata, so it is not a recogniser airtf-export wrote "
                                  "(an embedder is run by its runtime directly)")
     try:
-        return json.loads(document)
+        parsed = json.loads(document)
     except json.JSONDecodeError as error:
         raise PortableModelError(f"{path}: its airtf metadata is not JSON ({error}); export it again") from None
+    if not isinstance(parsed, dict):
+        raise PortableModelError(f"{path}: its airtf metadata is not a JSON object; export it again")
+    return parsed
 
 
 def _litert_metadata(path):
