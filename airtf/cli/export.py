@@ -5,20 +5,21 @@ returns the instruments' probabilities, their per-frame activity with time
 stamps, the attention, the frame features and the log-mel examples; the
 metadata signature and assets/class_names.csv give the class names; three
 more signatures let airtf-predict run it over audio of any length in bounded
-memory. See airtf/export.py.
+memory. See airtf/serve/export.py.
 
 --overwrite replaces only a folder that holds an earlier export
 (airtf-export.json), never the current folder or the run directory.
 
 --format litert or onnx writes the recogniser as one .tflite or .onnx file
 that runs without TensorFlow (ai-edge-litert, ONNX Runtime): the same
-outputs from builtin operations only, PCA in float32 (airtf/serve/portable.py);
-airtf-predict --model runs it. --quantize float16 or dynamic-int8 shrinks a
-LiteRT file. Without RUN_DIR, litert or onnx write a VGGish embedder: a
-waveform (1, samples) at 16 kHz in, embeddings (n, 128) out (--output pca:
-the official post-processing's uint8 features); --weights and --variant
-name the VGGish, --hop spaces its examples. The ONNX conversion (tf2onnx) takes about 16 GB
-of memory for VGGish's 72 M weights.
+outputs from builtin operations only, PCA in float32
+(airtf/serve/portable.py); airtf-predict --model runs it. --quantize
+float16 or dynamic-int8 shrinks a LiteRT file. Without RUN_DIR, litert or
+onnx write a VGGish embedder: a waveform (1, samples) at 16 kHz in,
+embeddings (n, 128) out (--output pca: the official post-processing's uint8
+features); --weights and --variant name the VGGish, --hop spaces its
+examples. The ONNX conversion (tf2onnx) takes about 16 GB of memory for
+VGGish's 72 M weights.
 """
 
 
